@@ -1,0 +1,34 @@
+"""Bindings: which CRM record a UPM record is, per connection (the OCA/connector *Binder*'s table).
+
+Every datastore write from a CRM is keyed by (connection, CRM object, CRM id); the sync engine keeps
+here what it last exchanged so it can recognise its own writes coming back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connector.store.base import Base, Timestamped
+
+
+class Binding(Timestamped, Base):
+    """One UPM record <-> one CRM record over one connection."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (
+        UniqueConstraint("connection", "crm_object", "crm_id", name="crm_record"),
+        Index("ix_bindings_local", "connection", "module", "record_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection: Mapped[str] = mapped_column(String(80))
+    crm_object: Mapped[str] = mapped_column(String(80))
+    crm_id: Mapped[str] = mapped_column(String(64))
+    module: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int]
+    synced_hash: Mapped[str | None] = mapped_column(String(64))
+    synced_at: Mapped[datetime | None]
+    crm_modified_at: Mapped[datetime | None]

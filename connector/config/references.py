@@ -1,0 +1,55 @@
+"""`config check` beyond the schema: everything the config points at must exist and be usable."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from connector.config.loader import ConfigProblem
+from connector.config.settings import Settings
+from connector.jobs.custom import resolve_callable
+
+ADAPTER_GROUP = "upm_connector.adapters"
+
+
+def known_adapters() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=ADAPTER_GROUP))
+
+
+def check_references(settings: Settings) -> list[ConfigProblem]:
+    """Problems with files, adapters and callables the configuration names (empty when all is well)."""
+    problems: list[ConfigProblem] = []
+    adapters = known_adapters()
+    for name, conn in settings.connections.items():
+        if conn.adapter not in adapters:
+            problems.append(
+                ConfigProblem(
+                    settings.locate("connections", name, "adapter"),
+                    f"connections.{name}.adapter",
+                    f"unknown adapter '{conn.adapter}'; installed: {', '.join(adapters) or 'none'}",
+                )
+            )
+        mapping = settings.resolve_path(conn.mapping)
+        if not mapping.is_file():
+            problems.append(
+                ConfigProblem(
+                    settings.locate("connections", name, "mapping"),
+                    f"connections.{name}.mapping",
+                    f"mapping profile {mapping} does not exist",
+                )
+            )
+        if conn.auth.file is not None and not settings.resolve_path(conn.auth.file).is_file():
+            problems.append(
+                ConfigProblem(
+                    settings.locate("connections", name, "auth", "file"),
+                    f"connections.{name}.auth.file",
+                    f"credentials file {settings.resolve_path(conn.auth.file)} does not exist",
+                )
+            )
+    for name, job in settings.jobs.items():
+        try:
+            resolve_callable(job.callable)
+        except (ImportError, AttributeError) as exc:
+            problems.append(
+                ConfigProblem(settings.locate("jobs", name, "callable"), f"jobs.{name}.callable", str(exc))
+            )
+    return problems

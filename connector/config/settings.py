@@ -1,0 +1,244 @@
+"""The typed settings the daemon runs on. Every section has working defaults (embedded SQLite,
+local bind, a generated key file), so an empty or absent config file is a valid one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from connector.config.secrets import Secret
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def _parse_duration(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"'{value}' is not a duration; write e.g. 30s, 5m, 2h, 1d or a number of seconds")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(ge=0)]
+"""A duration in seconds; the YAML may say `90`, `30s`, `5m`, `2h` or `1d`."""
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors (a misspelt key must never be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite:///upm-connector.db"
+    """SQLAlchemy URL. `postgresql://` uses psycopg 3. Env: UPM_DATABASE_URL."""
+
+    @field_validator("url")
+    @classmethod
+    def _parseable(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"'{value}' is not a database URL (e.g. sqlite:///upm.db, postgresql://host/db)") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"database backend '{backend}' is not supported; use sqlite or postgresql")
+        return value
+
+
+class HttpSettings(Section):
+    bind: str = "127.0.0.1:8080"
+    """host:port for the HTTP API (health, Assign-to-Partner). Env: UPM_HTTP_BIND."""
+
+    @field_validator("bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"'{value}' is not host:port (e.g. 0.0.0.0:8080)")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.bind.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.bind.rpartition(":")[2])
+
+
+class SecretsSettings(Section):
+    """Where the key that encrypts tokens at rest comes from."""
+
+    key: Secret | None = None
+    """Fernet key(s) as a reference; several comma-separated keys: the first encrypts, all decrypt."""
+    key_file: Path = Path("upm-secrets.key")
+    """Used when `key` is not set; generated (mode 0600) on first run if missing."""
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class DaemonSettings(Section):
+    instance_id: str | None = None
+    """Names this daemon in lease rows; default hostname:pid."""
+    lease_seconds: Seconds = 60.0
+    """A lane's lease lasts this long unless renewed; a dead daemon's lanes are free after it."""
+    misfire_grace_seconds: Seconds = 30.0
+
+
+class ScheduleSettings(Section):
+    """When a job runs: `every` (a duration) or `cron` (five fields), not both."""
+
+    every: Seconds | None = None
+    cron: str | None = None
+    jitter_seconds: Seconds = 0.0
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleSettings:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every' or 'cron'")
+        if self.every is not None and self.every <= 0:
+            raise ValueError("'every' must be more than zero")
+        if self.cron is not None:
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"cron '{self.cron}': {exc}") from None
+        return self
+
+
+class AuthSettings(Section):
+    """How a connection authenticates.
+
+    - `oauth`: client id/secret and the token URL; the refresh token comes from `auth login` (stored
+      encrypted) or from `refresh_token` here.
+    - `private_app`: a static token (HubSpot private apps).
+    - `credentials_file`: the JSON an emulator writes with `--write-credentials` (local rehearsal).
+    """
+
+    type: Literal["oauth", "private_app", "credentials_file"]
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+    token_url: str | None = None
+    redirect_uri: str | None = None
+    token: Secret | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> AuthSettings:
+        needed = {
+            "oauth": ("client_id", "client_secret", "token_url"),
+            "private_app": ("token",),
+            "credentials_file": ("file",),
+        }[self.type]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"auth type '{self.type}' needs {', '.join(missing)}")
+        return self
+
+
+class ConnectionSettings(Section):
+    """One CRM connection: a vendor's CRM, or a partner's own CRM (workflow 5)."""
+
+    adapter: str
+    """Adapter name from the `upm_connector.adapters` entry points (salesforce, hubspot)."""
+    enabled: bool = True
+    role: Literal["vendor", "partner"] = "vendor"
+    partner_account: str | None = None
+    """For a partner's CRM: the partner account whose leads flow to it."""
+    instance_url: str | None = None
+    auth: AuthSettings
+    mapping: Path
+    """The mapping profile (YAML) this connection syncs with."""
+    schedule: ScheduleSettings = ScheduleSettings(every=300)
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Adapter-specific tuning (page sizes, API version, quota share...)."""
+
+
+class JobSettings(Section):
+    """A site-specific job: a Python callable `module:function(context)` run on a schedule."""
+
+    callable: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    schedule: ScheduleSettings
+    enabled: bool = True
+
+
+class LeadSettings(Section):
+    """Lead distribution defaults (rules and aging are configured in their own sections later)."""
+
+    fallback: Literal["open_pool", "manual_review"] = "open_pool"
+    """Where a lead no rule matches goes: it is never dropped."""
+    default_access_type: Literal["Read-Only", "Read-Write"] = "Read-Write"
+    shark_tank_window: Seconds = 48 * 3600.0
+    segment_sla_days: dict[str, int] = Field(default_factory=lambda: {"SMB": 7, "Mid-Market": 90, "Enterprise": 180})
+    sweep_schedule: ScheduleSettings = ScheduleSettings(every=900)
+
+
+class SmtpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: Secret | None = None
+    timeout_seconds: Seconds = 30.0
+
+
+class NotificationSettings(Section):
+    enabled: bool = False
+    from_address: str = "upm-connector@localhost"
+    smtp: SmtpSettings = SmtpSettings()
+    delivery_schedule: ScheduleSettings = ScheduleSettings(every=60)
+
+
+class Settings(Section):
+    """The whole configuration."""
+
+    database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    secrets: SecretsSettings = SecretsSettings()
+    logging: LoggingSettings = LoggingSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    connections: dict[str, ConnectionSettings] = Field(default_factory=dict)
+    jobs: dict[str, JobSettings] = Field(default_factory=dict)
+    leads: LeadSettings = LeadSettings()
+    notifications: NotificationSettings = NotificationSettings()
+
+    _source: Path | None = PrivateAttr(default=None)
+    _locations: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
+
+    def locate(self, *path: str | int) -> str:
+        """Where a key was written ("config.yaml:12"), for messages about what it references."""
+        for n in range(len(path), -1, -1):
+            if path[:n] in self._locations:
+                return self._locations[path[:n]]
+        return str(self._source) if self._source else "(embedded defaults)"
+
+    def resolve_path(self, path: Path) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        if path.is_absolute() or self._source is None:
+            return path
+        return self._source.resolve().parent / path
+
+    @property
+    def source(self) -> Path | None:
+        """The file these settings were read from (None: embedded defaults)."""
+        return self._source
+
+    @field_validator("connections", "jobs")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
+                raise ValueError(f"name '{name}' must be lower-case letters, digits, '-' or '_'")
+        return value

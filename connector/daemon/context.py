@@ -1,0 +1,29 @@
+"""What a running job is given."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from connector.clock import Clock
+from connector.config.settings import Settings
+from connector.store.database import Database
+
+
+@dataclass
+class JobContext:
+    """A job's view of the daemon. Jobs work in batches and check `should_stop()` between them."""
+
+    lane: str
+    settings: Settings
+    db: Database
+    clock: Clock
+    log: logging.Logger
+    shutdown: threading.Event
+    lease_lost: threading.Event
+    connection: str | None = None
+
+    def should_stop(self) -> bool:
+        """True once the daemon is shutting down or this lane's lease could not be renewed."""
+        return self.shutdown.is_set() or self.lease_lost.is_set()

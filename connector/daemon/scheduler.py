@@ -1,0 +1,101 @@
+"""The scheduler: APScheduler 3 triggers the lanes; each run first takes the lane's lease."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from connector.clock import Clock
+from connector.config.settings import ScheduleSettings, Settings
+from connector.daemon.context import JobContext
+from connector.daemon.lease import LeaseStore
+from connector.jobs import JobSpec
+from connector.logs import log_context
+from connector.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+def trigger_for(schedule: ScheduleSettings) -> BaseTrigger:
+    jitter = int(schedule.jitter_seconds) or None
+    if schedule.cron is not None:
+        return CronTrigger.from_crontab(schedule.cron, timezone="UTC")
+    return IntervalTrigger(seconds=schedule.every, jitter=jitter, timezone="UTC")
+
+
+class LaneScheduler:
+    """Runs each lane on its schedule, never twice at once here, and only while holding its lease."""
+
+    def __init__(self, settings: Settings, db: Database, leases: LeaseStore, clock: Clock, workers: int = 4):
+        self.settings = settings
+        self.db = db
+        self.leases = leases
+        self.clock = clock
+        self.shutdown_requested = threading.Event()
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=workers)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(settings.daemon.misfire_grace_seconds) or None,
+            },
+            timezone="UTC",
+        )
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def add(self, spec: JobSpec, run_now: bool = True) -> None:
+        """Register a lane; by default its first run is right away, then on its schedule."""
+        trigger = trigger_for(spec.schedule)
+        kwargs = {"next_run_time": self.clock.now()} if run_now else {}
+        self._scheduler.add_job(self.run_lane, trigger, args=[spec], id=spec.lane, name=spec.lane, **kwargs)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def lanes(self) -> list[str]:
+        return [job.id for job in self._scheduler.get_jobs()]
+
+    def run_lane(self, spec: JobSpec) -> bool:
+        """One run of a lane. Returns False when the lease is held elsewhere (nothing ran)."""
+        if self.shutdown_requested.is_set():
+            return False
+        with log_context(spec.lane, spec.connection):
+            if not self.leases.acquire(spec.lane):
+                log.debug("lane %s is held by another daemon; skipping this run", spec.lane)
+                return False
+            lost = threading.Event()
+            context = JobContext(
+                lane=spec.lane,
+                settings=self.settings,
+                db=self.db,
+                clock=self.clock,
+                log=logging.getLogger(f"connector.lane.{spec.lane}"),
+                shutdown=self.shutdown_requested,
+                lease_lost=lost,
+                connection=spec.connection,
+            )
+            started = self.clock.now()
+            with self.leases.held(spec.lane, lost):
+                log.info("lane run started")
+                try:
+                    spec.run(context)
+                except Exception:
+                    log.exception("lane run failed")
+                    return True
+            log.info("lane run finished", extra={"seconds": round((self.clock.now() - started).total_seconds(), 3)})
+            return True
+
+    def stop(self) -> None:
+        """Take no new runs; wait for running lanes to finish their current batch (they release leases)."""
+        self.shutdown_requested.set()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)

@@ -1,0 +1,97 @@
+"""`upm-connector run`: the scheduler and the HTTP server in one process, with a clean shutdown.
+
+SIGTERM/SIGINT: stop taking new work, let running lanes finish their current batch, release the
+leases, stop serving HTTP, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import uvicorn
+
+from connector.api.app import create_app
+from connector.clock import Clock, SystemClock
+from connector.config.references import check_references
+from connector.config.settings import Settings
+from connector.daemon.lease import LeaseStore
+from connector.daemon.scheduler import LaneScheduler
+from connector.jobs import scheduled_jobs
+from connector.store.database import Database
+from connector.store.migrate import current_revision, head_revision, upgrade
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, told to stop our scheduler first when a shutdown signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Any):
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self._on_exit(sig)
+        super().handle_exit(sig, frame)
+
+
+def prepare_database(db: Database) -> None:
+    """Migrate an empty database; refuse to run on one that is behind (run `db upgrade` explicitly)."""
+    if db.is_empty():
+        log.info("empty database: creating the schema")
+        upgrade(db)
+        return
+    current, head = current_revision(db), head_revision(db)
+    if current != head:
+        raise RuntimeError(
+            f"database schema is at revision {current}, this version needs {head}: run `upm-connector db upgrade`"
+        )
+
+
+def instance_id(settings: Settings) -> str:
+    return settings.daemon.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
+    """Run until signalled. Returns the process exit code."""
+    clock = clock or SystemClock()
+    db = Database(settings.database.url)
+    prepare_database(db)
+    owner = instance_id(settings)
+    leases = LeaseStore(db, owner, settings.daemon.lease_seconds, clock)
+    scheduler = LaneScheduler(settings, db, leases, clock)
+    for problem in check_references(settings):
+        log.error("configuration problem, lane not started: %s", problem)
+    for spec in scheduled_jobs(settings):
+        scheduler.add(spec)
+    scheduler.start()
+    log.info(
+        "daemon started",
+        extra={"instance": owner, "lanes": scheduler.lanes(), "http": settings.http.bind, "database": db.backend},
+    )
+
+    def on_signal(sig: int) -> None:
+        log.info("signal %s received: finishing running batches, then exiting", sig)
+        scheduler.shutdown_requested.set()
+
+    config = uvicorn.Config(
+        create_app(db, lambda: scheduler.running and not scheduler.shutdown_requested.is_set()),
+        host=settings.http.host,
+        port=settings.http.port,
+        log_config=None,
+        access_log=False,
+    )
+    server = _Server(config, on_signal)
+    try:
+        server.run()
+    finally:
+        scheduler.stop()
+        db.dispose()
+    if not server.started:
+        log.error("HTTP server could not start on %s", settings.http.bind)
+        return 1
+    log.info("daemon stopped")
+    return 0

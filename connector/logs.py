@@ -1,0 +1,110 @@
+"""Logging: one JSON object per line, naming the lane and connection, with secrets redacted.
+
+Redaction is a logging.Filter on the root handler, so it also covers the DEBUG output of
+requests-oauthlib, urllib3 and the CRM client libraries, which log headers and token bodies.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+_lane: contextvars.ContextVar[str | None] = contextvars.ContextVar("lane", default=None)
+_connection: contextvars.ContextVar[str | None] = contextvars.ContextVar("connection", default=None)
+
+REDACTED = "[REDACTED]"
+_SECRET_PATTERNS = [
+    # Authorization headers, in any quoting: `Authorization: Bearer xxx`, `'Authorization': 'OAuth xxx'`
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|oauth|basic)\s+)?[^'\"\s,}]+"),
+    re.compile(r"(?i)\b((?:bearer|oauth)\s+)[A-Za-z0-9._~+/=!-]{8,}"),
+    # key=value and "key": "value" for the usual secret names (form bodies, JSON, query strings)
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|client_secret|password|session_id|sessionid|id_token|api_key|"
+        r"apikey|hapikey|private_app_token|signature)['\"]?\s*[:=]\s*['\"]?)[^'\"&\s,}]+"
+    ),
+    re.compile(r"(?i)([?&]code=)[^&\s'\"]+"),
+]
+
+
+def redact(text: str) -> str:
+    """Mask tokens, secrets and Authorization headers in free text."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with secrets masked (arguments are rendered first)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, lane, connection, and `extra` fields."""
+
+    _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "color_message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if lane := _lane.get():
+            entry["lane"] = lane
+        if connection := _connection.get():
+            entry["connection"] = connection
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        elif record.exc_info:
+            entry["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        context = " ".join(f"{k}={v}" for k, v in (("lane", _lane.get()), ("connection", _connection.get())) if v)
+        base = super().format(record)
+        return f"{base} [{context}]" if context else base
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
+    """Install the one root handler the daemon and CLI log through."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("apscheduler.executors.default", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+@contextmanager
+def log_context(lane: str | None = None, connection: str | None = None) -> Iterator[None]:
+    """Name the lane/connection on every log line written inside the block (this thread/task)."""
+    tokens = [_lane.set(lane), _connection.set(connection)]
+    try:
+        yield
+    finally:
+        _connection.reset(tokens[1])
+        _lane.reset(tokens[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: typing.Ma
         except OSError as exc:
             raise ConfigError([ConfigProblem(str(source), "", f"cannot read the config file: {exc.strerror}")]) from None
         data, lines, problems = _parse_yaml(text, label)
+    problems += _check_names(data, lines, label)
     origins = _apply_env_overrides(data, environ)
     base_dir = source.resolve().parent if source else Path.cwd()
     try:
@@ -118,6 +120,22 @@ def _parse_yaml(text: str, label: str) -> tuple[dict[str, Any], dict[KeyPath, in
         return constructor.construct_object(node, deep=True)
 
     return build(root, ()), lines, problems
+
+
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def _check_names(data: dict[str, Any], lines: dict[KeyPath, int], label: str) -> list[ConfigProblem]:
+    """Connection and job names become lane names and log fields: keep them plain."""
+    problems = []
+    for section in ("connections", "jobs"):
+        entries = data.get(section)
+        for name in entries if isinstance(entries, dict) else ():
+            if not NAME.fullmatch(str(name)):
+                where = f"{label}:{lines.get((section, name), 0)}"
+                message = f"name '{name}' must be lower-case letters, digits, '-' or '_' (at most 63)"
+                problems.append(ConfigProblem(where, f"{section}.{name}", message))
+    return problems
 
 
 def _apply_env_overrides(data: dict[str, Any], environ: typing.Mapping[str, str]) -> dict[KeyPath, str]:

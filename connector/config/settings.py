@@ -234,11 +234,3 @@ class Settings(Section):
     def source(self) -> Path | None:
         """The file these settings were read from (None: embedded defaults)."""
         return self._source
-
-    @field_validator("connections", "jobs")
-    @classmethod
-    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
-                raise ValueError(f"name '{name}' must be lower-case letters, digits, '-' or '_'")
-        return value

@@ -6,9 +6,12 @@ leases, stop serving HTTP, exit 0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -27,7 +30,11 @@ log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, told to stop our scheduler first when a shutdown signal arrives."""
+    """uvicorn, told to stop our scheduler first when a shutdown signal arrives.
+
+    uvicorn re-raises the captured signal once it has shut down, which would kill the process
+    before the scheduler finishes its batches: here the signal is handled, not re-raised.
+    """
 
     def __init__(self, config: uvicorn.Config, on_exit: Any):
         super().__init__(config)
@@ -36,6 +43,15 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: Any) -> None:
         self._on_exit(sig)
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def prepare_database(db: Database) -> None:

@@ -1,0 +1,5 @@
+"""`python -m connector` is `upm-connector`."""
+
+from connector.cli import main
+
+main()

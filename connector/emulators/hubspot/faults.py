@@ -1,0 +1,119 @@
+"""Injected failures: gateway errors, slow responses, and per-record write errors, each for a set number of times.
+
+A fault is a JSON object posted to `/__emulator/faults`:
+
+    {"type": "http_error", "status": 503, "count": 2}          # the next 2 API calls get a 503
+    {"type": "timeout", "delay_seconds": 3, "count": 1}         # the next call is processed, then held 3 s
+    {"type": "record_error", "values": ["U-17"], "count": 1}    # the next write of a record whose id, idProperty
+                                                                # value or any property value is U-17 fails
+Optional filters: `portal` (index), `method`, `path_contains`, and for record errors `object_type`,
+`category` (default VALIDATION_ERROR) and `message`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from .schema import object_type
+
+KINDS = ("http_error", "timeout", "record_error")
+GATEWAY_STATUSES = (500, 502, 503, 504)
+GATEWAY_MESSAGES = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass
+class Fault:
+    """One armed fault and how many more times it fires."""
+
+    type: str
+    count: int = 1
+    status: int = 503
+    delay_seconds: float = 0.0
+    portal: int | None = None
+    method: str | None = None
+    path_contains: str | None = None
+    object_type: str | None = None
+    values: list[str] = field(default_factory=list)
+    category: str = "VALIDATION_ERROR"
+    message: str | None = None
+
+    @classmethod
+    def parse(cls, spec: dict[str, Any]) -> "Fault":
+        """A fault from its JSON form; ValueError when it makes no sense."""
+        known = set(cls.__dataclass_fields__) | {"ids"}
+        unknown = set(spec) - known
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        values = [str(v) for v in [*spec.get("values", []), *spec.get("ids", [])]]
+        try:
+            fault = cls(**{k: v for k, v in spec.items() if k not in ("values", "ids")}, values=values)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+        if fault.type not in KINDS:
+            raise ValueError(f"type must be one of {KINDS}")
+        if fault.count < 1:
+            raise ValueError("count must be at least 1")
+        if fault.type == "http_error" and fault.status not in GATEWAY_STATUSES:
+            raise ValueError(f"status must be one of {GATEWAY_STATUSES}")
+        if fault.type == "timeout" and fault.delay_seconds <= 0:
+            raise ValueError("delay_seconds must be positive")
+        if fault.type == "record_error" and not fault.values:
+            raise ValueError("record_error needs ids or values")
+        if fault.object_type is not None:
+            fault.object_type = object_type(fault.object_type).name
+        if fault.method is not None:
+            fault.method = fault.method.upper()
+        return fault
+
+
+class FaultPlan:
+    """The armed faults, consumed in the order they were added."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self.fired = 0
+
+    def add(self, fault: Fault) -> None:
+        self._faults.append(fault)
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def armed(self) -> list[dict[str, Any]]:
+        return [asdict(f) for f in self._faults]
+
+    def take_call_fault(self, portal: int, method: str, path: str) -> Fault | None:
+        """The http_error or timeout fault this API call triggers, if any (consumes one use)."""
+        for fault in self._faults:
+            if fault.type == "record_error":
+                continue
+            if fault.portal not in (None, portal) or fault.method not in (None, method):
+                continue
+            if fault.path_contains is not None and fault.path_contains not in path:
+                continue
+            return self._use(fault)
+        return None
+
+    def take_record_fault(self, portal: int, object_name: str, keys: Iterable[str]) -> Fault | None:
+        """The record_error fault a write of a record with these keys (id, idProperty value, values) triggers."""
+        key_set = set(keys)
+        for fault in self._faults:
+            if fault.type != "record_error" or fault.portal not in (None, portal):
+                continue
+            if fault.object_type not in (None, object_name) or not key_set.intersection(fault.values):
+                continue
+            return self._use(fault)
+        return None
+
+    def _use(self, fault: Fault) -> Fault:
+        fault.count -= 1
+        self.fired += 1
+        if fault.count == 0:
+            self._faults.remove(fault)
+        return fault

@@ -1,0 +1,148 @@
+"""Scheduled faults, set through `POST /__emulator/faults`.
+
+Request faults hit the next API calls:
+    {"kind": "unavailable", "count": 2}                      -> 503 SERVER_UNAVAILABLE (not counted)
+    {"kind": "timeout", "count": 1, "delay_seconds": 5}      -> the call is held that long, then answered
+Either takes an optional "category" (query, sobject, collections, composite, bulk2...) to hit only those calls.
+
+Record faults hit API writes of chosen records, matched by id or by any external id value:
+    {"kind": "lock_row", "keys": ["UPM-1", "00Q..."], "count": 1}  -> UNABLE_TO_LOCK_ROW, `count` times per key
+    {"kind": "validation", "keys": ["UPM-2"], "message": "...", "fields": ["Status"]}
+                                                             -> FIELD_CUSTOM_VALIDATION_EXCEPTION until cleared
+Either takes an optional "object" to hit only that sObject type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import RecordError
+from .ids import normalize_id
+
+REQUEST_KINDS = ("unavailable", "timeout")
+RECORD_KINDS = ("lock_row", "validation")
+UNAVAILABLE_BODY = [
+    {"message": "Server is temporarily unavailable. Please try again later.", "errorCode": "SERVER_UNAVAILABLE"}
+]
+
+
+@dataclass
+class RequestFault:
+    """The next `remaining` matching calls fail (503) or are held `delay_seconds` (timeout)."""
+
+    kind: str
+    remaining: int
+    delay_seconds: float = 0.0
+    category: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "remaining": self.remaining, "delay_seconds": self.delay_seconds,
+                "category": self.category}
+
+
+@dataclass
+class RecordFault:
+    """Writes of records matching `keys` fail; `remaining[key]` is None for "until cleared"."""
+
+    kind: str
+    remaining: dict[str, int | None]
+    object_name: str | None = None
+    message: str = ""
+    fields: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "remaining": dict(self.remaining), "object": self.object_name,
+                "message": self.message, "fields": self.fields}
+
+
+def _key(value: Any) -> str:
+    normalized = normalize_id(value)
+    return (normalized or str(value)).lower()
+
+
+class FaultPlan:
+    """The faults still to happen."""
+
+    def __init__(self) -> None:
+        self._requests: list[RequestFault] = []
+        self._records: list[RecordFault] = []
+
+    def add(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Schedule a fault (see the module docstring); returns its description. Raises ValueError."""
+        kind = str(spec.get("kind", ""))
+        if kind in REQUEST_KINDS:
+            count = int(spec.get("count", 1))
+            delay = float(spec.get("delay_seconds", 0))
+            if count < 1 or delay < 0 or (kind == "timeout" and delay <= 0):
+                raise ValueError("count must be >= 1 and a timeout needs delay_seconds > 0")
+            request_fault = RequestFault(kind, count, delay, spec.get("category"))
+            self._requests.append(request_fault)
+            return request_fault.describe()
+        if kind in RECORD_KINDS:
+            keys = spec.get("keys")
+            if not isinstance(keys, list) or not keys:
+                raise ValueError("a record fault needs a non-empty list of keys (ids or external id values)")
+            count = None if kind == "validation" else int(spec.get("count", 1))
+            if count is not None and count < 1:
+                raise ValueError("count must be >= 1")
+            record_fault = RecordFault(
+                kind,
+                {_key(key): count for key in keys},
+                spec.get("object"),
+                str(spec.get("message") or "Record failed a custom validation rule"),
+                list(spec.get("fields") or []),
+            )
+            self._records.append(record_fault)
+            return record_fault.describe()
+        raise ValueError(f"unknown fault kind {kind!r}: use one of {', '.join(REQUEST_KINDS + RECORD_KINDS)}")
+
+    def next_request_fault(self, category: str) -> RequestFault | None:
+        """The request fault this call suffers (consumed), if any."""
+        for fault in self._requests:
+            if fault.category in (None, category):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._requests.remove(fault)
+                return fault
+        return None
+
+    def record_error(self, object_name: str, record_id: str | None, keys: Iterable[Any], saving: bool) -> RecordError | None:
+        """The error a write of this record suffers (lock faults are consumed), if any.
+
+        `keys` are the record's external id values; `saving` is False for deletes, which validation rules
+        do not see.
+        """
+        wanted = {_key(key) for key in keys if key is not None}
+        if record_id:
+            wanted.add(_key(record_id))
+        for fault in self._records:
+            if fault.object_name not in (None, object_name) or (fault.kind == "validation" and not saving):
+                continue
+            hit = next((key for key in fault.remaining if key in wanted), None)
+            if hit is None:
+                continue
+            if fault.kind == "validation":
+                return RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", fault.message, fault.fields)
+            remaining = fault.remaining[hit]
+            assert remaining is not None
+            if remaining <= 1:
+                del fault.remaining[hit]
+                if not fault.remaining:
+                    self._records.remove(fault)
+            else:
+                fault.remaining[hit] = remaining - 1
+            return RecordError(
+                "UNABLE_TO_LOCK_ROW",
+                f"unable to obtain exclusive access to this record or 1 records: {record_id or hit}",
+            )
+        return None
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The pending faults."""
+        return [fault.describe() for fault in self._requests] + [fault.describe() for fault in self._records]
+
+    def clear(self) -> None:
+        self._requests.clear()
+        self._records.clear()

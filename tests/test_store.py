@@ -1,0 +1,113 @@
+"""The datastore: migrations match the models, timestamps stay UTC, derived values are computed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from connector.store import Base, Database
+from connector.store.migrate import current_revision, head_revision
+from connector.store.partners import PartnerAccount, PartnerGroup, PartnerGroupMember, PartnerUser
+from connector.store.records import Account, LineItem, Opportunity, Prospect
+
+
+def test_migrations_create_exactly_the_models(db: Database) -> None:
+    assert current_revision(db) == head_revision(db)
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == [], f"models and migrations disagree: {diff}"
+
+
+def test_timestamps_are_utc_aware_whatever_went_in(db: Database) -> None:
+    paris = timezone(timedelta(hours=1))
+    with db.session() as s:
+        p = Prospect(email="a@example.com", last_activity_at=datetime(2026, 3, 1, 13, 0, tzinfo=paris))
+        s.add(p)
+    with db.session() as s:
+        loaded = s.get(Prospect, p.id)
+        assert loaded is not None
+        assert loaded.last_activity_at == datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+        assert loaded.last_activity_at.tzinfo is not None
+        assert loaded.created_at.tzinfo is not None and loaded.updated_at >= loaded.created_at
+
+
+def test_naive_datetimes_are_refused(db: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        with db.session() as s:
+            s.add(Prospect(email="b@example.com", last_activity_at=datetime(2026, 3, 1)))
+
+
+def test_updated_at_moves_on_change(db: Database) -> None:
+    with db.session() as s:
+        p = Prospect(email="c@example.com")
+        s.add(p)
+    first = p.updated_at
+    with db.session() as s:
+        loaded = s.get(Prospect, p.id)
+        assert loaded is not None
+        loaded.status = "Accepted"
+    with db.session() as s:
+        again = s.get(Prospect, p.id)
+        assert again is not None and again.updated_at > first
+
+
+def test_opportunity_amount_is_the_sum_of_line_items(db: Database) -> None:
+    with db.session() as s:
+        opp = Opportunity(name="Upgrade", sales_stage=3, currency="GBP")
+        for price, qty, discount in ((Decimal("100.00"), Decimal("3"), Decimal("10")), (Decimal("19.99"), Decimal("2"), Decimal("0"))):
+            item = LineItem(product="Widget", sku="W-1", sales_price=price, quantity=qty, discount=discount)
+            item.compute()
+            opp.line_items.append(item)
+        opp.recompute_amount()
+        s.add(opp)
+    with db.session() as s:
+        loaded = s.scalars(select(Opportunity)).one()
+        assert [i.total for i in loaded.line_items] == [Decimal("300.00"), Decimal("39.98")]
+        assert [i.net for i in loaded.line_items] == [Decimal("270.00"), Decimal("39.98")]
+        assert loaded.amount == Decimal("309.98")
+
+
+@pytest.mark.parametrize("field,value", [("sales_stage", 13), ("sales_stage", 0), ("currency", "EUR")])
+def test_opportunity_constraints(db: Database, field: str, value: object) -> None:
+    with pytest.raises(IntegrityError):
+        with db.session() as s:
+            s.add(Opportunity(name="Bad", **{field: value}))
+
+
+def test_partner_hierarchy_users_and_groups(db: Database) -> None:
+    with db.session() as s:
+        dist = PartnerAccount(name="Distributor", account_type="Distributor", tier="Platinum", countries=["USA", "CAN"])
+        reseller = PartnerAccount(name="Reseller", parent=dist, certifications=["Cloud"], ignored_companies=["Acme"])
+        rep = PartnerUser(email="rep@reseller.example", account=reseller)
+        group = PartnerGroup(name="Gold EMEA", distribution_model="shark_tank")
+        s.add_all([dist, reseller, rep, group])
+        s.flush()
+        group.members.append(PartnerGroupMember(account_id=reseller.id, user_id=rep.id))
+    with db.session() as s:
+        loaded = s.scalars(select(PartnerAccount).where(PartnerAccount.name == "Distributor")).one()
+        assert [c.name for c in loaded.children] == ["Reseller"]
+        assert loaded.countries == ["USA", "CAN"]
+        assert loaded.children[0].users[0].email == "rep@reseller.example"
+        group_loaded = s.scalars(select(PartnerGroup)).one()
+        assert group_loaded.members[0].user_id == loaded.children[0].users[0].id
+
+
+def test_partner_user_email_is_unique(db: Database) -> None:
+    with pytest.raises(IntegrityError):
+        with db.session() as s:
+            acct = PartnerAccount(name="P")
+            s.add_all([PartnerUser(email="x@p.example", account=acct), PartnerUser(email="x@p.example", account=acct)])
+
+
+def test_account_defaults_to_draft_and_inactive(db: Database) -> None:
+    with db.session() as s:
+        s.add(Account(name="New Co"))
+    with db.session() as s:
+        acct = s.scalars(select(Account)).one()
+        assert (acct.approval_status, acct.active, acct.archived_at) == ("Draft", False, None)

@@ -118,7 +118,7 @@ def export(ctx: click.Context, module: str, fmt: str, columns: str | None, out: 
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     try:
         if fmt == "xlsx" or out is None:
-            target = out if fmt == "xlsx" else click.get_text_stream("stdout")
+            target = out if fmt == "xlsx" else sys.stdout
             count = export_module(database, module, fmt, target, chosen)  # type: ignore[arg-type]
         else:
             with out.open("w", encoding="utf-8", newline="") as stream:

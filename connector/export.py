@@ -29,7 +29,7 @@ from connector.store.modules import Module
 
 FORMATS = ("csv", "xlsx", "jsonl")
 LINK_COLUMNS = ("crm_id", "crm_bindings", "assignees", "access_types")
-HIDDEN_COLUMNS = {"partner_users": {"api_key_hash"}}
+HIDDEN_COLUMNS = {"partner-users": {"api_key_hash"}}
 """Never exported: credentials, even hashed."""
 CHUNK = 1000
 

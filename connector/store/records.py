@@ -222,6 +222,10 @@ class LineItem(Timestamped, Base):
 
     def compute(self) -> None:
         """Derive total and net from price, quantity and discount, rounded to cents."""
+        if self.quantity is None:
+            self.quantity = Decimal("1")
+        if self.discount is None:
+            self.discount = Decimal("0")
         self.total = (self.sales_price * self.quantity).quantize(Decimal("0.01"))
         self.net = (self.total * (Decimal("100") - self.discount) / Decimal("100")).quantize(Decimal("0.01"))
 

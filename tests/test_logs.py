@@ -1,0 +1,69 @@
+"""Logs: one JSON object per line naming lane and connection; secrets never appear at any level."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from connector.logs import configure_logging, log_context
+
+
+@pytest.fixture
+def stream() -> io.StringIO:
+    out = io.StringIO()
+    configure_logging("DEBUG", "json", stream=out)
+    yield out
+    configure_logging("WARNING", "json")
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_name_lane_and_connection(stream: io.StringIO) -> None:
+    log = logging.getLogger("connector.test")
+    with log_context("sync:vendor-sf", "vendor-sf"):
+        log.info("pulled %d records", 42, extra={"object": "Lead"})
+    log.info("outside")
+    inside, outside = lines(stream)
+    assert inside["msg"] == "pulled 42 records"
+    assert (inside["lane"], inside["connection"], inside["object"]) == ("sync:vendor-sf", "vendor-sf", "Lead")
+    assert "lane" not in outside
+
+
+@pytest.mark.parametrize(
+    "logger,message,secret",
+    [
+        ("urllib3.connectionpool", "send: b'POST /x HTTP/1.1\\r\\nAuthorization: Bearer pat-na1-11112222-3333'", "pat-na1-11112222-3333"),
+        ("requests_oauthlib.oauth2_session", "Updated token {'access_token': '00Dxx0000001gEH!AQ4AQFK', 'refresh_token': '5Aep861TSES'}", "00Dxx0000001gEH!AQ4AQFK"),
+        ("requests_oauthlib.oauth2_session", "Updated token {'access_token': '00Dxx0000001gEH!AQ4AQFK', 'refresh_token': '5Aep861TSES'}", "5Aep861TSES"),
+        ("oauthlib.oauth2.rfc6749", "body grant_type=refresh_token&client_id=abc&client_secret=s3cr3t-value&refresh_token=r1", "s3cr3t-value"),
+        ("simple_salesforce", "headers {'Authorization': 'Bearer 00D5g000004tok', 'X-PrettyPrint': '1'}", "00D5g000004tok"),
+        ("connector.auth", "callback received /callback?code=aPrxYXyxzkuBzbiaBTyGH&state=xyz", "aPrxYXyxzkuBzbiaBTyGH"),
+    ],
+)
+def test_secrets_are_redacted_even_at_debug(stream: io.StringIO, logger: str, message: str, secret: str) -> None:
+    logging.getLogger(logger).debug(message)
+    text = stream.getvalue()
+    assert secret not in text
+    assert "[REDACTED]" in text
+
+
+def test_secrets_in_arguments_and_tracebacks_are_redacted(stream: io.StringIO) -> None:
+    log = logging.getLogger("connector.test")
+    log.warning("token response %s", {"access_token": "tok-abcdef123456"})
+    try:
+        raise RuntimeError("refresh failed for refresh_token=rt-987654321")
+    except RuntimeError:
+        log.exception("boom")
+    text = stream.getvalue()
+    assert "tok-abcdef123456" not in text and "rt-987654321" not in text
+    assert lines(stream)[1]["exc"].startswith("Traceback")
+
+
+def test_error_codes_are_kept(stream: io.StringIO) -> None:
+    logging.getLogger("connector.test").info('[{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]')
+    assert "INVALID_SESSION_ID" in stream.getvalue()

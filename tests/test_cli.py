@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.store import Database
+from connector.store.migrate import head_revision
 
 
 def test_db_upgrade_then_current(database_url: str) -> None:
@@ -16,9 +17,10 @@ def test_db_upgrade_then_current(database_url: str) -> None:
     assert result.exit_code == 0 and "database: empty" in result.output
     result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
     assert result.exit_code == 0, result.output
-    assert "database at revision 0001" in result.output
+    assert f"database at revision {head_revision(Database(database_url))}" in result.output
     result = CliRunner().invoke(main, ["db", "current"], env=env)
-    assert "database: 0001; this version: 0001" in result.output
+    head = head_revision(Database(database_url))
+    assert f"database: {head}; this version: {head}" in result.output
     assert not Database(database_url).is_empty()
 
 

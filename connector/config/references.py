@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from connector.adapters.base import ADAPTER_GROUP
 from connector.config.loader import ConfigProblem
 from connector.config.settings import Settings
 from connector.jobs.custom import resolve_callable
 
-ADAPTER_GROUP = "upm_connector.adapters"
 
 
 def known_adapters() -> list[str]:

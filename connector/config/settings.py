@@ -131,7 +131,10 @@ class AuthSettings(Section):
     client_secret: Secret | None = None
     refresh_token: Secret | None = None
     token_url: str | None = None
-    redirect_uri: str | None = None
+    authorize_url: str | None = None
+    """For `auth login`; default: token_url with its last segment `token` -> `authorize` (Salesforce)."""
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    scope: list[str] = Field(default_factory=list)
     token: Secret | None = None
     file: Path | None = None
 

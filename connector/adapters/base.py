@@ -1,0 +1,201 @@
+"""The adapter contract every CRM adapter implements.
+
+What crosses this boundary is CRM-neutral: records are `CrmRecord` (an id, a timezone-aware UTC
+modified stamp, and the CRM's field values), writes come back as one `WriteResult` per record, and
+failures leave as one of the `AdapterError` kinds below. Nothing past an adapter sees a CRM's date
+format, paging scheme or error shape.
+
+Errors, by what the caller should do:
+- `RetriableError`: try again later (429, 5xx, timeouts, UNABLE_TO_LOCK_ROW); `retry_after` if known.
+- `AuthError`: the token was refused and a refresh did not help (or the grant is gone): the
+  connection needs re-authorization; pause its lanes.
+- `QuotaError`: the daily allocation is spent (or the guard's share reached): stop the lane until
+  `resets_at`; do not sleep for hours.
+- `FatalError`: the CRM will never accept this request (malformed query, unknown field).
+- Per-record failures are not exceptions: they are `WriteResult(outcome="failed", ...)` and the rest
+  of the batch goes on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Literal
+
+ADAPTER_GROUP = "upm_connector.adapters"
+
+
+class AdapterError(Exception):
+    """A classified failure of a CRM call. `code` is the CRM's own error code when it gave one."""
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class RetriableError(AdapterError):
+    """Transient: 429, 5xx, timeouts, lock contention. Safe to retry (every write is an upsert)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class AuthError(AdapterError):
+    """The CRM refused our credentials even after a refresh: the connection needs re-authorization."""
+
+
+class QuotaError(AdapterError):
+    """The CRM's daily allocation is spent (or our guard's share of it): stop until `resets_at`."""
+
+    def __init__(self, message: str, *, resets_at: datetime | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.resets_at = resets_at
+
+
+class FatalError(AdapterError):
+    """A request the CRM will never accept as sent."""
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of a CRM object, as its describe reports it."""
+
+    name: str
+    type: str
+    external_id: bool = False
+    unique: bool = False
+    updateable: bool = True
+    nillable: bool = True
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectDescription:
+    """A CRM object: its fields, and which field carries the modified stamp reads are ordered by."""
+
+    name: str
+    fields: Mapping[str, FieldInfo]
+    modified_field: str
+
+    @property
+    def external_id_fields(self) -> list[str]:
+        return [f.name for f in self.fields.values() if f.external_id]
+
+
+@dataclass(frozen=True)
+class CrmRecord:
+    """A record as read from a CRM. `modified_at` is timezone-aware UTC."""
+
+    id: str
+    modified_at: datetime
+    fields: Mapping[str, Any]
+    modified_by: str | None = None
+
+
+@dataclass(frozen=True)
+class DeletedRecords:
+    """Ids deleted since a point. `complete` is False when the CRM's delete log no longer reaches
+    back that far: the caller must run a full reconcile to find the rest."""
+
+    ids: list[tuple[str, datetime]]
+    complete: bool
+    earliest_available: datetime | None = None
+
+
+Outcome = Literal["created", "updated", "deleted", "failed"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome for one record of a batch write, in the order the records were given."""
+
+    key: str
+    outcome: Outcome
+    crm_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_fields: tuple[str, ...] = ()
+    retriable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """API calls used against the CRM's allocation, as the CRM last reported it."""
+
+    used: int | None
+    limit: int | None
+    calls_made: int = 0
+    window: str = "day"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def share(self) -> float | None:
+        if self.used is None or not self.limit:
+            return None
+        return self.used / self.limit
+
+
+class CrmAdapter(ABC):
+    """One connection's access to a CRM.
+
+    Implementations: construct from the connection's settings and a token provider; never hold a
+    whole result set in memory; return timestamps as aware UTC; classify every failure.
+    """
+
+    name: ClassVar[str]
+    max_upsert_batch: ClassVar[int]
+    """How many records one `upsert` call may be given; the engine fills batches to this size."""
+
+    @abstractmethod
+    def describe(self, obj: str) -> ObjectDescription:
+        """Fields and types of a CRM object, with its external-id fields."""
+
+    @abstractmethod
+    def read_changes(
+        self, obj: str, since: datetime | None, fields: Sequence[str], *, lookback_seconds: float = 0
+    ) -> Iterator[list[CrmRecord]]:
+        """Pages of records modified at or after `since - lookback` (all records if `since` is None),
+        ordered ascending by modified stamp then id. Records at the page boundaries may repeat
+        across calls (`>=` plus lookback): callers write idempotently."""
+
+    @abstractmethod
+    def read_deleted(self, obj: str, since: datetime) -> DeletedRecords:
+        """Records deleted since `since`, and whether the CRM's delete log reaches back that far."""
+
+    @abstractmethod
+    def upsert(self, obj: str, external_id_field: str, records: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
+        """Create or update each record keyed by its `external_id_field` value, one result per record.
+
+        A retried batch creates nothing twice. At most `max_upsert_batch` records per call."""
+
+    @abstractmethod
+    def delete(self, obj: str, ids: Sequence[str]) -> list[WriteResult]:
+        """Delete records by CRM id, one result per id."""
+
+    @abstractmethod
+    def api_usage(self) -> ApiUsage:
+        """Usage against the CRM's allocation as last reported, and calls this adapter made."""
+
+    def close(self) -> None:
+        """Release connections. The default does nothing."""
+
+
+def adapter_class(name: str) -> type[CrmAdapter]:
+    """The adapter registered under `name` in the `upm_connector.adapters` entry points."""
+    for ep in entry_points(group=ADAPTER_GROUP):
+        if ep.name == name:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, CrmAdapter)):
+                raise TypeError(f"entry point {ep.value} for adapter '{name}' is not a CrmAdapter")
+            return cls
+    known = sorted(ep.name for ep in entry_points(group=ADAPTER_GROUP))
+    raise LookupError(f"no adapter named '{name}' (installed: {', '.join(known) or 'none'})")

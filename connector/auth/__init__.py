@@ -1,0 +1,1 @@
+"""Credentials: the encryption keyring, the encrypted token vault, and OAuth flows."""

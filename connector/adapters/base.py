@@ -23,9 +23,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 ADAPTER_GROUP = "upm_connector.adapters"
+
+
+class Tokens(Protocol):
+    """What an adapter needs of credentials (connector.auth.oauth.OAuthClient, or a static token).
+
+    `current()` gives the tokens to use; `refresh(seen_generation)` gets new ones unless another
+    thread or daemon already did since `seen_generation` (single-flight), and raises AuthError when
+    the grant is gone."""
+
+    def current(self) -> Any: ...
+
+    def refresh(self, seen_generation: int | None) -> Any: ...
 
 
 class AdapterError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import HubSpotError, batch_item, error, validation_error
+from .errors import HubSpotError, batch_item, batch_response, error, validation_error
 from .schema import ObjectType, iso_ms, object_type
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ class AssociationsApi:
         chosen = items[start:start + limit]
         body: dict[str, Any] = {"results": [{"toObjectId": i, "associationTypes": [_type_json(t) for t in sorted(ts)]} for i, ts in chosen]}
         if start + limit < len(items):
-            body["paging"] = {"next": {"after": str(start + limit), "link": None}}
+            body["paging"] = {"next": {"after": str(start + limit)}}
         return body
 
     def batch_create(self, from_name: str, to_name: str, inputs: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
@@ -266,13 +266,7 @@ class AssociationsApi:
         return int(raw_id)
 
     def _batch(self, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
-        body: dict[str, Any] = {"status": "COMPLETE", "results": results}
-        if errors:
-            body["numErrors"] = len(errors)
-            body["errors"] = errors
-        body["startedAt"] = iso_ms(self.now_ms)
-        body["completedAt"] = iso_ms(self.now_ms)
-        return body
+        return batch_response(results, errors, iso_ms(self.now_ms))
 
 
 def _id_of(ref: Any) -> str:

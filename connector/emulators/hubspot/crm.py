@@ -8,14 +8,14 @@ conflicts and injected record faults come back per record (207) from update and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .associations import ASSOCIATION_TYPES, AssociationsApi, AssociationType, checked_type
 from .errors import (
-    HubSpotError,
     PropertyProblem,
     batch_item,
+    batch_response,
     error,
     from_batch_item,
     property_values_error,
@@ -40,8 +40,14 @@ class _Planned:
     trace_id: str | None
     record: Record | None = None
     error: dict[str, Any] | None = None
-    problems: list[PropertyProblem] | None = None
+    problems: list[PropertyProblem] = field(default_factory=list)
+    links: list[tuple[AssociationType, int]] = field(default_factory=list)
     new: bool = False
+
+
+def _trace_id(item: dict[str, Any]) -> str | None:
+    trace = item.get("objectWriteTraceId")
+    return str(trace) if trace is not None else None
 
 
 def _inputs(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -95,6 +101,7 @@ class CrmApi:
     ) -> dict[str, Any]:
         """A record as HubSpot returns it; `properties` None means every stored value."""
         store = self.portal.store(kind)
+        values: dict[str, str | None]
         if properties is None:
             values = dict(sorted(record.properties.items()))
         else:
@@ -120,18 +127,12 @@ class CrmApi:
         return self.record_json(kind, record, properties if properties else list(kind.default_properties), associations)
 
     def _batch_body(self, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> dict[str, Any]:
-        body: dict[str, Any] = {"status": "COMPLETE", "results": results}
-        if errors:
-            body["numErrors"] = len(errors)
-            body["errors"] = errors
-        body["startedAt"] = iso_ms(self.now_ms)
-        body["completedAt"] = iso_ms(self.now_ms)
-        return body
+        return batch_response(results, errors, iso_ms(self.now_ms))
 
     # ---- basic
 
-    def list(self, type_name: str, limit: int, after: str | None, properties: list[str], associations: list[str],
-             archived: bool, base_url: str) -> dict[str, Any]:
+    def list_page(self, type_name: str, limit: int, after: str | None, properties: list[str], associations: list[str],
+                  archived: bool, base_url: str) -> dict[str, Any]:
         """`GET /crm/v3/objects/{type}`: pages in id order; `archived=true` lists only archived records."""
         kind = object_type(type_name)
         if not 1 <= limit <= MAX_LIST_LIMIT:
@@ -166,7 +167,7 @@ class CrmApi:
         conflict = store.conflict(values, None)
         if conflict is not None:
             raise error(409, conflict_message(kind, conflict), "CONFLICT")
-        self._raise_record_fault(kind, None, values)
+        self._raise_record_fault(kind, [], values)
         record = store.create(values, self.now_ms)
         for assoc_type, to_id in links:
             self.portal.associations.add(assoc_type, record.id, to_id)
@@ -185,7 +186,7 @@ class CrmApi:
         conflict = store.conflict(values, record.id)
         if conflict is not None:
             raise error(409, conflict_message(kind, conflict), "CONFLICT")
-        self._raise_record_fault(kind, str(record.id), values)
+        self._raise_record_fault(kind, [record_id, *self._identities(store, record)], values)
         store.update(record, values, self.now_ms)
         return self.record_json(kind, record, None)
 
@@ -204,8 +205,6 @@ class CrmApi:
         kind = object_type(type_name)
         inputs = _inputs(body)
         id_property = body.get("idProperty")
-        if id_property and not self.portal.store(kind).is_unique(id_property):
-            raise validation_error(f"{id_property} is not a unique property of {kind.name}.")
         results, missing, seen = [], [], set()
         for item in inputs:
             key = str(item.get("id", ""))
@@ -223,37 +222,33 @@ class CrmApi:
         kind = object_type(type_name)
         store = self.portal.store(kind)
         inputs = _inputs(body)
-        claimed: dict[tuple[str, str], int] = {}
+        claimed: set[tuple[str, str]] = set()
         plans: list[_Planned] = []
         for index, item in enumerate(inputs):
-            trace = item.get("objectWriteTraceId")
-            plan = _Planned(index, {}, str(trace) if trace is not None else None)
+            plan = _Planned(index, {}, _trace_id(item))
             context = {"objectWriteTraceId": [plan.trace_id]} if plan.trace_id is not None else {}
-            plan.values, problems = store.check(dict(item.get("properties") or {}))
-            if problems:
-                plan.problems = problems
-                plan.error = property_values_item(problems, self.portal.portal_id, context)
+            plan.values, plan.problems = store.check(dict(item.get("properties") or {}))
+            if plan.problems:
+                plan.error = property_values_item(plan.problems, self.portal.portal_id, context)
             else:
-                plan.error = self._create_conflict(kind, store, plan.values, claimed, context) or self._fault_item(kind, None, plan.values, context)
-            plans.append(plan)
+                plan.links = self._planned_links(kind, item.get("associations") or [])
+                plan.error = self._create_conflict(kind, store, plan.values, claimed, context)
+                plan.error = plan.error or self._fault_item(kind, [], plan.values, context)
             if plan.error is None:
-                for name in store.unique_properties():
-                    if plan.values.get(name) is not None:
-                        claimed[(name, plan.values[name])] = index  # type: ignore[index]
-        errors = [p for p in plans if p.error is not None]
+                claimed.update((n, v) for n, v in plan.values.items() if v is not None and store.is_unique(n))
+            plans.append(plan)
+        errors = [e for p in plans if (e := p.error) is not None]
         if errors and any(p.trace_id is None for p in plans):
-            invalid = [problem for p in errors for problem in (p.problems or [])]
-            if invalid:
-                raise property_values_error(invalid, self.portal.portal_id)
-            raise from_batch_item(errors[0].error)  # type: ignore[arg-type]
+            invalid = [problem for p in plans for problem in p.problems]
+            raise property_values_error(invalid, self.portal.portal_id) if invalid else from_batch_item(errors[0])
         results = []
         for plan in plans:
             if plan.error is None:
                 record = store.create(plan.values, self.now_ms)
-                for assoc_type, to_id in self._planned_links(kind, inputs[plan.index].get("associations") or []):
+                for assoc_type, to_id in plan.links:
                     self.portal.associations.add(assoc_type, record.id, to_id)
                 results.append(self.record_json(kind, record, None))
-        return (207 if errors else 201), self._batch_body(results, [p.error for p in errors])  # type: ignore[misc]
+        return (207 if errors else 201), self._batch_body(results, errors)
 
     def batch_update(self, type_name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """`POST /crm/v3/objects/{type}/batch/update`."""
@@ -263,7 +258,7 @@ class CrmApi:
         _duplicate_ids(inputs)
         plans = self._checked_updates(kind, inputs)
         missing = [str(inputs[p.index].get("id")) for p in plans if p.record is None and p.error is None]
-        errors = [p.error for p in plans if p.error is not None]
+        errors = [e for p in plans if (e := p.error) is not None]
         results = []
         for plan in plans:
             if plan.record is not None and plan.error is None:
@@ -271,7 +266,7 @@ class CrmApi:
                 results.append(self.record_json(kind, plan.record, None))
         if missing:
             errors.insert(0, self._not_found(kind, missing))
-        return (207 if errors else 200), self._batch_body(results, errors)  # type: ignore[arg-type]
+        return (207 if errors else 200), self._batch_body(results, errors)
 
     def batch_upsert(self, type_name: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """`POST /crm/v3/objects/{type}/batch/upsert`: by a unique `idProperty`; results say whether they are `new`."""
@@ -288,26 +283,28 @@ class CrmApi:
         for plan in plans:
             item = inputs[plan.index]
             id_property = item.get("idProperty") or "hs_object_id"
-            if plan.record is None and plan.error is None:
-                if id_property == "hs_object_id":
-                    missing.append(str(item.get("id")))
-                    continue
-                plan.values = {**plan.values, **store.check({id_property: item.get("id")})[0]}
-                plan.new = True
-                context = {"objectWriteTraceId": [plan.trace_id]} if plan.trace_id is not None else {"ids": [str(item.get("id"))]}
-                plan.error = self._create_conflict(kind, store, plan.values, {}, context)
-        results, errors = [], [p.error for p in plans if p.error is not None]
-        for plan in plans:
-            if plan.error is not None or (plan.record is None and not plan.new):
+            if plan.record is not None or plan.error is not None:
                 continue
-            if plan.new:
-                plan.record = store.create(plan.values, self.now_ms)
-            else:
-                store.update(plan.record, plan.values, self.now_ms)  # type: ignore[arg-type]
-            results.append({**self.record_json(kind, plan.record, None), "new": plan.new})  # type: ignore[arg-type]
+            if id_property == "hs_object_id":
+                missing.append(str(item.get("id")))
+                continue
+            plan.values = {**plan.values, **store.check({id_property: item.get("id")})[0]}
+            plan.new = True
+            context = {"objectWriteTraceId": [plan.trace_id]} if plan.trace_id is not None else {"ids": [str(item.get("id"))]}
+            plan.error = self._create_conflict(kind, store, plan.values, set(), context)
+        errors = [e for p in plans if (e := p.error) is not None]
+        results = []
+        for plan in plans:
+            if plan.error is not None:
+                continue
+            if plan.record is not None:
+                store.update(plan.record, plan.values, self.now_ms)
+                results.append({**self.record_json(kind, plan.record, None), "new": False})
+            elif plan.new:
+                results.append({**self.record_json(kind, store.create(plan.values, self.now_ms), None), "new": True})
         if missing:
             errors.insert(0, self._not_found(kind, missing))
-        return (207 if errors else 200), self._batch_body(results, errors)  # type: ignore[arg-type]
+        return (207 if errors else 200), self._batch_body(results, errors)
 
     def batch_archive(self, type_name: str, body: dict[str, Any]) -> None:
         """`POST /crm/v3/objects/{type}/batch/archive` (204)."""
@@ -324,8 +321,8 @@ class CrmApi:
         """`POST /crm/v3/objects/{type}/search`."""
         kind = object_type(type_name)
         store = self.portal.store(kind)
-        visible_before = self.now_ms - self.search_lag_ms if self.search_lag_ms else None
-        page = run_search(store, body, visible_before)
+        indexed_until = self.now_ms - self.search_lag_ms if self.search_lag_ms else None
+        page = run_search(store, body, indexed_until)
         properties = body.get("properties") or list(kind.default_properties)
         out: dict[str, Any] = {"total": page.total, "results": [self.record_json(kind, r, properties) for r in page.records]}
         if page.next_after is not None:
@@ -372,22 +369,28 @@ class CrmApi:
             {"ids": ids},
         )
 
-    def _fault_item(self, kind: ObjectType, record_id: str | None, values: dict[str, str | None],
+    def _fault_item(self, kind: ObjectType, ids: list[str], values: dict[str, str | None],
                     context: dict[str, list[str]]) -> dict[str, Any] | None:
-        keys = [v for v in values.values() if v is not None] + ([record_id] if record_id else [])
+        """The per-record error an armed record fault gives a write matching one of `ids` or `values`."""
+        keys = [v for v in values.values() if v is not None] + ids
         fault = self.faults.take_record_fault(self.portal.index, kind.name, keys)
         if fault is None:
             return None
-        message = fault.message or f"Injected {fault.category} for {kind.singular} {record_id or ''}".rstrip()
+        message = fault.message or f"Injected {fault.category} for {kind.singular} {' '.join(ids)}".rstrip()
         return batch_item(fault.category, message, context)
 
-    def _raise_record_fault(self, kind: ObjectType, record_id: str | None, values: dict[str, str | None]) -> None:
-        item = self._fault_item(kind, record_id, values, {})
+    @staticmethod
+    def _identities(store: ObjectStore, record: Record) -> list[str]:
+        """What a record fault may name an existing record by: its id and its unique property values."""
+        return [str(record.id), *(v for n in store.unique_properties() if (v := record.properties.get(n)) is not None)]
+
+    def _raise_record_fault(self, kind: ObjectType, ids: list[str], values: dict[str, str | None]) -> None:
+        item = self._fault_item(kind, ids, values, {})
         if item is not None:
             raise from_batch_item(item)
 
     def _create_conflict(self, kind: ObjectType, store: ObjectStore, values: dict[str, str | None],
-                         claimed: dict[tuple[str, str], int], context: dict[str, list[str]]) -> dict[str, Any] | None:
+                         claimed: set[tuple[str, str]], context: dict[str, list[str]]) -> dict[str, Any] | None:
         conflict = store.conflict(values, None)
         if conflict is None:
             for name, value in values.items():
@@ -402,8 +405,7 @@ class CrmApi:
         plans: list[_Planned] = []
         invalid: list[PropertyProblem] = []
         for index, item in enumerate(inputs):
-            trace = item.get("objectWriteTraceId")
-            plan = _Planned(index, {}, str(trace) if trace is not None else None)
+            plan = _Planned(index, {}, _trace_id(item))
             plan.values, problems = store.check(dict(item.get("properties") or {}))
             invalid.extend(problems)
             key = str(item.get("id", ""))
@@ -414,7 +416,8 @@ class CrmApi:
                 if conflict is not None:
                     plan.error = batch_item("CONFLICT", conflict_message(kind, conflict), {**context, "existingId": [str(conflict.existing_id)]})
             if plan.error is None:
-                plan.error = self._fault_item(kind, key if plan.record is None else str(plan.record.id), plan.values, context)
+                ids = [key] if plan.record is None else [key, *self._identities(store, plan.record)]
+                plan.error = self._fault_item(kind, ids, plan.values, context)
             plans.append(plan)
         if invalid:
             raise property_values_error(invalid, self.portal.portal_id)
@@ -435,7 +438,8 @@ class CrmApi:
 
 
 def _target_type(spec: dict[str, Any], kind: ObjectType) -> str:
-    found = ASSOCIATION_TYPES.get(spec.get("associationTypeId"))  # type: ignore[arg-type]
+    type_id = spec.get("associationTypeId")
+    found = ASSOCIATION_TYPES.get(type_id) if isinstance(type_id, int) else None
     if found is None or found.from_type != kind.name:
         raise validation_error(f"{spec.get('associationCategory')} {spec.get('associationTypeId')} is not a valid association type from {kind.name}.")
     return found.to_type

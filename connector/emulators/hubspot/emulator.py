@@ -15,7 +15,8 @@ from .crm import CrmApi, conflict_message
 from .errors import HubSpotError, error_body
 from .faults import GATEWAY_MESSAGES, Fault, FaultPlan
 from .rate_limits import PortalRateLimiter
-from .schema import CUSTOM_GROUP, OBJECT_TYPES, PropertyDefinition, epoch_ms, iso_ms, object_type
+from . import schema
+from .schema import CUSTOM_GROUP, OBJECT_TYPES, PropertyDefinition, epoch_ms, iso_ms
 from .state import FIRST_ID_SPACING, ObjectStore, Portal
 
 PORTAL_ID_BASE = 48_000_000
@@ -162,6 +163,10 @@ class HubSpotEmulator:
         with self._lock:
             self.faults.clear()
 
+    def armed_faults(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.faults.armed()
+
     def credentials(self, base_url: str) -> dict[str, Any]:
         """What a connector needs to reach each portal: URLs, OAuth app, initial refresh token, private-app token."""
         app = self.auth.app
@@ -186,10 +191,10 @@ class HubSpotEmulator:
 
     # ---- a person in HubSpot's UI (no API calls counted)
 
-    def admin_upsert(self, portal_index: int, object_type_name: str, properties: dict[str, Any], id: str | int | None = None) -> str:
+    def admin_upsert(self, portal_index: int, object_type: str, properties: dict[str, Any], id: str | int | None = None) -> str:
         """Create a record (id None) or edit one, bumping its modified date; returns the record id."""
         with self._lock:
-            store = self._store(portal_index, object_type_name)
+            store = self._store(portal_index, object_type)
             values, problems = store.check(properties)
             if problems:
                 raise ValueError("; ".join(f"{p.name}: {p.message}" for p in problems))
@@ -205,28 +210,28 @@ class HubSpotEmulator:
                 store.update(record, values, self.now_ms())
             return str(record.id)
 
-    def admin_archive(self, portal_index: int, object_type_name: str, id: str | int) -> None:
+    def admin_archive(self, portal_index: int, object_type: str, id: str | int) -> None:
         """Archive a record as a user deleting it would (its modified date does not move)."""
         with self._lock:
-            store = self._store(portal_index, object_type_name)
+            store = self._store(portal_index, object_type)
             record = store.get(str(id))
             if record is None:
                 raise KeyError(f"no active {store.kind.singular} with id {id}")
             store.archive(record, self.now_ms())
 
-    def records(self, portal_index: int, object_type_name: str) -> list[dict[str, Any]]:
+    def records(self, portal_index: int, object_type: str) -> list[dict[str, Any]]:
         """Every record of a type, archived ones included, as the API would show them with all properties."""
         with self._lock:
-            store = self._store(portal_index, object_type_name)
+            store = self._store(portal_index, object_type)
             api = CrmApi(self.portals[portal_index], self.now_ms(), self.faults, 0)
             return [api.record_json(store.kind, store.records[i], None) for i in sorted(store.records)]
 
     # ---- internals
 
-    def _store(self, portal_index: int, object_type_name: str) -> ObjectStore:
+    def _store(self, portal_index: int, object_type: str) -> ObjectStore:
         if not 0 <= portal_index < len(self.portals):
             raise KeyError(f"no portal with index {portal_index}")
-        return self.portals[portal_index].store(object_type(object_type_name))
+        return self.portals[portal_index].store(schema.object_type(object_type))
 
     def _build_portals(self) -> None:
         now = self.now_ms()

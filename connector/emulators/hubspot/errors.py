@@ -100,6 +100,17 @@ def batch_item(category: str, message: str, context: dict[str, list[str]], sub_c
     return item
 
 
+def batch_response(results: list[dict[str, Any]], errors: list[dict[str, Any]], completed: str) -> dict[str, Any]:
+    """A batch endpoint's envelope; `numErrors` and `errors` only when some inputs failed (a 207)."""
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results}
+    if errors:
+        body["numErrors"] = len(errors)
+        body["errors"] = errors
+    body["startedAt"] = completed
+    body["completedAt"] = completed
+    return body
+
+
 def from_batch_item(item: dict[str, Any]) -> HubSpotError:
     """Turn a per-record error into the whole-request error HubSpot returns when it cannot report per record."""
     status = CATEGORY_STATUS.get(item["category"], 400)

@@ -4,8 +4,9 @@ A fault is a JSON object posted to `/__emulator/faults`:
 
     {"type": "http_error", "status": 503, "count": 2}          # the next 2 API calls get a 503
     {"type": "timeout", "delay_seconds": 3, "count": 1}         # the next call is processed, then held 3 s
-    {"type": "record_error", "values": ["U-17"], "count": 1}    # the next write of a record whose id, idProperty
-                                                                # value or any property value is U-17 fails
+    {"type": "record_error", "values": ["U-17"], "count": 1}    # the next write naming U-17 fails for that record:
+                                                                # as its id, idProperty value, a unique property
+                                                                # value it already has, or a value being written
 Optional filters: `portal` (index), `method`, `path_contains`, and for record errors `object_type`,
 `category` (default VALIDATION_ERROR) and `message`.
 """

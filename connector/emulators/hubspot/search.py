@@ -52,11 +52,11 @@ def _tokens(text: str) -> list[str]:
 
 
 def _compile_filter(store: ObjectStore, spec: dict[str, Any]) -> Predicate:
-    name = spec.get("propertyName")
-    operator = spec.get("operator", "EQ")
+    name = str(spec.get("propertyName") or "")
+    operator = str(spec.get("operator", "EQ"))
     if operator not in OPERATORS:
         raise _invalid_json(f"Cannot deserialize value of type `FilterOperatorEnum` from String \"{operator}\"")
-    definition = store.definitions.get(name or "")
+    definition = store.definitions.get(name)
     if definition is None:
         raise validation_error(f"There was a problem with the request. Property {name!r} does not exist.")
     numeric = definition.type in ("number", "datetime", "date")
@@ -77,8 +77,8 @@ def _compile_filter(store: ObjectStore, spec: dict[str, Any]) -> Predicate:
 
     def current(record: Record) -> Any:
         if numeric:
-            return record.numbers.get(name)  # type: ignore[arg-type]
-        value = record.properties.get(name)  # type: ignore[arg-type]
+            return record.numbers.get(name)
+        value = record.properties.get(name)
         return value.lower() if value is not None else None
 
     if operator in PRESENCE_OPERATORS:
@@ -104,7 +104,7 @@ def _compile_filter(store: ObjectStore, spec: dict[str, Any]) -> Predicate:
         contains = operator == "CONTAINS_TOKEN"
 
         def token_match(record: Record) -> bool:
-            value = record.properties.get(name)  # type: ignore[arg-type]
+            value = record.properties.get(name)
             found = value is not None and any(fnmatch.fnmatchcase(t, pattern) for t in _tokens(value))
             return found == contains
 
@@ -211,20 +211,20 @@ def _paging(body: dict[str, Any]) -> tuple[int, int]:
     return limit, after
 
 
-def run_search(store: ObjectStore, body: dict[str, Any], visible_before_ms: int | None) -> SearchPage:
-    """Evaluate a search request body against a store's active records (only those written before the cut-off)."""
+def run_search(store: ObjectStore, body: dict[str, Any], indexed_until_ms: int | None) -> SearchPage:
+    """Evaluate a search request body against a store's active records (only those written by the cut-off)."""
     limit, after = _paging(body)
     key = json.dumps([body.get("filterGroups"), body.get("filters"), body.get("sorts"), body.get("query")], sort_keys=True, default=str)
-    ids = store.search_cache.get(key) if visible_before_ms is None else None
+    ids = store.search_cache.get(key) if indexed_until_ms is None else None
     if ids is None:
         predicate = _compile(store, body)
         specs = _sort_specs(store, body)
         candidates = [
             r for r in store.active_records()
-            if (visible_before_ms is None or r.updated_ms < visible_before_ms) and (predicate is None or predicate(r))
+            if (indexed_until_ms is None or r.updated_ms <= indexed_until_ms) and (predicate is None or predicate(r))
         ]
         ids = [r.id for r in _sorted(store, candidates, specs)]
-        if visible_before_ms is None:
+        if indexed_until_ms is None:
             if len(store.search_cache) >= CACHED_QUERIES:
                 store.search_cache.clear()
             store.search_cache[key] = ids

@@ -119,7 +119,7 @@ class ObjectStore:
         self._next_id += 1
         record = Record(record_id, {}, {}, now_ms, now_ms)
         created = values.get(self.kind.created_property)
-        record.created_ms = int(self.definitions[self.kind.created_property].numeric(created)) if created else now_ms
+        record.created_ms = self._instant(created) if created else now_ms
         self._set(record, "hs_object_id", str(record_id))
         self._set(record, self.kind.created_property, iso_ms(record.created_ms))
         for name, value in values.items():
@@ -146,7 +146,7 @@ class ObjectStore:
                 self._set(record, name, value)
         if self.kind.created_property in dict(changed):
             stored = record.properties.get(self.kind.created_property)
-            record.created_ms = int(self.definitions[self.kind.created_property].numeric(stored)) if stored else record.created_ms
+            record.created_ms = self._instant(stored) if stored else record.created_ms
         self._stamp(record, now_ms)
         self._index(record)
         self._changed()
@@ -175,6 +175,9 @@ class ObjectStore:
 
     def counts(self) -> dict[str, int]:
         return {"active": len(self.active_ids), "archived": len(self.archived_ids)}
+
+    def _instant(self, stored: str) -> int:
+        return int(self.definitions[self.kind.created_property].numeric(stored) or 0)
 
     def _set(self, record: Record, name: str, value: str) -> None:
         record.properties[name] = value

@@ -45,8 +45,13 @@ def test_json_lines_name_lane_and_connection(stream: io.StringIO) -> None:
         ("connector.auth", "callback received /callback?code=aPrxYXyxzkuBzbiaBTyGH&state=xyz", "aPrxYXyxzkuBzbiaBTyGH"),
     ],
 )
-def test_secrets_are_redacted_even_at_debug(stream: io.StringIO, logger: str, message: str, secret: str) -> None:
-    logging.getLogger(logger).debug(message)
+def test_secrets_are_redacted_even_at_debug(
+    stream: io.StringIO, logger: str, message: str, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library_logger = logging.getLogger(logger)
+    monkeypatch.setattr(library_logger, "level", logging.NOTSET)  # other tests' libraries may have set one
+    monkeypatch.setattr(library_logger, "disabled", False)
+    library_logger.debug(message)
     text = stream.getvalue()
     assert secret not in text
     assert "[REDACTED]" in text

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 from oauthlib.oauth2 import OAuth2Error
@@ -96,10 +98,28 @@ def _raise_for_token_response(response: requests.Response) -> requests.Response:
     return response
 
 
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _require_secure_transport(url: str) -> None:
+    """OAuth needs HTTPS. Plain HTTP is accepted for loopback only (a local emulator): then oauthlib
+    is told so for this process (OAUTHLIB_INSECURE_TRANSPORT), and the log says it."""
+    parsed = urlparse(url)
+    if parsed.scheme == "https":
+        return
+    if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS:
+        if not os.environ.get("OAUTHLIB_INSECURE_TRANSPORT"):
+            log.warning("plain-HTTP OAuth allowed for loopback endpoint %s (local emulator)", url)
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+        return
+    raise ValueError(f"OAuth endpoint {url} must use https (plain http only on loopback)")
+
+
 class OAuthClient:
     """Tokens for one connection: the current access token, refreshed one at a time."""
 
     def __init__(self, connection: str, params: OAuthParams, vault: TokenVault, clock: Clock):
+        _require_secure_transport(params.token_url)
         self.connection = connection
         self.params = params
         self.vault = vault

@@ -1,0 +1,107 @@
+"""OAuth refresh through requests-oauthlib against the HubSpot emulator's real token endpoint:
+single-flight, rotation stored at once, invalid_grant -> needs re-authorization, authorization code."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+
+from connector.adapters.base import AuthError
+from connector.auth.keys import keyring
+from connector.auth.oauth import OAuthClient, OAuthParams
+from connector.auth.vault import TokenVault
+from connector.clock import ManualClock
+from connector.emulators.hubspot import EmulatorOptions, serve_in_background
+from connector.store import Database
+
+
+@pytest.fixture
+def hubspot() -> Iterator:  # type: ignore[type-arg]
+    with serve_in_background(EmulatorOptions(invalidate_rotated_refresh_tokens=True)) as running:
+        yield running
+
+
+def params(creds: dict, refresh_token: str | None = None) -> OAuthParams:  # type: ignore[type-arg]
+    return OAuthParams(
+        client_id=creds["client_id"],
+        client_secret=creds["client_secret"],
+        token_url=creds["token_url"],
+        authorize_url=creds["authorize_url"],
+        redirect_uri=creds["redirect_uri"],
+        refresh_token=refresh_token if refresh_token is not None else creds["refresh_token"],
+    )
+
+
+def token_calls(running) -> int:  # type: ignore[no-untyped-def]
+    return running.emulator.stats()["portals"][0]["api_calls"]["by_category"].get("token", 0)
+
+
+def test_first_use_refreshes_and_stores_the_rotated_token(db: Database, hubspot) -> None:  # type: ignore[no-untyped-def]
+    clock = ManualClock()
+    vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), clock)
+    client = OAuthClient("hs", params(hubspot.credentials), vault, clock)
+    tokens = client.current()
+    assert tokens.access_token and tokens.refresh_token and tokens.refresh_token != hubspot.credentials["refresh_token"]
+    assert tokens.expires_at is not None and (tokens.expires_at - clock.now()).total_seconds() == 1800
+    # The rotated refresh token was stored at once: the next refresh uses it (the old one is dead).
+    again = client.refresh(tokens.generation)
+    assert again.generation == tokens.generation + 1 and again.access_token != tokens.access_token
+    assert token_calls(hubspot) == 2
+
+
+def test_concurrent_refreshes_are_single_flight(db: Database, hubspot) -> None:  # type: ignore[no-untyped-def]
+    clock = ManualClock()
+    vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), clock)
+    first = OAuthClient("hs", params(hubspot.credentials), vault, clock).current()
+    before = token_calls(hubspot)
+    clients = [OAuthClient("hs", params(hubspot.credentials), vault, clock) for _ in range(12)]
+    barrier = threading.Barrier(len(clients))
+
+    def refresh(client: OAuthClient) -> int:
+        barrier.wait()
+        return client.refresh(first.generation).generation
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        generations = list(pool.map(refresh, clients))
+    assert token_calls(hubspot) == before + 1, "twelve callers who saw the same stale token cause one refresh"
+    assert set(generations) == {first.generation + 1}
+    stored = vault.get("hs")
+    assert stored is not None and stored.status == "ok"
+
+
+def test_invalid_grant_marks_needs_reauth_without_crash_loop(db: Database, hubspot) -> None:  # type: ignore[no-untyped-def]
+    clock = ManualClock()
+    vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), clock)
+    client = OAuthClient("hs", params(hubspot.credentials, refresh_token="not-a-real-refresh-token"), vault, clock)
+    with pytest.raises(AuthError, match="refresh refused"):
+        client.current()
+    stored = vault.get("hs")
+    assert stored is not None and stored.status == "needs_reauth"
+    assert "BAD_REFRESH_TOKEN" in (stored.status_reason or "") or "invalid_grant" in (stored.status_reason or "")
+    calls = token_calls(hubspot)
+    for _ in range(3):
+        with pytest.raises(AuthError, match="needs re-authorization"):
+            client.current()
+    assert token_calls(hubspot) == calls, "a connection that needs re-authorization stops calling the token endpoint"
+
+
+def test_authorization_code_flow(db: Database, hubspot) -> None:  # type: ignore[no-untyped-def]
+    clock = ManualClock()
+    vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), clock)
+    client = OAuthClient("hs", params(hubspot.credentials, refresh_token=""), vault, clock)
+    url, state = client.authorization_url()
+    assert url.startswith(hubspot.credentials["authorize_url"]) and f"state={state}" in url
+    # The person grants access; the authorization server redirects back with a code.
+    answer = requests.get(url, allow_redirects=False, timeout=10)
+    assert answer.status_code in (302, 303, 307)
+    query = parse_qs(urlparse(answer.headers["location"]).query)
+    assert query["state"] == [state]
+    tokens = client.exchange_code(query["code"][0])
+    assert tokens.access_token and tokens.refresh_token
+    assert vault.get("hs") is not None

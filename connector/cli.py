@@ -225,10 +225,14 @@ def auth_rotate_key(ctx: click.Context, new_key_file: Path | None) -> None:
 @click.pass_context
 def auth_login(ctx: click.Context, connection: str, paste: bool, timeout: int) -> None:
     """Authorize CONNECTION (authorization-code flow) and store its first tokens."""
-    from connector.auth.login import run_login
+    from connector.adapters.base import AuthError
+    from connector.auth.login import LoginError, run_login
 
     settings = _settings(ctx)
     if connection not in settings.connections:
         raise click.UsageError(f"no connection named '{connection}' (configured: {', '.join(settings.connections) or 'none'})")
-    tokens = run_login(settings, connection, _vault(settings), paste=paste, timeout=timeout, echo=click.echo, prompt=click.prompt)
+    try:
+        tokens = run_login(settings, connection, _vault(settings), paste=paste, timeout=timeout, echo=click.echo, prompt=click.prompt)
+    except (LoginError, AuthError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"connection '{connection}' authorized (token generation {tokens.generation})")

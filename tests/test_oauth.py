@@ -3,8 +3,10 @@ single-flight, rotation stored at once, invalid_grant -> needs re-authorization,
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlparse
 
@@ -12,13 +14,19 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from click.testing import CliRunner
+
 from connector.adapters.base import AuthError
-from connector.auth.keys import keyring
+from connector.auth.keys import keyring, load_keys
+from connector.auth.login import run_login
 from connector.auth.oauth import OAuthClient, OAuthParams
 from connector.auth.vault import TokenVault
+from connector.cli import main
 from connector.clock import ManualClock
+from connector.config import load_settings
 from connector.emulators.hubspot import EmulatorOptions, serve_in_background
 from connector.store import Database
+from connector.store.migrate import upgrade
 
 
 @pytest.fixture
@@ -105,3 +113,56 @@ def test_authorization_code_flow(db: Database, hubspot) -> None:  # type: ignore
     tokens = client.exchange_code(query["code"][0])
     assert tokens.access_token and tokens.refresh_token
     assert vault.get("hs") is not None
+
+
+
+def login_config(tmp_path, database_url: str, credentials: dict) -> Path:  # type: ignore[no-untyped-def,type-arg]
+    (tmp_path / "hubspot-credentials.json").write_text(json.dumps(credentials))
+    (tmp_path / "profile.yaml").write_text("crm: hubspot\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""
+database: {{url: "{database_url}"}}
+secrets: {{key_file: upm.key}}
+connections:
+  partner-hs:
+    adapter: hubspot
+    auth: {{type: credentials_file, file: hubspot-credentials.json}}
+    mapping: profile.yaml
+"""
+    )
+    return config
+
+
+def test_auth_login_with_a_pasted_redirect(database_url: str, tmp_path, hubspot) -> None:  # type: ignore[no-untyped-def]
+    config = login_config(tmp_path, database_url, hubspot.credentials)
+    settings = load_settings(config)
+    database = Database(database_url)
+    upgrade(database)
+    vault = TokenVault(database, keyring(load_keys(settings)), ManualClock())
+    printed: list[str] = []
+
+    def person_pastes_redirect(_question: str) -> str:
+        url = next(line.strip() for text in printed for line in text.splitlines() if line.strip().startswith("http"))
+        return requests.get(url, allow_redirects=False, timeout=10).headers["location"]
+
+    tokens = run_login(settings, "partner-hs", vault, paste=True, timeout=5, echo=printed.append, prompt=person_pastes_redirect)
+    assert tokens.access_token and tokens.refresh_token
+    status = CliRunner().invoke(main, ["--config", str(config), "auth", "status"])
+    assert status.exit_code == 0
+    assert "partner-hs" in status.output and " ok " in status.output
+    assert tokens.access_token not in status.output and tokens.refresh_token not in status.output
+    database.dispose()
+
+
+def test_auth_login_refuses_a_redirect_from_another_login(database_url: str, tmp_path, hubspot) -> None:  # type: ignore[no-untyped-def]
+    config = login_config(tmp_path, database_url, hubspot.credentials)
+    runner = CliRunner()
+    first = runner.invoke(main, ["--config", str(config), "auth", "login", "partner-hs", "--paste"], input="\n")
+    url = next(line.strip() for line in first.output.splitlines() if line.strip().startswith("http"))
+    stale_redirect = requests.get(url, allow_redirects=False, timeout=10).headers["location"]
+    second = runner.invoke(main, ["--config", str(config), "auth", "login", "partner-hs", "--paste"], input=stale_redirect + "\n")
+    assert second.exit_code == 1
+    assert "state does not match" in second.output
+    status = runner.invoke(main, ["--config", str(config), "auth", "status"])
+    assert "no token" in status.output

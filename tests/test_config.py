@@ -65,7 +65,7 @@ def test_three_problems_reported_with_lines_and_nothing_starts(tmp_path: Path, m
     assert f"{path}:4: daemon.lease_seconds:" in err
     assert f"{path}:11: connections.crm.auth.client_secret: secret reference ${{UPM_TEST_MISSING_SECRET}}" in err
     assert "environment variable UPM_TEST_MISSING_SECRET is not set" in err
-    assert f"unknown key 'schedul'" in err and f"{path}:14" in err and "did you mean 'schedule'?" in err
+    assert "unknown key 'schedul'" in err and f"{path}:14" in err and "did you mean 'schedule'?" in err
     # `run` refuses to start on the same file: the daemon never gets going.
     result = CliRunner().invoke(main, ["--config", str(path), "run"])
     assert result.exit_code == 2

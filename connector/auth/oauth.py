@@ -129,9 +129,12 @@ class OAuthClient:
         session = OAuth2Session(client_id=self.params.client_id, **kwargs)
         session.register_compliance_hook("refresh_token_response", _raise_for_token_response)
         session.register_compliance_hook("access_token_response", _raise_for_token_response)
-        if self.params.ca_file:
-            session.verify = self.params.ca_file
         return session
+
+    @property
+    def _verify(self) -> str | bool:
+        # Passed on each request: a session-level verify loses to REQUESTS_CA_BUNDLE (psf/requests#3829).
+        return self.params.ca_file or True
 
     def current(self) -> TokenSet:
         """The stored tokens, refreshing first when there is no access token yet."""
@@ -164,6 +167,7 @@ class OAuthClient:
                     client_secret=self.params.client_secret,
                     include_client_id=True,
                     timeout=30,
+                    verify=self._verify,
                 )
             except (TokenEndpointError, OAuth2Error) as exc:
                 reason = f"refresh refused by {self.params.token_url}: {exc}"
@@ -202,6 +206,7 @@ class OAuthClient:
                 client_secret=self.params.client_secret,
                 include_client_id=True,
                 timeout=30,
+                verify=self._verify,
             )
         except (TokenEndpointError, OAuth2Error) as exc:
             raise AuthError(f"authorization code refused: {exc}") from None

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -27,7 +28,7 @@ class TLSFiles:
     key_file: Path
 
 
-def _config(app: object, host: str, port: int, tls: TLSFiles | None) -> uvicorn.Config:
+def _config(app: Any, host: str, port: int, tls: TLSFiles | None) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
@@ -37,10 +38,11 @@ def _config(app: object, host: str, port: int, tls: TLSFiles | None) -> uvicorn.
         ssl_certfile=str(tls.cert_file) if tls else None,
         ssl_keyfile=str(tls.key_file) if tls else None,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=2,  # a client holding a keep-alive connection must not stall shutdown
     )
 
 
-def serve_forever(app: object, host: str, port: int, tls: TLSFiles | None = None) -> None:
+def serve_forever(app: Any, host: str, port: int, tls: TLSFiles | None = None) -> None:
     """Run until SIGINT/SIGTERM (the CLI's `upm-connector emulator ...`)."""
     uvicorn.Server(_config(app, host, port, tls)).run()
 
@@ -52,12 +54,11 @@ class BackgroundServer:
     ...     requests.get(srv.base_url + "/__emulator/stats")
     """
 
-    def __init__(self, app: object, host: str = "127.0.0.1", port: int = 0, tls: TLSFiles | None = None):
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, tls: TLSFiles | None = None):
         self.host = host
         self.port = port or free_port(host)
         self.tls = tls
         self._server = uvicorn.Server(_config(app, host, self.port, tls))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, name=f"emulator:{self.port}", daemon=True)
 
     @property

@@ -51,9 +51,8 @@ class _AuthorizationCode:
 
 def invalid_session() -> ApiError:
     """401 INVALID_SESSION_ID with Salesforce's headers (sf_invalid_session.json)."""
-    return ApiError(
-        401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], dict(INVALID_SESSION_HEADERS)
-    )
+    body = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    return ApiError(401, body, dict(INVALID_SESSION_HEADERS))
 
 
 class OAuthServer:
@@ -105,10 +104,8 @@ class OAuthServer:
             raise invalid_session()
         return access.user_id
 
-    def forget_access_tokens(self) -> None:
-        self._access_tokens.clear()
-
     def forget_all(self) -> None:
+        """Revoke every access and refresh token and pending authorization code."""
         self._access_tokens.clear()
         self._refresh_tokens.clear()
         self._codes.clear()

@@ -65,6 +65,7 @@ class CursorStore:
         return cursor
 
     def clear(self) -> None:
+        """Close every cursor."""
         self._open.clear()
 
     def _expire(self) -> None:

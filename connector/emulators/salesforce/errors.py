@@ -38,19 +38,26 @@ class ApiError(Exception):
 class RecordError(Exception):
     """Why one record could not be saved: a Salesforce statusCode, a message and the fields at fault."""
 
-    def __init__(self, status_code: str, message: str, fields: list[str] | None = None) -> None:
+    def __init__(
+        self, status_code: str, message: str, fields: list[str] | None = None, *, show_fields: bool = True
+    ) -> None:
         super().__init__(f"{status_code}: {message}")
         self.status_code = status_code
         self.message = message
         self.fields = list(fields or [])
+        self._show_fields = show_fields
 
     def item(self) -> dict[str, Any]:
         """The entry of a result's `errors` list (sObject Collections, composite)."""
         return {"statusCode": self.status_code, "message": self.message, "fields": self.fields}
 
     def body(self) -> list[dict[str, Any]]:
-        """The body of a single-record REST call that failed."""
-        return [{"message": self.message, "errorCode": self.status_code, "fields": self.fields}]
+        """The body of a single-record REST call that failed (no `fields` when the error names none, as for
+        INVALID_FIELD in sf_error_invalid_field.json)."""
+        item: dict[str, Any] = {"message": self.message, "errorCode": self.status_code}
+        if self._show_fields:
+            item["fields"] = self.fields
+        return [item]
 
     def bulk_text(self) -> str:
         """The `sf__Error` column of Bulk API 2.0 failed results, e.g. `REQUIRED_FIELD_MISSING:...:LastName --`."""

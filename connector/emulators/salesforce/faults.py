@@ -38,6 +38,7 @@ class RequestFault:
     category: str | None = None
 
     def describe(self) -> dict[str, Any]:
+        """This fault as JSON."""
         return {"kind": self.kind, "remaining": self.remaining, "delay_seconds": self.delay_seconds,
                 "category": self.category}
 
@@ -53,6 +54,7 @@ class RecordFault:
     fields: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
+        """This fault as JSON."""
         return {"kind": self.kind, "remaining": dict(self.remaining), "object": self.object_name,
                 "message": self.message, "fields": self.fields}
 
@@ -108,13 +110,16 @@ class FaultPlan:
                 return fault
         return None
 
-    def record_error(self, object_name: str, record_id: str | None, keys: Iterable[Any], saving: bool) -> RecordError | None:
+    def record_error(
+        self, object_name: str, record_id: str | None, keys: Iterable[Any], saving: bool
+    ) -> RecordError | None:
         """The error a write of this record suffers (lock faults are consumed), if any.
 
         `keys` are the record's external id values; `saving` is False for deletes, which validation rules
         do not see.
         """
-        wanted = {_key(key) for key in keys if key is not None}
+        given = [key for key in keys if key is not None]
+        wanted = {_key(key) for key in given}
         if record_id:
             wanted.add(_key(record_id))
         for fault in self._records:
@@ -133,9 +138,9 @@ class FaultPlan:
                     self._records.remove(fault)
             else:
                 fault.remaining[hit] = remaining - 1
+            shown = record_id or next(str(key) for key in given if _key(key) == hit)
             return RecordError(
-                "UNABLE_TO_LOCK_ROW",
-                f"unable to obtain exclusive access to this record or 1 records: {record_id or hit}",
+                "UNABLE_TO_LOCK_ROW", f"unable to obtain exclusive access to this record or 1 records: {shown}"
             )
         return None
 
@@ -144,5 +149,6 @@ class FaultPlan:
         return [fault.describe() for fault in self._requests] + [fault.describe() for fault in self._records]
 
     def clear(self) -> None:
+        """Cancel every pending fault."""
         self._requests.clear()
         self._records.clear()

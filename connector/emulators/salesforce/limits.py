@@ -81,6 +81,7 @@ class ApiUsage:
         return dict(sorted(document.items()))
 
     def reset(self) -> None:
+        """Forget every counted call."""
         self._minutes.clear()
         self._in_window = 0
         self.by_category.clear()

@@ -41,6 +41,7 @@ class RestRequest:
 
     @property
     def version_number(self) -> float:
+        """The API version as a number (59.0)."""
         return float(self.version)
 
 
@@ -89,6 +90,7 @@ class Router:
         self.routes = routes
 
     def resolve(self, method: str, path: str) -> tuple[Route, re.Match[str]]:
+        """The route for (method, path) and its match."""
         allowed: list[str] = []
         for candidate in self.routes:
             match = candidate.pattern.fullmatch(path)

@@ -57,10 +57,12 @@ class FieldDef:
 
     @property
     def custom(self) -> bool:
+        """Whether this is a custom (`__c`) field."""
         return self.name.endswith("__c")
 
     @property
     def relationship_name(self) -> str | None:
+        """`Account` for AccountId, `X__r` for X__c."""
         if self.type != "reference":
             return None
         if self.custom:
@@ -149,7 +151,13 @@ class FieldDef:
             "nameField": self.name_field,
             "nillable": not self.required and self.type != "boolean" and self.type != "id",
             "picklistValues": [
-                {"active": True, "defaultValue": value == self.default, "label": value, "validFor": None, "value": value}
+                {
+                    "active": True,
+                    "defaultValue": value == self.default,
+                    "label": value,
+                    "validFor": None,
+                    "value": value,
+                }
                 for value in self.picklist
             ],
             "precision": 18 if self.type in ("double", "currency", "percent") else 0,
@@ -183,9 +191,16 @@ class ObjectDef:
     compound_name: tuple[str, ...] = ()
     deletable: bool = True
     _by_lower: dict[str, FieldDef] = field(default_factory=dict, repr=False)
+    external_id_fields: list[FieldDef] = field(default_factory=list, repr=False)
+    required_fields: list[FieldDef] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
+        self._reindex()
+
+    def _reindex(self) -> None:
         self._by_lower = {name.lower(): definition for name, definition in self.fields.items()}
+        self.external_id_fields = [definition for definition in self.fields.values() if definition.external_id]
+        self.required_fields = [definition for definition in self.fields.values() if definition.required]
 
     def field(self, name: str) -> FieldDef | None:
         """The field called `name` in any letter case, or None."""
@@ -197,17 +212,10 @@ class ObjectDef:
         if existing is not None:
             del self.fields[existing.name]
         self.fields[definition.name] = definition
-        self._by_lower[definition.name.lower()] = definition
-
-    @property
-    def external_id_fields(self) -> list[FieldDef]:
-        return [definition for definition in self.fields.values() if definition.external_id]
-
-    @property
-    def required_fields(self) -> list[FieldDef]:
-        return [definition for definition in self.fields.values() if definition.required]
+        self._reindex()
 
     def urls(self, version: str) -> dict[str, str]:
+        """The `urls` block of describe."""
         base = f"/services/data/v{version}/sobjects/{self.name}"
         return {
             "compactLayouts": f"{base}/describe/compactLayouts",
@@ -286,9 +294,6 @@ class Schema:
     def for_id(self, record_id: str) -> ObjectDef | None:
         """The object whose key prefix starts `record_id`."""
         return self._by_prefix.get(record_id[:3])
-
-    def prefixes_of(self, names: Sequence[str]) -> frozenset[str]:
-        return frozenset(self.objects[name].key_prefix for name in names if name in self.objects)
 
 
 # ---- the standard objects -------------------------------------------------------------------------------------

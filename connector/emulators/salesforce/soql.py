@@ -43,7 +43,9 @@ _COMPARE = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_TYPE_NAMES = {"text": "string", "id": "id", "bool": "boolean", "number": "double", "date": "date", "datetime": "dateTime"}
+_TYPE_NAMES = {
+    "text": "string", "id": "id", "bool": "boolean", "number": "double", "date": "date", "datetime": "dateTime"
+}
 _CLAUSE_WORDS = frozenset({"FROM", "WHERE", "ORDER", "LIMIT", "OFFSET", "GROUP", "HAVING", "FOR", "WITH", "USING"})
 
 
@@ -205,6 +207,7 @@ class _Parser:
     # ---- grammar ----------------------------------------------------------------------------------------------
 
     def query(self) -> Query:
+        """The whole query: SELECT ... FROM ... [WHERE] [ORDER BY] [LIMIT] [OFFSET]."""
         self._expect_word("SELECT")
         count, field_tokens = self._select_list()
         self._expect_word("FROM")

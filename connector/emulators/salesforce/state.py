@@ -7,6 +7,7 @@ purged. Savepoints record undo steps so that allOrNone requests can roll back.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from typing import Any
 from .errors import RecordError
 from .ids import IdFactory, normalize_id
 from .schema import ANY_OBJECT, ObjectDef, Schema
-from .timefmt import floor_minute, format_datetime
+from .timefmt import format_datetime
 
 SaveCheck = Callable[[ObjectDef, "str | None", Mapping[str, Any]], None]
 """Called with (object, existing id or None, record as it would be saved) before a save; raises RecordError."""
@@ -34,12 +35,10 @@ class Savepoint:
     def __init__(self, store: RecordStore, mark: int) -> None:
         self._store = store
         self._mark = mark
-        self.rolled_back = False
 
     def rollback(self) -> None:
         """Undo every change made since this savepoint."""
         self._store._undo_to(self._mark)
-        self.rolled_back = True
 
 
 class RecordStore:
@@ -69,6 +68,7 @@ class RecordStore:
         """Records in creation order (live only unless `include_deleted`)."""
         records = self._records[object_name].values()
         if include_deleted:
+            self._expire_delete_log(object_name)
             return iter(records)
         return (record for record in records if not record["IsDeleted"])
 
@@ -76,6 +76,7 @@ class RecordStore:
         """`{object: {"live": n, "deleted": n}}`."""
         result = {}
         for name, records in self._records.items():
+            self._expire_delete_log(name)
             deleted = sum(1 for record in records.values() if record["IsDeleted"])
             result[name] = {"live": len(records) - deleted, "deleted": deleted}
         return result
@@ -86,8 +87,18 @@ class RecordStore:
 
     # ---- saving -----------------------------------------------------------------------------------------------
 
-    def create(self, object_name: str, values: Mapping[str, Any], user_id: str, check: SaveCheck | None = None) -> str:
-        """Insert a record; returns its id. Raises RecordError when a value does not fit."""
+    def create(
+        self,
+        object_name: str,
+        values: Mapping[str, Any],
+        user_id: str,
+        check: SaveCheck | None = None,
+        record_id: str | None = None,
+    ) -> str:
+        """Insert a record (with a fresh id unless `record_id` is given); returns its id.
+
+        Raises RecordError when a value does not fit.
+        """
         definition = self.schema.objects[object_name]
         changes = self.validate(definition, values, creating=True)
         record: dict[str, Any] = {f.name: False for f in definition.fields.values() if f.type == "boolean"}
@@ -102,7 +113,7 @@ class RecordStore:
             check(definition, None, record)
         self._check_unique(definition, None, record)
         stamp = format_datetime(self._now())
-        record_id = self._ids.new(definition.key_prefix)
+        record_id = record_id or self._ids.new(definition.key_prefix)
         record.update(
             Id=record_id,
             IsDeleted=False,
@@ -142,11 +153,8 @@ class RecordStore:
         if check:
             check(definition, record_id, current)
         stamp = format_datetime(self._now())
-        self._put(
-            object_name,
-            record_id,
-            {**current, "IsDeleted": True, "LastModifiedDate": stamp, "LastModifiedById": user_id, "SystemModstamp": stamp},
-        )
+        stamps = {"LastModifiedDate": stamp, "LastModifiedById": user_id, "SystemModstamp": stamp}
+        self._put(object_name, record_id, {**current, "IsDeleted": True, **stamps})
         log = self._delete_log[object_name]
         log.append((stamp, record_id))
         self._journal(log.pop)
@@ -159,7 +167,11 @@ class RecordStore:
                 continue
             field = definition.field(name)
             if field is None:
-                raise RecordError("INVALID_FIELD", f"No such column '{name}' on sobject of type {definition.name}")
+                raise RecordError(
+                    "INVALID_FIELD", f"No such column '{name}' on sobject of type {definition.name}", show_fields=False
+                )
+            if creating and field.name == "Id":
+                raise RecordError("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
             if not (field.createable if creating else field.updateable):
                 raise RecordError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
@@ -281,22 +293,20 @@ class RecordStore:
         return self._purged_through[object_name]
 
     def purge_delete_log(self, object_name: str, through: datetime) -> None:
-        """Empty the recycle bin and delete log of `object_name` up to `through` (like an admin or the 15-day job)."""
-        through = floor_minute(through)
+        """Empty the recycle bin and delete log of `object_name` up to and including `through` (like an admin
+        or the 15-day job); getDeleted then reports `through` as earliestDateAvailable."""
+        through = through.replace(microsecond=0)
         if through <= self._purged_through.get(object_name, datetime.min.replace(tzinfo=through.tzinfo)):
             return
         self._purged_through[object_name] = through
-        cutoff = format_datetime(through)
+        log = self._delete_log[object_name]
+        gone = bisect_right(log, (format_datetime(through), "~"))  # the log is in deletion order
         records = self._records[object_name]
-        kept = []
-        for stamp, record_id in self._delete_log[object_name]:
-            if stamp < cutoff:
-                record = records.get(record_id)
-                if record is not None and record["IsDeleted"]:
-                    del records[record_id]
-            else:
-                kept.append((stamp, record_id))
-        self._delete_log[object_name][:] = kept
+        for _, record_id in log[:gone]:
+            record = records.get(record_id)
+            if record is not None and record["IsDeleted"]:
+                del records[record_id]
+        del log[:gone]
 
     def _expire_delete_log(self, object_name: str) -> None:
         self.purge_delete_log(object_name, self._now() - self._retention)

@@ -236,3 +236,195 @@ def auth_login(ctx: click.Context, connection: str, paste: bool, timeout: int) -
     except (LoginError, AuthError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"connection '{connection}' authorized (token generation {tokens.generation})")
+
+
+@main.group()
+def mappings() -> None:
+    """Mapping profiles."""
+
+
+@mappings.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--offline", is_flag=True, help="Do not ask the CRMs to describe their objects.")
+@click.pass_context
+def mappings_check(ctx: click.Context, files: tuple[Path, ...], offline: bool) -> None:
+    """Check mapping profiles (default: every connection's) against the datastore and, when the
+    connection is reachable, the CRM's describe. Every problem is listed with file:line."""
+    from connector.mapping.check import check_files
+
+    settings = _settings(ctx)
+    problems, checked = check_files(settings, list(files), offline=offline)
+    for line in checked:
+        click.echo(line)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        ctx.exit(2)
+
+
+def _open_engine(ctx: click.Context, connection: str):  # type: ignore[no-untyped-def]
+    """Database (migrated, outbox router installed) and the connection's engine; usage errors exit 2."""
+    from connector.mapping.loader import ProfileError
+    from connector.store.migrate import upgrade
+    from connector.sync.connections import open_database, open_engine
+
+    settings = _settings(ctx)
+    database = open_database(settings)
+    upgrade(database)
+    try:
+        return database, open_engine(settings, connection, database)
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from None
+    except ProfileError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        ctx.exit(2)
+
+
+def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    if dry_run:
+        for change in counts.changes:
+            click.echo(f"would: {change}")
+    click.echo(("dry run, nothing written: " if dry_run else "") + counts.line())
+
+
+@main.command()
+@click.argument("connection")
+@click.option("--object", "only", help="One object (UPM module or CRM object) instead of all.")
+@click.option("--dry-run", is_flag=True, help="Print what would change on each side; write nothing.")
+@click.pass_context
+def sync(ctx: click.Context, connection: str, only: str | None, dry_run: bool) -> None:
+    """Run one incremental sync cycle for CONNECTION now."""
+    _database, engine = _open_engine(ctx, connection)
+    try:
+        counts = engine.cycle(only=only, dry_run=dry_run)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        engine.adapter.close()
+    _print_counts(counts, dry_run)
+    ctx.exit(1 if counts.failed and not dry_run else 0)
+
+
+@main.command()
+@click.argument("connection")
+@click.option("--object", "only", help="One object (UPM module or CRM object) instead of all.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+              help="Re-read changes from this UTC time (ISO 8601).")
+@click.option("--full", is_flag=True, help="Re-read everything and archive what the CRM no longer has.")
+@click.option("--dry-run", is_flag=True, help="Print what would change on each side; write nothing.")
+@click.pass_context
+def resync(ctx: click.Context, connection: str, only: str | None, since, full: bool, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    """Re-read CONNECTION from a point (--since) or from scratch (--full) and reconcile."""
+    from datetime import timezone
+
+    if not since and not full:
+        raise click.UsageError("give --since ISO-TIME or --full")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    _database, engine = _open_engine(ctx, connection)
+    try:
+        counts = engine.resync(only=only, since=since, full=full, dry_run=dry_run)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        engine.adapter.close()
+    _print_counts(counts, dry_run)
+    ctx.exit(1 if counts.failed and not dry_run else 0)
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Each connection's lanes: mode, cursors, last and next run, last counts, failures, token state."""
+    from connector.sync.status import lane_report
+    from connector.store.migrate import upgrade
+    from connector.sync.connections import open_database
+
+    settings = _settings(ctx)
+    database = open_database(settings)
+    upgrade(database)
+    for line in lane_report(settings, database):
+        click.echo(line)
+
+
+@main.group()
+def failures() -> None:
+    """Records a CRM refused or that failed mapping, kept for retry."""
+
+
+@failures.command("list")
+@click.option("--connection")
+@click.option("--status", default="open", show_default=True, type=click.Choice(["open", "retried", "discarded"]))
+@click.pass_context
+def failures_list(ctx: click.Context, connection: str | None, status: str) -> None:
+    """One line per failed record."""
+    from connector.sync.connections import open_database
+    from connector.sync.failures import list_failures
+
+    rows = list_failures(open_database(_settings(ctx)), connection, status)
+    for f in rows:
+        target = f"record {f.record_id}" if f.direction == "to_crm" else f"crm {f.crm_id}"
+        click.echo(f"{f.id:6} {f.connection} {f.direction:6} {f.module}/{f.crm_object} {target}: "
+                   f"{f.error_code or '-'}: {f.error_message[:120]} (attempts {f.attempts}, {f.created_at:%Y-%m-%d %H:%M})")
+    click.echo(f"{len(rows)} {status} failure(s)", err=True)
+
+
+@failures.command("show")
+@click.argument("failure_id", type=int)
+@click.pass_context
+def failures_show(ctx: click.Context, failure_id: int) -> None:
+    """Everything about one failure, its payload included."""
+    import json
+
+    from connector.sync.connections import open_database
+    from connector.sync.failures import get_failure
+
+    row = get_failure(open_database(_settings(ctx)), failure_id)
+    if row is None:
+        raise click.UsageError(f"no failure {failure_id}")
+    for name in ("id", "connection", "direction", "module", "crm_object", "record_id", "crm_id", "external_id",
+                 "error_code", "error_message", "attempts", "status", "created_at", "updated_at"):
+        click.echo(f"{name}: {getattr(row, name)}")
+    click.echo("payload: " + json.dumps(row.payload, indent=2, sort_keys=True))
+
+
+@failures.command("retry")
+@click.argument("failure_ids", type=int, nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Every open failure (of --connection).")
+@click.option("--connection")
+@click.pass_context
+def failures_retry(ctx: click.Context, failure_ids: tuple[int, ...], retry_all: bool, connection: str | None) -> None:
+    """Retry failures: pushes are queued in the outbox again; pulls are re-applied now."""
+    from connector.clock import SystemClock
+    from connector.sync.failures import list_failures, retry_pulls, retry_pushes
+
+    settings = _settings(ctx)
+    from connector.sync.connections import open_database, open_engine
+
+    database = open_database(settings)
+    chosen = [f for f in list_failures(database, connection) if retry_all or f.id in failure_ids]
+    if not chosen:
+        raise click.UsageError("no open failure matches")
+    pushes = [f for f in chosen if f.direction == "to_crm"]
+    click.echo(f"{retry_pushes(database, pushes)} push(es) queued for the next cycle")
+    by_connection: dict[str, list] = {}  # type: ignore[type-arg]
+    for f in chosen:
+        if f.direction == "to_upm":
+            by_connection.setdefault(f.connection, []).append(f)
+    for name, rows in by_connection.items():
+        engine = open_engine(settings, name, database)
+        counts = retry_pulls(engine, rows, SystemClock().now())
+        engine.adapter.close()
+        click.echo(f"{name}: {len(rows)} pulled record(s) re-applied: {counts.line()}")
+
+
+@failures.command("discard")
+@click.argument("failure_ids", type=int, nargs=-1, required=True)
+@click.pass_context
+def failures_discard(ctx: click.Context, failure_ids: tuple[int, ...]) -> None:
+    """Give up on failures (they stay listed with --status discarded)."""
+    from connector.sync.connections import open_database
+    from connector.sync.failures import discard
+
+    click.echo(f"{discard(open_database(_settings(ctx)), list(failure_ids))} failure(s) discarded")

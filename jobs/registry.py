@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector.config.settings import ScheduleSettings, Settings
 from connector.daemon.context import JobContext
+from connector.jobs import sync_lane
 from connector.jobs.custom import resolve_callable
+from connector.mapping.loader import ProfileError
+from connector.sync.connections import load_connection_profile
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,8 +27,20 @@ class JobSpec:
 
 
 def scheduled_jobs(settings: Settings) -> list[JobSpec]:
-    """Every enabled lane the configuration asks for."""
+    """Every enabled lane the configuration asks for: one sync lane per connection whose profile
+    is valid (an invalid one is logged with every problem and its lane is not started), the
+    outbox-independent custom jobs."""
     specs: list[JobSpec] = []
+    for name, conn in settings.connections.items():
+        if not conn.enabled:
+            continue
+        try:
+            load_connection_profile(settings, name)
+        except ProfileError as exc:
+            for problem in exc.problems:
+                log.error("lane sync:%s not started: mapping profile problem: %s", name, problem)
+            continue
+        specs.append(JobSpec(lane=f"sync:{name}", schedule=conn.schedule, run=sync_lane.run, connection=name))
     for name, job in settings.jobs.items():
         if job.enabled:
             specs.append(JobSpec(lane=f"job:{name}", schedule=job.schedule, run=resolve_callable(job.callable)))

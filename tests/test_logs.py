@@ -49,7 +49,7 @@ def test_secrets_are_redacted_even_at_debug(
     stream: io.StringIO, logger: str, message: str, secret: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     library_logger = logging.getLogger(logger)
-    monkeypatch.setattr(library_logger, "level", logging.NOTSET)  # other tests' libraries may have set one
+    monkeypatch.setattr(library_logger, "level", logging.DEBUG)  # client libraries tune their loggers' levels
     monkeypatch.setattr(library_logger, "disabled", False)
     library_logger.debug(message)
     text = stream.getvalue()

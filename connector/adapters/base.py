@@ -19,7 +19,7 @@ Errors, by what the caller should do:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -176,8 +176,9 @@ class CrmAdapter(ABC):
         self, obj: str, since: datetime | None, fields: Sequence[str], *, lookback_seconds: float = 0
     ) -> Iterator[list[CrmRecord]]:
         """Pages of records modified at or after `since - lookback` (all records if `since` is None),
-        ordered ascending by modified stamp then id. Records at the page boundaries may repeat
-        across calls (`>=` plus lookback): callers write idempotently."""
+        ordered ascending by modified stamp (ties by id within a page; HubSpot cannot promise ties
+        across pages). Records may repeat across calls (`>=` plus lookback), never within one call:
+        callers write idempotently."""
 
     @abstractmethod
     def read_deleted(self, obj: str, since: datetime) -> DeletedRecords:
@@ -187,7 +188,17 @@ class CrmAdapter(ABC):
     def upsert(self, obj: str, external_id_field: str, records: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Create or update each record keyed by its `external_id_field` value, one result per record.
 
-        A retried batch creates nothing twice. At most `max_upsert_batch` records per call."""
+        A retried batch creates nothing twice. At most `max_upsert_batch` records per call (more is
+        a ValueError). Records that fail transiently (lock contention, a CRM hiccup) are sent again
+        inside the call, with backoff; a result says `retriable` only when those tries ran out."""
+
+    @abstractmethod
+    def update(self, obj: str, records: Sequence[tuple[str, Mapping[str, Any]]]) -> list[WriteResult]:
+        """Update records by CRM id (`(crm_id, fields)` pairs), one result per record, in order.
+
+        For records the engine already binds: they may have been created in the CRM and not carry
+        our external id yet (the engine writes it with the first update). At most
+        `max_upsert_batch` records per call; idempotent like upsert."""
 
     @abstractmethod
     def delete(self, obj: str, ids: Sequence[str]) -> list[WriteResult]:
@@ -195,7 +206,17 @@ class CrmAdapter(ABC):
 
     @abstractmethod
     def api_usage(self) -> ApiUsage:
-        """Usage against the CRM's allocation as last reported, and calls this adapter made."""
+        """Usage against the CRM's allocation as last reported, and `calls_made`: the API calls this
+        adapter made, counted as the CRM counts them (what the engine reports per run)."""
+
+    @classmethod
+    @abstractmethod
+    def open(
+        cls, connection: str, tokens: Tokens, *, endpoint: str | None, ca_file: str | None, clock: Any,
+        sleep: Callable[[float], None], options: Mapping[str, Any],
+    ) -> CrmAdapter:
+        """Build the adapter for a configured connection: `endpoint` is the instance/base URL
+        (None: the CRM's public one), `ca_file` a CA bundle for a private TLS endpoint."""
 
     def close(self) -> None:
         """Release connections. The default does nothing."""

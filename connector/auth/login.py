@@ -80,7 +80,7 @@ def run_login(
 ) -> TokenSet:
     """Run the flow for `connection` and store the tokens it yields."""
     conn = settings.connections[connection]
-    client = OAuthClient(connection, oauth_params(conn.auth, settings), vault, SystemClock())
+    client = OAuthClient(connection, oauth_params(conn, settings), vault, SystemClock())
     url, state = client.authorization_url()
     echo(f"Open this URL in a browser and grant access:\n\n  {url}\n")
     if paste:

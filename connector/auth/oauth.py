@@ -9,6 +9,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -19,7 +20,7 @@ from requests_oauthlib import OAuth2Session
 from connector.adapters.base import AuthError, RetriableError
 from connector.auth.vault import TokenSet, TokenVault
 from connector.clock import Clock
-from connector.config.settings import AuthSettings, Settings
+from connector.config.settings import ConnectionSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,21 @@ class OAuthParams:
         return f"OAuthParams(client_id={self.client_id!r}, token_url={self.token_url!r})"
 
 
-def oauth_params(auth: AuthSettings, settings: Settings) -> OAuthParams:
-    """Resolve a connection's auth settings (inline references or an emulator credentials file)."""
-    if auth.type == "credentials_file":
-        assert auth.file is not None
-        data: dict[str, Any] = json.loads(settings.resolve_path(auth.file).read_text(encoding="utf-8"))
+def emulator_credentials_path(settings: Settings, adapter: str) -> Path:
+    """Where the daemon's local `adapter` emulator writes its credentials."""
+    return settings.resolve_path(settings.emulators.state_dir) / f"{adapter}-credentials.json"
+
+
+def oauth_params(conn: ConnectionSettings, settings: Settings) -> OAuthParams:
+    """Resolve a connection's auth settings: inline references, an emulator credentials file, or
+    the daemon's own local emulator."""
+    auth = conn.auth
+    if auth.type in ("credentials_file", "emulator"):
+        path = settings.resolve_path(auth.file) if auth.file is not None else emulator_credentials_path(settings, conn.adapter)
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"credentials file {path} does not exist (is the emulator running?)") from None
         token_url = data["token_url"]
         return OAuthParams(
             client_id=data["client_id"],

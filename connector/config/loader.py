@@ -19,6 +19,8 @@ from connector.config.validation_report import problems_from_errors, unwrap
 
 ENV_CONFIG_PATH = "UPM_CONNECTOR_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config.yaml")
+EMBEDDED_DEFAULTS = Path(__file__).with_name("defaults.yaml")
+"""What runs with no config file: a copy of config.example.yaml (SQLite, local emulators)."""
 ENV_PREFIX = "UPM_"
 
 
@@ -55,11 +57,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: typing.Ma
     lines: dict[KeyPath, int] = {}
     problems: list[ConfigProblem] = []
     label = str(source) if source else "(embedded defaults)"
-    if source is not None:
+    if source is None:
+        text = EMBEDDED_DEFAULTS.read_text(encoding="utf-8")
+    else:
         try:
             text = source.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError([ConfigProblem(str(source), "", f"cannot read the config file: {exc.strerror}")]) from None
+    if text:
         try:
             data, lines, problems = parse_located_yaml(text, label)
         except LocatedYamlError as exc:

@@ -124,9 +124,11 @@ class AuthSettings(Section):
       encrypted) or from `refresh_token` here.
     - `private_app`: a static token (HubSpot private apps).
     - `credentials_file`: the JSON an emulator writes with `--write-credentials` (local rehearsal).
+    - `emulator`: the local emulator of the connection's adapter that this daemon starts (see the
+      `emulators` section): no credentials at all.
     """
 
-    type: Literal["oauth", "private_app", "credentials_file"]
+    type: Literal["oauth", "private_app", "credentials_file", "emulator"]
     client_id: str | None = None
     client_secret: Secret | None = None
     refresh_token: Secret | None = None
@@ -144,6 +146,7 @@ class AuthSettings(Section):
             "oauth": ("client_id", "client_secret", "token_url"),
             "private_app": ("token",),
             "credentials_file": ("file",),
+            "emulator": (),
         }[self.type]
         missing = [name for name in needed if getattr(self, name) is None]
         if missing:
@@ -204,6 +207,24 @@ class NotificationSettings(Section):
     delivery_schedule: ScheduleSettings = ScheduleSettings(every=60)
 
 
+class LocalEmulatorSettings(Section):
+    enabled: bool = False
+    port: int = Field(default=0, ge=0, le=65535)
+    """0: any free port."""
+    seed_file: Path | None = None
+    """Records to start with (JSON, the emulator's seed format); default: the packaged demo seed."""
+
+
+class EmulatorsSettings(Section):
+    """Local CRM emulators the daemon starts in-process (rehearsal and the out-of-the-box demo).
+    Connections with `auth: {type: emulator}` talk to them. Their data lives in memory."""
+
+    salesforce: LocalEmulatorSettings = LocalEmulatorSettings()
+    hubspot: LocalEmulatorSettings = LocalEmulatorSettings()
+    state_dir: Path = Path(".upm-emulators")
+    """Where they write their TLS files and credentials (for CLI commands run beside the daemon)."""
+
+
 class Settings(Section):
     """The whole configuration."""
 
@@ -216,6 +237,7 @@ class Settings(Section):
     jobs: dict[str, JobSettings] = Field(default_factory=dict)
     leads: LeadSettings = LeadSettings()
     notifications: NotificationSettings = NotificationSettings()
+    emulators: EmulatorsSettings = EmulatorsSettings()
 
     _source: Path | None = PrivateAttr(default=None)
     _locations: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)

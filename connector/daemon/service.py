@@ -20,10 +20,12 @@ from connector.api.app import create_app
 from connector.clock import Clock, SystemClock
 from connector.config.references import check_references
 from connector.config.settings import Settings
+from connector.daemon.emulators import start_local_emulators
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.jobs import scheduled_jobs
 from connector.store.database import Database
+from connector.sync.connections import open_database
 from connector.store.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,13 @@ def instance_id(settings: Settings) -> str:
 
 def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
     """Run until signalled. Returns the process exit code."""
-    clock = clock or SystemClock()
-    db = Database(settings.database.url)
+    with contextlib.ExitStack() as emulators:
+        start_local_emulators(settings, emulators)
+        return _serve(settings, clock or SystemClock())
+
+
+def _serve(settings: Settings, clock: Clock) -> int:
+    db = open_database(settings)
     prepare_database(db)
     owner = instance_id(settings)
     leases = LeaseStore(db, owner, settings.daemon.lease_seconds, clock)

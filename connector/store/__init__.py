@@ -5,7 +5,18 @@ owned by Alembic migrations (`upm-connector db upgrade`); the models are the sou
 generated from. Importing this package registers every table on `Base.metadata`.
 """
 
-from connector.store import assignments, bindings, leases, partners, records, tokens  # noqa: F401  (registers tables)
+from connector.store import (  # noqa: F401  (importing registers the tables)
+    assignments,
+    bindings,
+    conflicts,
+    cursors,
+    failures,
+    leases,
+    outbox,
+    partners,
+    records,
+    tokens,
+)
 from connector.store.base import Base
 from connector.store.database import Database
 from connector.store.modules import MODULES, MODULES_BY_KEY, Module

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.store.base import Base, Timestamped
@@ -30,5 +32,8 @@ class Binding(Timestamped, Base):
     module: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[int]
     synced_hash: Mapped[str | None] = mapped_column(String(64))
+    synced_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The mapped fields' values both sides held after the last sync (UPM form): the base of the
+    three-way merge, and how our own writes are recognised when they come back."""
     synced_at: Mapped[datetime | None]
     crm_modified_at: Mapped[datetime | None]

@@ -45,16 +45,17 @@ class Database:
         if backend == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.backend = backend
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        """The session factory (event hooks such as the outbox router attach here)."""
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             yield session
 
     def new_session(self) -> Session:
         """A session whose transactions the caller manages."""
-        return self._sessions()
+        return self.sessions()
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""

@@ -23,11 +23,13 @@ from .emulator import EmulatorOptions, HubSpotEmulator
 @click.option("--token-ttl", type=click.IntRange(min=1), default=1800, show_default=True, help="Access token lifetime, seconds.")
 @click.option("--ten-second-limit", type=click.IntRange(min=1), default=110, show_default=True, help="Calls per rolling 10 s per portal.")
 @click.option("--daily-limit", type=click.IntRange(min=1), default=500_000, show_default=True, help="Calls per day per portal.")
+@click.option("--search-per-second", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Searches per second per portal (0: no limit, for benchmarks).")
 def command(host: str, port: int, portals: int, seed_file: Path | None, write_credentials: Path | None,
-            token_ttl: int, ten_second_limit: int, daily_limit: int) -> None:
+            token_ttl: int, ten_second_limit: int, daily_limit: int, search_per_second: int) -> None:
     """Serve an emulated HubSpot (CRM v3/v4 objects, search, associations, OAuth) until interrupted."""
     options = EmulatorOptions(portals=portals, token_ttl=token_ttl, ten_second_limit=ten_second_limit,
-                              daily_limit=daily_limit, seed_file=seed_file)
+                              daily_limit=daily_limit, search_per_second=search_per_second or None, seed_file=seed_file)
     emulator = HubSpotEmulator(options)
     port = port or free_port(host)
     public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

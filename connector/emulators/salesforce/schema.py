@@ -412,6 +412,7 @@ def _objects() -> list[ObjectDef]:
         *_upm_fields(),
         _f("Is_Partner__c", "boolean", label="Is Partner"),
         _f("Partner_Tier__c", "picklist", 40, label="Partner Tier", picklist=("Registered", "Silver", "Gold")),
+        _f("Approval_Status__c", "picklist", 40, label="Approval Status", picklist=_APPROVAL),
     ]:
         account.add_field(definition)
 

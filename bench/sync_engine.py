@@ -1,0 +1,181 @@
+"""Benchmark the sync engine: an initial sync of N records from each emulator into SQLite and into
+PostgreSQL, then a no-change cycle, against the floor of API calls and a bare SQLAlchemy insert.
+
+    python bench/sync_engine.py [--sizes 10000,100000] [--crms hubspot,salesforce]
+                                [--databases sqlite,postgresql]
+
+Each emulator runs in a child process (`upm-connector emulator ...`) seeded with N contacts, so the
+memory figures (tracemalloc peak of this process) are the engine's, not the emulator's store.
+The engine syncs the shipped advanced profile's `contact` object through the real adapter.
+"Bare insert" is one SQLAlchemy Core executemany of the same N rows into an empty table: the
+engine's ratio to it is the cost of mapping, binding, echo hashes and cursors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, insert, text
+
+from connector.config import load_settings
+from connector.store.migrate import upgrade
+from connector.store.records import Contact
+from connector.sync.connections import open_database, open_engine
+
+REPO = Path(__file__).resolve().parents[1]
+POSTGRES = os.environ.get("UPM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+FLOOR_PAGE = {"hubspot": 200, "salesforce": 2000}
+OBJECT = {"hubspot": "contacts", "salesforce": "Contact"}
+
+
+def seed(crm: str, n: int, path: Path) -> None:
+    if crm == "hubspot":
+        rows = [{"email": f"p{i}@bench.example", "firstname": "P", "lastname": f"Person {i}", "jobtitle": "Buyer"} for i in range(n)]
+        data: Any = {"portals": [{"records": {"contacts": rows}}]}
+    else:
+        data = {"Contact": [{"Email": f"p{i}@bench.example", "FirstName": "P", "LastName": f"Person {i}", "Title": "Buyer"} for i in range(n)]}
+    path.write_text(json.dumps(data))
+
+
+class ChildEmulator:
+    """`upm-connector emulator CRM` in a child process, seeded, credentials written."""
+
+    def __init__(self, crm: str, seed_file: Path, workdir: Path):
+        self.crm = crm
+        self.credentials = workdir / f"{crm}-credentials.json"
+        args = [sys.executable, "-m", "connector", "emulator", crm, "--port", "0", "--seed-file", str(seed_file),
+                "--write-credentials", str(self.credentials)]
+        if crm == "hubspot":
+            args += ["--ten-second-limit", "100000000", "--daily-limit", "1000000000", "--search-per-second", "0"]
+        else:
+            args += ["--state-dir", str(workdir / "sf-state"), "--daily-api-limit", "100000000"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def __enter__(self) -> ChildEmulator:
+        deadline = time.monotonic() + 300
+        while not self.credentials.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {self.crm} emulator did not start")
+            time.sleep(0.2)
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def api_calls(self) -> int:
+        creds = json.loads(self.credentials.read_text())
+        base = creds.get("base_url") or creds["instance_url"]
+        stats = requests.get(f"{base}/__emulator/stats", verify=creds.get("ca_file") or True, timeout=30).json()
+        if self.crm == "hubspot":
+            return sum(c for k, c in stats["portals"][0]["api_calls"]["by_category"].items() if k != "token")
+        return int(stats["api_calls"]["total"])
+
+
+def database_url(kind: str, workdir: Path) -> tuple[str, Any]:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}", None
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}", (admin, schema)
+
+
+def drop(cleanup: Any) -> None:
+    if cleanup:
+        admin, schema = cleanup
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def bare_insert_seconds(kind: str, n: int, workdir: Path) -> float:
+    url, cleanup = database_url(kind, workdir)
+    db = open_database(load_settings(None, environ={"UPM_DATABASE_URL": url}))
+    upgrade(db)
+    rows = [{"email": f"p{i}@bench.example", "first_name": "P", "last_name": f"Person {i}", "title": "Buyer"} for i in range(n)]
+    started = time.perf_counter()
+    with db.engine.begin() as conn:
+        conn.execute(insert(Contact), rows)
+    seconds = time.perf_counter() - started
+    db.dispose()
+    drop(cleanup)
+    return seconds
+
+
+def run(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path) -> None:
+    url, cleanup = database_url(kind, workdir)
+    config = workdir / "config.yaml"
+    config.write_text(f"""
+database: {{url: "{url}"}}
+secrets: {{key_file: {workdir / 'bench.key'}}}
+emulators: {{salesforce: {{enabled: false}}, hubspot: {{enabled: false}}}}
+connections:
+  bench:
+    adapter: {crm}
+    auth: {{type: credentials_file, file: {emulator.credentials}}}
+    mapping: {REPO / 'mappings' / crm / 'advanced.yaml'}
+    options: {json.dumps({"search_per_second": 1000} if crm == "hubspot" else {})}
+""")
+    settings = load_settings(config)
+    db = open_database(settings)
+    upgrade(db)
+    engine = open_engine(settings, "bench", db)
+    calls_before = emulator.api_calls()
+    tracemalloc.start()
+    started = time.perf_counter()
+    counts = engine.cycle(only="contact")
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    calls = emulator.api_calls() - calls_before
+    floor = math.ceil(n / FLOOR_PAGE[crm])
+    started = time.perf_counter()
+    calls_before = emulator.api_calls()
+    again = engine.cycle(only="contact")
+    idle_seconds = time.perf_counter() - started
+    idle_calls = emulator.api_calls() - calls_before
+    engine.adapter.close()
+    db.dispose()
+    drop(cleanup)
+    bare = bare_insert_seconds(kind, n, workdir)
+    print(f"{crm:10} {kind:10} N={n:>7,}: initial sync {seconds:7.1f} s = {n / seconds:7,.0f} records/s "
+          f"(created {counts.created:,}); API calls {calls:,} vs floor {floor:,} (ratio {calls / floor:.3f}); "
+          f"peak memory {peak / 2**20:6.1f} MiB; bare insert {bare:5.2f} s, engine/bare {seconds / bare:5.1f}x; "
+          f"no-change cycle {idle_seconds:5.2f} s, {idle_calls} API call(s), {again.updated + again.created} writes", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--crms", default="hubspot,salesforce")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="upm-bench-") as tmp:
+        workdir = Path(tmp)
+        for n in [int(s) for s in args.sizes.split(",")]:
+            for crm in args.crms.split(","):
+                seed_file = workdir / f"{crm}-{n}.json"
+                seed(crm, n, seed_file)
+                for kind in args.databases.split(","):
+                    with ChildEmulator(crm, seed_file, workdir) as emulator:
+                        run(crm, kind, n, emulator, workdir)
+                    emulator.credentials.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Every HubSpot call of one connection goes through here: the real `hubspot.HubSpot` client with a
+fresh access token, paced by the rate limiter, classified, and retried by one tenacity layer.
+
+- Tokens: refreshed AHEAD of expiry (when less than `refresh_margin` remains by the injected clock);
+  HubSpot does not promise a 401 as the signal. If a 401 arrives anyway the token is refreshed once
+  and the call sent once more; a second 401 is an AuthError. Tokens are never logged.
+- Retries: urllib3 is configured with `Retry(total=0)`, so the only retry layer is tenacity here:
+  RetriableError (429, 5xx, timeouts, refused connections) is retried with exponential backoff and
+  jitter, waiting at least the `retry_after` HubSpot asked for, at most `max_attempts` tries, through
+  the injected sleep. QuotaError, AuthError and FatalError are never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from hubspot import HubSpot
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from urllib3.util.retry import Retry
+
+from connector.adapters.base import AuthError, QuotaError, RetriableError, Tokens
+from connector.clock import Clock
+
+from .errors import classify
+from .rate_limit import RateLimiter
+from .settings import DEFAULT_HOST, AdapterOptions
+
+log = logging.getLogger(__name__)
+
+Response = tuple[Any, int, Any]
+"""What a client `*_with_http_info` method returns: (data, status, headers)."""
+
+
+class HubSpotClient:
+    """One connection's authenticated, paced, retried access to the HubSpot API."""
+
+    def __init__(self, tokens: Tokens, base_url: str | None, clock: Clock, sleep: Callable[[float], None], options: AdapterOptions):
+        self.tokens = tokens
+        self.clock = clock
+        self.sleep = sleep
+        self.options = options
+        self.limiter = RateLimiter(clock, sleep, options.search_per_second)
+        self._client = HubSpot(host=(base_url or DEFAULT_HOST).rstrip("/"), retry=Retry(total=0, raise_on_redirect=False))
+        self._apis: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._token_set: Any = None
+        self.calls = 0
+        self.refreshes = 0
+        self.unauthorized = 0
+
+    # ---- the client's API objects, built once (each holds its own connection pool)
+
+    def api(self, path: str) -> Any:
+        """A client API object by its path under `HubSpot`, e.g. `crm.objects.batch_api`."""
+        with self._lock:
+            found = self._apis.get(path)
+            if found is None:
+                found = self._client
+                for part in path.split("."):
+                    found = getattr(found, part)
+                self._apis[path] = found
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            for api in self._apis.values():
+                api.api_client.close()
+                api.api_client.rest_client.pool_manager.clear()
+            self._apis.clear()
+
+    # ---- calls
+
+    def call(self, method: Callable[..., Response], *args: Any, search: bool = False, **kwargs: Any) -> Response:
+        """Send one API call (a client `*_with_http_info` method) with retries; (data, status, headers)."""
+        retrying = self.retrying(retry_if_exception_type(RetriableError))
+        return retrying(self._attempt, method, args, kwargs, search)
+
+    def retrying(self, retry: Any, **kwargs: Any) -> Retrying:
+        """The one backoff policy, for API calls and for re-sending records that failed transiently."""
+        return Retrying(
+            retry=retry,
+            stop=stop_after_attempt(self.options.max_attempts),
+            wait=self._wait,
+            sleep=self.sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+            **kwargs,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        initial = self.options.backoff_initial
+        backoff = min(self.options.backoff_max, initial * 2.0 ** (state.attempt_number - 1) + random.uniform(0, initial))
+        failure = state.outcome.exception() if state.outcome is not None else None
+        retry_after = float(getattr(failure, "retry_after", None) or 0.0)
+        return max(backoff, retry_after)
+
+    def _attempt(self, method: Callable[..., Response], args: tuple[Any, ...], kwargs: dict[str, Any], search: bool) -> Response:
+        """One try with a fresh token; a 401 anyway gets one refresh and one resend."""
+        tokens = self._fresh_tokens()
+        try:
+            return self._send(tokens, method, args, kwargs, search)
+        except AuthError as refused:
+            if refused.status != 401:
+                raise
+            self.unauthorized += 1
+        try:
+            return self._send(self._refresh(tokens), method, args, kwargs, search)
+        except AuthError as refused:
+            if refused.status != 401:
+                raise
+            self.unauthorized += 1
+            raise AuthError(f"HubSpot refused the access token even after a refresh: {refused}", code=refused.code, status=401) from None
+
+    def _send(self, tokens: Any, method: Callable[..., Response], args: tuple[Any, ...], kwargs: dict[str, Any], search: bool) -> Response:
+        """Pace, authorize and send one request; classify its failure."""
+        self.limiter.before_call(search)
+        self._authorize(tokens)
+        self.calls += 1
+        try:
+            response = method(*args, _request_timeout=self.options.timeout, **kwargs)
+        except Exception as exc:
+            error = classify(exc, self.clock.now())
+            if error is None:
+                raise
+            self.limiter.observe(getattr(exc, "headers", None))
+            if isinstance(error, QuotaError):
+                self.limiter.quota_spent(error.resets_at)
+            raise error from None
+        self.limiter.observe(response[2])
+        return response
+
+    # ---- tokens
+
+    def _fresh_tokens(self) -> Any:
+        """The access token to use: the cached one, unless it is about to expire."""
+        tokens = self._token_set
+        if tokens is None or self._expiring(tokens):
+            tokens = self.tokens.current()
+            if self._expiring(tokens):
+                tokens = self._refresh(tokens)
+        return tokens
+
+    def _refresh(self, seen: Any) -> Any:
+        self.refreshes += 1
+        return self.tokens.refresh(None if seen is None else seen.generation)
+
+    def _expiring(self, tokens: Any) -> bool:
+        expires_at = getattr(tokens, "expires_at", None)
+        return expires_at is not None and expires_at - self.clock.now() < timedelta(seconds=self.options.refresh_margin)
+
+    def _authorize(self, tokens: Any) -> None:
+        with self._lock:
+            if tokens is self._token_set:
+                return
+            access_token = getattr(tokens, "access_token", None)
+            if not access_token:
+                raise AuthError("no HubSpot access token: the connection needs authorization")
+            self._token_set = tokens
+            self._client.access_token = access_token
+            for api in self._apis.values():
+                api.api_client.configuration.access_token = access_token
+
+
+def _log_retry(state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome is not None else None
+    reason = f"{type(failure).__name__}: {failure}" if failure is not None else "records failed transiently"
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    log.warning("HubSpot attempt %d failed (%s); retrying in %.1f s", state.attempt_number, reason, wait)

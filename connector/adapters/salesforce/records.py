@@ -1,0 +1,56 @@
+"""Salesforce records at the adapter edge: REST rows in as CrmRecords with aware UTC stamps, values out
+as JSON (sObject Collections) or CSV text (Bulk API 2.0)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from typing import Any
+
+from connector.adapters.base import CrmRecord
+
+from .settings import MODIFIED_FIELD
+
+BULK_NULL = "#N/A"
+"""How a Bulk API 2.0 CSV sets a field to null (an empty cell leaves it unchanged)."""
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware UTC datetime (naive ones are taken as UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def parse_datetime(text: str) -> datetime:
+    """Salesforce's datetimes, REST `2011-07-07T00:37:00.000+0000` or Bulk `...000Z`, as aware UTC."""
+    return utc(datetime.fromisoformat(text))
+
+
+def crm_record(row: Mapping[str, Any]) -> CrmRecord:
+    """A query row as a CrmRecord: its fields without `attributes`, stamped by SystemModstamp."""
+    values = {name: value for name, value in row.items() if name != "attributes"}
+    return CrmRecord(
+        id=str(values["Id"]),
+        modified_at=parse_datetime(str(values[MODIFIED_FIELD])),
+        fields=values,
+        modified_by=values.get("LastModifiedById"),
+    )
+
+
+def json_value(value: Any) -> Any:
+    """A value for a JSON write: datetimes as aware ISO 8601 (UTC), dates as ISO dates."""
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def csv_value(value: Any) -> str:
+    """A value for a Bulk API 2.0 CSV cell (None and "" set the field to null, as they do in JSON)."""
+    if value is None or value == "":
+        return BULK_NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(json_value(value))

@@ -1,0 +1,1 @@
+"""Lead distribution: what happens to a lead once it is in the datastore."""

@@ -1,0 +1,157 @@
+"""The Mapper: a CRM record's fields -> UPM values, and UPM values -> the CRM fields to write.
+
+It knows one ObjectMap and the UPM model's column types. Relationship fields are translated by the
+resolvers the engine passes (through bindings), so the Mapper itself touches no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Column
+
+from connector.mapping.coerce import CoercionError, to_column, to_wire
+from connector.mapping.profile import FieldMap, ObjectMap
+from connector.mapping.transforms import apply_in, apply_out
+from connector.store.modules import MODULES_BY_KEY
+
+ResolveIn = Callable[[str, str], int | None]
+"""(UPM module, CRM id) -> UPM record id, or None when that record is not bound yet."""
+ResolveOut = Callable[[str, int], str | None]
+"""(UPM module, record id) -> CRM id, or None when that record is not in the CRM yet."""
+
+
+class MappingError(ValueError):
+    """A record cannot be mapped; names the field and says why."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+class Mapper:
+    """Maps one UPM module <-> one CRM object as its ObjectMap says."""
+
+    def __init__(self, object_map: ObjectMap):
+        self.map = object_map
+        self.module = MODULES_BY_KEY[object_map.module]
+        self.columns: dict[str, Column[Any]] = {c.name: c for c in self.module.model.__table__.columns}
+        self.inbound = [f for f in object_map.fields if self._flows(f, "to_upm")]
+        self.outbound = [f for f in object_map.fields if self._flows(f, "to_crm")]
+
+    def _flows(self, field: FieldMap, direction: str) -> bool:
+        effective = field.direction or self.map.direction
+        if effective not in ("both", direction):
+            return False
+        if field.constant is not None:  # a constant flows only towards the side it names
+            return (direction == "to_crm" and field.crm is not None) or (direction == "to_upm" and field.upm is not None)
+        return True
+
+    @property
+    def crm_read_fields(self) -> list[str]:
+        """CRM fields a read must fetch: inbound fields, the key, and the modified stamp."""
+        names = [f.crm for f in self.inbound if f.crm and f.constant is None]
+        return list(dict.fromkeys([*names, self.map.key.crm, self.map.modified.crm]))
+
+    @property
+    def upm_write_fields(self) -> set[str]:
+        """UPM fields this mapping may set."""
+        return {name for f in self.inbound for name in f.upm_fields}
+
+    def external_id(self, record_id: int) -> str:
+        return f"{self.map.key.prefix}{record_id}"
+
+    def record_id(self, external_id: Any) -> int | None:
+        """The UPM id inside an external id we wrote, or None for one we did not write."""
+        text = "" if external_id is None else str(external_id)
+        if not text.startswith(self.map.key.prefix):
+            return None
+        rest = text[len(self.map.key.prefix):]
+        return int(rest) if rest.isdigit() else None
+
+    # CRM -> UPM
+
+    def to_upm(self, crm: Mapping[str, Any], resolve: ResolveIn) -> dict[str, Any]:
+        """UPM column values from a CRM record. Raises MappingError naming the first bad field."""
+        out: dict[str, Any] = {}
+        for field in self.inbound:
+            raw = field.constant if field.constant is not None else crm.get(field.crm or "")
+            value = apply_in(field.transform, raw, field.date_format)
+            names = field.upm_fields
+            values = value if len(names) == 2 else [value]
+            for name, item in zip(names, values):
+                out[name] = self._inbound_value(field, name, item, resolve)
+        return out
+
+    def _inbound_value(self, field: FieldMap, name: str, value: Any, resolve: ResolveIn) -> Any:
+        label = f"{field.crm or name} -> {name}"
+        if field.values is not None and not _empty(value):
+            key = str(value)
+            if key in field.values:
+                value = field.values[key]
+            elif field.strict_values:
+                raise MappingError(label, f"value {value!r} is not in the value map ({', '.join(field.values)})")
+        if _empty(value) and field.default is not None:
+            value = field.default
+        if field.relation is not None and not _empty(value):
+            resolved = resolve(field.relation, str(value))
+            if resolved is None:
+                raise MappingError(label, f"{field.relation} with CRM id {value} is not synced yet")
+            value = resolved
+        if field.required and _empty(value):
+            raise MappingError(label, "is required and empty")
+        column = self.columns[name]
+        try:
+            value = to_column(column, value)
+        except CoercionError as exc:
+            raise MappingError(label, str(exc)) from None
+        if value is None and not column.nullable and column.default is None:
+            raise MappingError(label, "is required by the datastore and empty")
+        return value
+
+    # UPM -> CRM
+
+    def to_crm(
+        self, upm: Mapping[str, Any], resolve: ResolveOut, *, creating: bool, only: set[str] | None = None
+    ) -> dict[str, Any]:
+        """CRM fields to write for a UPM record. `only` limits to fields fed by those UPM fields
+        (selective sync); on_create_only fields are written only when `creating`."""
+        out: dict[str, Any] = {}
+        for field in self.outbound:
+            if field.on_create_only and not creating:
+                continue
+            if only is not None and field.constant is None and not set(field.upm_fields) & only:
+                continue
+            assert field.crm is not None
+            out[field.crm] = self._outbound_value(field, upm, resolve)
+        return out
+
+    def _outbound_value(self, field: FieldMap, upm: Mapping[str, Any], resolve: ResolveOut) -> Any:
+        assert field.crm is not None
+        if field.constant is not None:
+            return field.constant
+        names = field.upm_fields
+        value = [upm.get(n) for n in names] if len(names) == 2 else upm.get(names[0])
+        label = f"{names[0]} -> {field.crm}"
+        if field.relation is not None and not _empty(value):
+            resolved = resolve(field.relation, int(value))
+            if resolved is None:
+                raise MappingError(label, f"{field.relation} {value} is not in the CRM yet")
+            value = resolved
+        if field.values is not None and not _empty(value):
+            reverse = {str(v): k for k, v in field.values.items()}
+            if str(value) in reverse:
+                value = reverse[str(value)]
+            elif field.strict_values:
+                raise MappingError(label, f"value {value!r} has no CRM equivalent in the value map")
+        if _empty(value) and field.default is not None:
+            value = field.default
+        value = apply_out(field.transform, value, field.date_format)
+        if field.required and _empty(value):
+            raise MappingError(label, "is required and empty")
+        return to_wire(value)

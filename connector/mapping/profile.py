@@ -1,0 +1,117 @@
+"""The shape of a mapping profile. Data an admin understands; the behaviour lives in Python."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Direction = Literal["to_upm", "to_crm", "both"]
+Mode = Literal["basic", "advanced", "complete"]
+
+TRANSFORMS = ("trim", "lower", "upper", "full_name", "date", "datetime", "none_if_empty")
+"""Named transforms a field may list (see transforms.py)."""
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldMap(_Data):
+    """One UPM field <-> one CRM field (or two UPM fields <-> one CRM field with `full_name`)."""
+
+    upm: str | list[str] | None = None
+    """UPM field; a list of two ([first_name, last_name]) with the `full_name` transform."""
+    crm: str | None = None
+    direction: Direction | None = None
+    """Which way values flow; default: the object's direction."""
+    values: dict[str, Any] | None = None
+    """CRM value -> UPM value ("United States": USA, "Closed Won": 10). Reversed for writes to the CRM."""
+    strict_values: bool = False
+    """An unmapped value is an error for the record (else it passes through unchanged)."""
+    transform: list[str] = Field(default_factory=list)
+    date_format: str | None = None
+    """strftime format of a CRM text date (with the `date`/`datetime` transforms)."""
+    default: Any = None
+    """Used when the source value is empty."""
+    constant: Any = None
+    """A fixed value written to the target side, whatever the source says (`crm` or `upm` only)."""
+    on_create_only: bool = False
+    """Written to the CRM when the record is created there, never on updates."""
+    required: bool = False
+    """A record whose value is empty after mapping fails (goes to failed records)."""
+    relation: str | None = None
+    """The UPM module this field points at: values are record ids in UPM and CRM ids in the CRM,
+    translated through bindings."""
+
+    @field_validator("transform")
+    @classmethod
+    def _known_transforms(cls, value: list[str]) -> list[str]:
+        unknown = [t for t in value if t not in TRANSFORMS]
+        if unknown:
+            raise ValueError(f"unknown transform(s) {', '.join(unknown)}; known: {', '.join(TRANSFORMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> FieldMap:
+        if self.upm is None and self.crm is None:
+            raise ValueError("a field needs 'upm', 'crm' or both")
+        if self.constant is not None and self.upm is not None and self.crm is not None:
+            raise ValueError("a constant names only its target side: 'crm' (written to the CRM) or 'upm'")
+        if self.constant is None and (self.upm is None or self.crm is None):
+            raise ValueError("a field without a constant needs both 'upm' and 'crm'")
+        if isinstance(self.upm, list) and (len(self.upm) != 2 or "full_name" not in self.transform):
+            raise ValueError("a list of UPM fields must be two ([first, last]) with transform full_name")
+        return self
+
+    @property
+    def upm_fields(self) -> list[str]:
+        if self.upm is None:
+            return []
+        return list(self.upm) if isinstance(self.upm, list) else [self.upm]
+
+
+class KeySpec(_Data):
+    crm: str
+    """The CRM external-id field (Salesforce `UPM_Id__c`, HubSpot `idProperty` such as `upm_id`)."""
+    prefix: str = ""
+    """Written before the UPM id in the external id (e.g. `upm-opportunity-`), so ids of several
+    modules sharing one CRM object never collide."""
+
+
+class ModifiedSpec(_Data):
+    crm: str
+    """The CRM's modified stamp (Salesforce SystemModstamp, HubSpot hs_lastmodifieddate)."""
+    upm: str = "updated_at"
+
+
+class ObjectMap(_Data):
+    """One UPM module <-> one CRM object."""
+
+    module: str
+    """UPM module key: prospect, company, contact, account, opportunity, registered_deal, note, task, campaign."""
+    crm_object: str
+    key: KeySpec
+    modified: ModifiedSpec
+    direction: Direction = "both"
+    on_delete: Literal["archive", "ignore"] = "archive"
+    """What a CRM delete does to the UPM record: archive it (default) or leave it."""
+    distribute: Literal["none", "named_or_open"] = "none"
+    """complete mode: hand new records to lead distribution as named or open accounts."""
+    fields: list[FieldMap]
+
+
+class Profile(_Data):
+    """A mapping profile: one CRM, one mode, the objects to sync in dependency order."""
+
+    crm: Literal["salesforce", "hubspot"]
+    mode: Mode
+    description: str | None = None
+    lookback_seconds: float = Field(default=300, ge=0)
+    """Reads start this long before the cursor: late commits and equal stamps are never skipped."""
+    clock_skew_seconds: float = Field(default=2, ge=0)
+    """advanced mode: stamps closer than this count as simultaneous; the CRM wins ties."""
+    objects: list[ObjectMap]
+
+    def object_for(self, module: str) -> ObjectMap | None:
+        return next((o for o in self.objects if o.module == module), None)

@@ -1,0 +1,30 @@
+"""Where each sync lane has read up to, per connection and CRM object."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connector.store.base import Base, Timestamped
+
+
+class SyncCursor(Timestamped, Base):
+    """Changes are read from `changes_at - lookback`; deletes from `deletes_at`.
+
+    Both move only in the transaction that wrote what they cover, never past the run's start
+    minus the lookback. `needs_reconcile` is set when the CRM's delete log no longer reaches back
+    to `deletes_at`: a full resync must find the deletes it lost.
+    """
+
+    __tablename__ = "sync_cursors"
+
+    connection: Mapped[str] = mapped_column(String(80), primary_key=True)
+    crm_object: Mapped[str] = mapped_column(String(80), primary_key=True)
+    module: Mapped[str] = mapped_column(String(40), primary_key=True)
+    changes_at: Mapped[datetime | None]
+    deletes_at: Mapped[datetime | None]
+    needs_reconcile: Mapped[bool] = mapped_column(default=False)
+    last_run_at: Mapped[datetime | None]
+    last_summary: Mapped[str | None] = mapped_column(String(500))

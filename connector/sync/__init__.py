@@ -1,0 +1,1 @@
+"""The sync engine: pull (CRM -> UPM), push (outbox -> CRM), modes, conflicts, cursors, bindings."""

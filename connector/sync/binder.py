@@ -1,0 +1,80 @@
+"""The Binder: which CRM record a UPM record is, over one connection (reads batched per page)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.store.bindings import Binding
+
+
+class Binder:
+    """Bindings of one connection, looked up in batches and cached for the unit of work."""
+
+    def __init__(self, session: Session, connection: str):
+        self.session = session
+        self.connection = connection
+        self._by_crm: dict[tuple[str, str], Binding] = {}
+        self._by_record: dict[tuple[str, int], Binding] = {}
+
+    def _remember(self, binding: Binding) -> Binding:
+        self._by_crm[(binding.module, binding.crm_id)] = binding
+        self._by_record[(binding.module, binding.record_id)] = binding
+        return binding
+
+    def load_crm_ids(self, module: str, crm_ids: Iterable[str]) -> None:
+        wanted = [i for i in set(crm_ids) if (module, i) not in self._by_crm]
+        for start in range(0, len(wanted), 500):
+            for b in self.session.scalars(
+                select(Binding).where(Binding.connection == self.connection, Binding.module == module,
+                                      Binding.crm_id.in_(wanted[start:start + 500]))
+            ):
+                self._remember(b)
+
+    def load_records(self, module: str, record_ids: Iterable[int]) -> None:
+        wanted = [i for i in set(record_ids) if (module, i) not in self._by_record]
+        for start in range(0, len(wanted), 500):
+            for b in self.session.scalars(
+                select(Binding).where(Binding.connection == self.connection, Binding.module == module,
+                                      Binding.record_id.in_(wanted[start:start + 500]))
+            ):
+                self._remember(b)
+
+    def by_crm(self, module: str, crm_id: str) -> Binding | None:
+        if (module, crm_id) not in self._by_crm:
+            self.load_crm_ids(module, [crm_id])
+        return self._by_crm.get((module, crm_id))
+
+    def by_record(self, module: str, record_id: int) -> Binding | None:
+        if (module, record_id) not in self._by_record:
+            self.load_records(module, [record_id])
+        return self._by_record.get((module, record_id))
+
+    def record_for(self, module: str, crm_id: str) -> int | None:
+        binding = self.by_crm(module, crm_id)
+        return None if binding is None else binding.record_id
+
+    def crm_id_for(self, module: str, record_id: int) -> str | None:
+        binding = self.by_record(module, record_id)
+        return None if binding is None else binding.crm_id
+
+    def bind(
+        self, module: str, record_id: int, crm_object: str, crm_id: str, values: dict[str, Any],
+        crm_modified_at: datetime | None, now: datetime,
+    ) -> Binding:
+        """Record that `record_id` is `crm_id` and that both sides now hold `values`."""
+        binding = self.by_record(module, record_id) or self.by_crm(module, crm_id)
+        if binding is None:
+            binding = Binding(connection=self.connection, module=module, record_id=record_id,
+                              crm_object=crm_object, crm_id=crm_id)
+            self.session.add(binding)
+        binding.crm_id, binding.record_id, binding.crm_object = crm_id, record_id, crm_object
+        binding.synced_values = values
+        binding.synced_at = now
+        if crm_modified_at is not None:
+            binding.crm_modified_at = crm_modified_at
+        return self._remember(binding)

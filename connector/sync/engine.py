@@ -1,0 +1,135 @@
+"""The sync engine for one connection: a cycle pulls every object (in the profile's dependency
+order), then pushes the outbox in the same order, then reports what it did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from connector.adapters.base import CrmAdapter
+from connector.clock import Clock
+from connector.mapping.loader import LoadedProfile
+from connector.store.bindings import Binding
+from connector.store.cursors import SyncCursor
+from connector.store.database import Database
+from connector.sync.lane import Lane
+from connector.sync.pull import Puller, cursor_row
+from connector.sync.push import Pusher
+from connector.sync.summary import Counts
+
+
+class SyncEngine:
+    """Runs sync cycles and resyncs for one connection."""
+
+    def __init__(self, connection: str, db: Database, adapter: CrmAdapter, loaded: LoadedProfile, clock: Clock):
+        self.connection = connection
+        self.db = db
+        self.adapter = adapter
+        self.loaded = loaded
+        self.clock = clock
+
+    def _lane(self, dry_run: bool, should_stop: Callable[[], bool]) -> Lane:
+        return Lane(self.connection, self.db, self.adapter, self.loaded, self.clock, self.clock.now(),
+                    dry_run=dry_run, should_stop=should_stop)
+
+    def cycle(self, *, only: str | None = None, dry_run: bool = False,
+              should_stop: Callable[[], bool] = lambda: False) -> Counts:
+        """One incremental cycle: changes and deletes since each cursor, then the outbox."""
+        lane = self._lane(dry_run, should_stop)
+        calls_before = self.adapter.api_usage().calls_made
+        counts = Counts()
+        objects = lane.objects(only)
+        for obj in objects:
+            if lane.should_stop():
+                break
+            if obj.direction != "to_crm":
+                puller = Puller(lane, obj)
+                counts.add(puller.run(None, from_cursor=True))
+                counts.add(puller.apply_deletes(None))
+        for obj in objects:
+            if lane.should_stop():
+                break
+            if obj.direction != "to_upm" and lane.mapper(obj).outbound:
+                counts.add(Pusher(lane, obj).run())
+        counts.api_calls = self.adapter.api_usage().calls_made - calls_before
+        if not dry_run:
+            self._record_run(objects, lane.started_at, counts)
+        return counts
+
+    def resync(self, *, only: str | None = None, since: datetime | None = None, full: bool = False,
+               dry_run: bool = False, should_stop: Callable[[], bool] = lambda: False) -> Counts:
+        """Re-read from `since` (or from scratch with `full`) and reconcile. A full resync also
+        archives records whose CRM records are gone (deletes the delete log no longer reaches)."""
+        lane = self._lane(dry_run, should_stop)
+        calls_before = self.adapter.api_usage().calls_made
+        counts = Counts()
+        objects = lane.objects(only)
+        for obj in objects:
+            if obj.direction == "to_crm":
+                continue
+            puller = Puller(lane, obj)
+            seen: set[str] = set()
+            counts.add(puller.run(None if full else since, from_cursor=False) if not full else self._full_read(puller, seen))
+            if full:
+                counts.add(self._reconcile(lane, puller, seen))
+            else:
+                counts.add(puller.apply_deletes(since))
+        for obj in objects:
+            if obj.direction != "to_upm" and lane.mapper(obj).outbound:
+                counts.add(Pusher(lane, obj).run())
+        counts.api_calls = self.adapter.api_usage().calls_made - calls_before
+        if not dry_run:
+            self._record_run(objects, lane.started_at, counts)
+        return counts
+
+    def _full_read(self, puller: Puller, seen: set[str]) -> Counts:
+        """Read everything, remembering which CRM ids exist."""
+        counts = Counts()
+        for page in self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields):
+            seen.update(r.id for r in page)
+            puller.apply_page(page, counts)
+        return counts
+
+    def _reconcile(self, lane: Lane, puller: Puller, seen: set[str]) -> Counts:
+        """Archive records bound to CRM ids that a full read did not return."""
+        counts = Counts()
+        session = self.db.new_session()
+        try:
+            bindings = session.scalars(select(Binding).where(Binding.connection == self.connection,
+                                                             Binding.module == puller.obj.module,
+                                                             Binding.crm_object == puller.obj.crm_object)).all()
+            for binding in bindings:
+                if binding.crm_id in seen or puller.obj.on_delete == "ignore":
+                    continue
+                record = session.get(puller.model, binding.record_id)
+                if record is not None and record.archived_at is None:
+                    counts.archived += 1
+                    record.archived_at = self.clock.now()
+                    if lane.dry_run:
+                        counts.changes.append(f"UPM {puller.obj.module} {record.id} archived: {binding.crm_id} no longer in the CRM")
+            cursor = cursor_row(session, lane, puller.obj)
+            cursor.needs_reconcile = False
+            cursor.deletes_at = puller.ceiling
+            if lane.dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        finally:
+            session.close()
+        return counts
+
+    def _record_run(self, objects: list, started: datetime, counts: Counts) -> None:  # type: ignore[type-arg]
+        with self.db.session() as session:
+            for obj in objects:
+                cursor = cursor_row(session, self._lane(False, lambda: False), obj)
+                cursor.last_run_at = started
+                cursor.last_summary = counts.line()[:500]
+
+
+def lane_states(db: Database, connection: str) -> list[SyncCursor]:
+    """Cursors of a connection, for `upm-connector status`."""
+    with db.session() as session:
+        return list(session.scalars(select(SyncCursor).where(SyncCursor.connection == connection)
+                                    .order_by(SyncCursor.crm_object, SyncCursor.module)))

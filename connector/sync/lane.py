@@ -1,0 +1,46 @@
+"""What every step of a sync run for one connection shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connector.adapters.base import CrmAdapter
+from connector.clock import Clock
+from connector.mapping.loader import LoadedProfile
+from connector.mapping.mapper import Mapper
+from connector.mapping.profile import ObjectMap
+from connector.store.database import Database
+
+
+@dataclass
+class Lane:
+    """One connection's run: its adapter, profile, mappers, and when the run started."""
+
+    connection: str
+    db: Database
+    adapter: CrmAdapter
+    loaded: LoadedProfile
+    clock: Clock
+    started_at: datetime
+    dry_run: bool = False
+    should_stop: Callable[[], bool] = lambda: False
+    mappers: dict[str, Mapper] = field(default_factory=dict)
+
+    @property
+    def profile(self):  # type: ignore[no-untyped-def]
+        return self.loaded.profile
+
+    def mapper(self, obj: ObjectMap) -> Mapper:
+        if obj.module not in self.mappers:
+            self.mappers[obj.module] = Mapper(obj)
+        return self.mappers[obj.module]
+
+    def objects(self, only: str | None = None) -> list[ObjectMap]:
+        """The profile's objects in dependency order (as listed), or the one asked for."""
+        chosen = [o for o in self.profile.objects if only is None or only in (o.module, o.crm_object)]
+        if only is not None and not chosen:
+            names = ", ".join(f"{o.module} ({o.crm_object})" for o in self.profile.objects)
+            raise ValueError(f"the profile has no object '{only}'; it maps: {names}")
+        return chosen

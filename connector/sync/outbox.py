@@ -1,0 +1,71 @@
+"""Local changes become outbox rows in the same transaction as the change.
+
+An `OutboxRouter` knows which connections push which UPM modules. Installed on a Database, it
+watches every flush: each new, changed or deleted record of a routed module adds one pending
+outbox row per connection, in the flushing transaction, so the change and its row commit (or roll
+back) together. A sync run marks its session with the connection it imports from
+(`session.info[ORIGIN]`), so records it writes are routed to every other connection but never
+echoed back to their source.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session
+
+from connector.store.database import Database
+from connector.store.modules import MODULES_BY_KEY
+from connector.store.outbox import OutboxEntry
+
+ORIGIN = "sync_origin"
+"""session.info key: the connection whose import this session writes (no outbox rows back to it)."""
+
+
+class OutboxRouter:
+    """Which connections push which modules: {module key: [connection, ...]}."""
+
+    def __init__(self, routes: dict[str, list[str]] | None = None):
+        self.routes: dict[str, list[str]] = defaultdict(list)
+        for module, connections in (routes or {}).items():
+            for connection in connections:
+                self.add(module, connection)
+        self._models = {m.model: key for key, m in MODULES_BY_KEY.items()}
+
+    def add(self, module: str, connection: str) -> None:
+        if connection not in self.routes[module]:
+            self.routes[module].append(connection)
+
+    def install(self, db: Database) -> None:
+        """Watch every session `db` makes."""
+        event.listen(db.sessions, "after_flush", self._after_flush)
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        origin = session.info.get(ORIGIN)
+        rows: list[dict[str, Any]] = []
+        for instances, operation in ((session.new, "upsert"), (session.dirty, "upsert"), (session.deleted, "delete")):
+            for instance in instances:
+                module = self._models.get(type(instance))
+                if module is None or not self.routes.get(module):
+                    continue
+                if operation == "upsert" and instance in session.dirty and not session.is_modified(instance):
+                    continue
+                record_id = inspect(instance).identity[0] if inspect(instance).identity else getattr(instance, "id")
+                for connection in self.routes[module]:
+                    if connection != origin:
+                        rows.append({"connection": connection, "module": module, "record_id": record_id,
+                                     "operation": operation, "status": "pending", "attempts": 0})
+        if rows:
+            session.connection().execute(insert(OutboxEntry), rows)
+
+
+def enqueue(session: Session, connection: str, module: str, record_ids: Iterable[int], operation: str = "upsert") -> int:
+    """Queue records for a connection explicitly (failures retry, resync of local records)."""
+    rows = [{"connection": connection, "module": module, "record_id": rid, "operation": operation,
+             "status": "pending", "attempts": 0} for rid in record_ids]
+    if rows:
+        session.execute(insert(OutboxEntry), rows)
+    return len(rows)

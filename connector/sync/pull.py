@@ -1,0 +1,187 @@
+"""Pull: CRM changes since the cursor -> the datastore, bound, with the cursor moved in the same
+transaction as the rows it covers (one transaction per page)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.adapters.base import CrmRecord
+from connector.leads.intake import route_new_lead
+from connector.mapping.mapper import Mapper, MappingError
+from connector.mapping.profile import ObjectMap
+from connector.store.conflicts import Conflict
+from connector.store.cursors import SyncCursor
+from connector.store.failures import FailedRecord
+from connector.sync.binder import Binder
+from connector.sync.lane import Lane
+from connector.sync.merge import merge, same, to_plain
+from connector.sync.outbox import ORIGIN
+from connector.sync.summary import Counts
+
+
+def cursor_row(session: Session, lane: Lane, obj: ObjectMap) -> SyncCursor:
+    row = session.get(SyncCursor, (lane.connection, obj.crm_object, obj.module))
+    if row is None:
+        row = SyncCursor(connection=lane.connection, crm_object=obj.crm_object, module=obj.module)
+        session.add(row)
+    return row
+
+
+class Puller:
+    """Reads one object's changes and applies them according to the profile's mode."""
+
+    def __init__(self, lane: Lane, obj: ObjectMap):
+        self.lane = lane
+        self.obj = obj
+        self.mapper: Mapper = lane.mapper(obj)
+        self.model = self.mapper.module.model
+        self.lookback = timedelta(seconds=lane.profile.lookback_seconds)
+        self.ceiling = lane.started_at - self.lookback
+        """The cursor never moves past this: rows committed late are read again next run."""
+        self.foreign_prefixes = tuple(
+            o.key.prefix for o in lane.profile.objects
+            if o.crm_object == obj.crm_object and o.module != obj.module and o.key.prefix and o.key.prefix != obj.key.prefix
+        )
+        """Keys that mark records another module of this profile owns on the same CRM object
+        (UPM opportunities pushed as Leads are not prospects pulled from Leads)."""
+
+    def run(self, since: datetime | None, *, from_cursor: bool) -> Counts:
+        counts = Counts()
+        if from_cursor:
+            with self.lane.db.session() as session:
+                since = cursor_row(session, self.lane, self.obj).changes_at
+        lookback = self.lane.profile.lookback_seconds if since is not None else 0
+        pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields, lookback_seconds=lookback)
+        for page in pages:
+            self.apply_page(page, counts)
+            if self.lane.should_stop():
+                break
+        return counts
+
+    def apply_page(self, page: list[CrmRecord], counts: Counts, *, move_cursor: bool = True) -> None:
+        """Apply one page in one transaction, with the cursor moved in it."""
+        session = self.lane.db.new_session()
+        session.info[ORIGIN] = self.lane.connection
+        try:
+            binder = Binder(session, self.lane.connection)
+            binder.load_crm_ids(self.obj.module, [r.id for r in page])
+            bound_ids = [b.record_id for r in page if (b := binder.by_crm(self.obj.module, r.id))]
+            records = {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(bound_ids)))} if bound_ids else {}
+            for crm in page:
+                counts.read += 1
+                self._apply(session, binder, records, crm, counts)
+            if not self.lane.dry_run:
+                if move_cursor:
+                    self._move_cursor(session, page)
+                session.commit()
+            else:
+                session.rollback()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _move_cursor(self, session: Session, page: list[CrmRecord]) -> None:
+        """Up to the newest stamp applied, never past the run's start minus the lookback."""
+        newest = min(max(r.modified_at for r in page), self.ceiling)
+        cursor = cursor_row(session, self.lane, self.obj)
+        cursor.changes_at = newest if cursor.changes_at is None else max(cursor.changes_at, newest)
+
+    def _apply(self, session: Session, binder: Binder, records: dict[int, Any], crm: CrmRecord, counts: Counts) -> None:
+        module = self.obj.module
+        key = crm.fields.get(self.obj.key.crm)
+        if self.foreign_prefixes and key and str(key).startswith(self.foreign_prefixes):
+            return
+        try:
+            values = self.mapper.to_upm(crm.fields, binder.record_for)
+        except MappingError as exc:
+            counts.failed += 1
+            if not self.lane.dry_run:
+                session.add(FailedRecord(connection=self.lane.connection, direction="to_upm", module=module,
+                                         crm_object=self.obj.crm_object, crm_id=crm.id, error_code="MAPPING",
+                                         error_message=str(exc), payload=to_plain(dict(crm.fields))))
+            return
+        binding = binder.by_crm(module, crm.id)
+        record = records.get(binding.record_id) if binding else None
+        if record is None and binding is None:
+            own_id = self.mapper.record_id(crm.fields.get(self.obj.key.crm))
+            record = session.get(self.model, own_id) if own_id is not None else None  # one we pushed
+        base = binding.synced_values if binding else None
+        if base is not None and record is not None and all(same(values[k], base.get(k)) for k in values):
+            counts.unchanged += 1  # nothing changed on the CRM side since we last synced (our echo)
+            return
+        creating = record is None
+        if creating:
+            record = self.model()
+            session.add(record)
+            apply = values
+        elif self.lane.profile.mode == "advanced":
+            local = {k: getattr(record, k) for k in values}
+            result = merge(base, local, values, record.updated_at, crm.modified_at, self.lane.profile.clock_skew_seconds)
+            apply = {k: v for k, v in result.values.items() if not same(v, local[k])}
+            for conflict in result.conflicts:
+                counts.conflicts += 1
+                session.add(Conflict(connection=self.lane.connection, module=module, record_id=record.id,
+                                     field=conflict.field, upm_value=to_plain(conflict.local),
+                                     crm_value=to_plain(conflict.remote), upm_modified_at=record.updated_at,
+                                     crm_modified_at=crm.modified_at,
+                                     winner="upm" if conflict.winner == "local" else "crm"))
+        else:  # basic and complete: the CRM is master for the mapped fields
+            apply = {k: v for k, v in values.items() if not same(v, getattr(record, k))}
+        if not creating and not apply:
+            counts.unchanged += 1
+        else:
+            for key, value in apply.items():
+                setattr(record, key, value)
+            if creating:
+                counts.created += 1
+            else:
+                counts.updated += 1
+            if self.lane.dry_run:
+                counts.changes.append(f"UPM {module} {'new' if creating else record.id} <- {self.obj.crm_object} {crm.id}: {sorted(apply)}")
+        session.flush()
+        if creating and self.obj.distribute == "named_or_open" and self.lane.profile.mode == "complete":
+            route_new_lead(session, record, self.lane.clock.now())
+        binder.bind(module, record.id, self.obj.crm_object, crm.id, to_plain(values), crm.modified_at, self.lane.clock.now())
+
+    def apply_deletes(self, since: datetime | None) -> Counts:
+        """Archive (or leave, per on_delete) UPM records whose CRM records were deleted."""
+        counts = Counts()
+        session = self.lane.db.new_session()
+        session.info[ORIGIN] = self.lane.connection
+        try:
+            cursor = cursor_row(session, self.lane, self.obj)
+            start = since or cursor.deletes_at or cursor.changes_at
+            if start is None:
+                cursor.deletes_at = self.ceiling  # first run: nothing bound can have been deleted
+            else:
+                deleted = self.lane.adapter.read_deleted(self.obj.crm_object, start)
+                binder = Binder(session, self.lane.connection)
+                binder.load_crm_ids(self.obj.module, [i for i, _ in deleted.ids])
+                for crm_id, _at in deleted.ids:
+                    binding = binder.by_crm(self.obj.module, crm_id)
+                    if binding is None or self.obj.on_delete == "ignore":
+                        continue
+                    record = session.get(self.model, binding.record_id)
+                    if record is not None and record.archived_at is None:
+                        counts.archived += 1
+                        record.archived_at = self.lane.clock.now()
+                        if self.lane.dry_run:
+                            counts.changes.append(f"UPM {self.obj.module} {record.id} archived: {self.obj.crm_object} {crm_id} deleted")
+                cursor.needs_reconcile = cursor.needs_reconcile or not deleted.complete
+                cursor.deletes_at = max(start, self.ceiling)
+            if self.lane.dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        return counts

@@ -1,0 +1,177 @@
+"""Push: the outbox relay. Pending rows are sent in full batches (the adapter's maximum): records
+new to the CRM are upserted by external id, records already bound are updated by CRM id (a record
+created in the CRM may not carry our external id until this first update writes it), and each
+row is marked by its own record's result.
+
+A crash after the CRM accepted a batch but before the rows were marked re-sends it: the upsert by
+external id, or the update by id, makes that a repeat of the same write, never a duplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from connector.adapters.base import WriteResult
+from connector.mapping.mapper import Mapper, MappingError
+from connector.mapping.profile import ObjectMap
+from connector.store.failures import FailedRecord
+from connector.store.outbox import OutboxEntry
+from connector.sync.binder import Binder
+from connector.sync.lane import Lane
+from connector.sync.merge import same, to_plain
+from connector.sync.summary import Counts
+
+MAX_ATTEMPTS = 5
+"""A record the CRM keeps refusing for a transient reason goes to failed records after this."""
+
+
+class Pusher:
+    """Relays one module's outbox rows for one connection."""
+
+    def __init__(self, lane: Lane, obj: ObjectMap):
+        self.lane = lane
+        self.obj = obj
+        self.mapper: Mapper = lane.mapper(obj)
+        self.model = self.mapper.module.model
+
+    def run(self) -> Counts:
+        counts = Counts()
+        last_id = 0
+        while not self.lane.should_stop():
+            batch_counts, last_id, more = self._one_batch(last_id)
+            counts.add(batch_counts)
+            if not more:
+                break
+        return counts
+
+    def _pending(self, session: Session, after_id: int) -> list[OutboxEntry]:
+        """Up to one adapter batch of distinct records (later rows for the same record coalesce)."""
+        rows = session.scalars(
+            select(OutboxEntry)
+            .where(OutboxEntry.connection == self.lane.connection, OutboxEntry.module == self.obj.module,
+                   OutboxEntry.status == "pending", OutboxEntry.id > after_id)
+            .order_by(OutboxEntry.id)
+            .limit(self.lane.adapter.max_upsert_batch * 2)
+        ).all()
+        chosen: dict[int, list[OutboxEntry]] = {}
+        for row in rows:
+            if row.record_id in chosen or len(chosen) < self.lane.adapter.max_upsert_batch:
+                chosen.setdefault(row.record_id, []).append(row)
+        return [row for group in chosen.values() for row in group]
+
+    def _one_batch(self, after_id: int) -> tuple[Counts, int, bool]:
+        counts = Counts()
+        session = self.lane.db.new_session()
+        try:
+            rows = self._pending(session, after_id)
+            if not rows:
+                return counts, after_id, False
+            by_record: dict[int, list[OutboxEntry]] = {}
+            for row in rows:
+                by_record.setdefault(row.record_id, []).append(row)
+            binder = Binder(session, self.lane.connection)
+            binder.load_records(self.obj.module, by_record)
+            records = {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(list(by_record))))}
+            creates: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+            updates: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = []
+            for record_id, group in by_record.items():
+                record = records.get(record_id)
+                try:
+                    outcome = self._payload(binder, record, record_id)
+                except MappingError as exc:
+                    counts.failed += 1
+                    local = {n: getattr(record, n) for f in self.mapper.outbound for n in f.upm_fields}
+                    self._fail(session, record_id, self.mapper.external_id(record_id), "MAPPING", str(exc), local)
+                    self._mark(group, "failed")
+                    continue
+                if outcome is None:
+                    self._mark(group, "skipped")
+                    continue
+                payload, upm_sent = outcome
+                crm_id = binder.crm_id_for(self.obj.module, record_id)
+                if crm_id is None:
+                    creates.append((record_id, payload, upm_sent))
+                else:
+                    updates.append((record_id, crm_id, payload, upm_sent))
+            if self.lane.dry_run:
+                for record_id, payload, _ in creates:
+                    counts.changes.append(f"{self.obj.crm_object} new {payload[self.obj.key.crm]} <- UPM {self.obj.module} {record_id}: {sorted(payload)}")
+                for record_id, crm_id, payload, _ in updates:
+                    counts.changes.append(f"{self.obj.crm_object} {crm_id} <- UPM {self.obj.module} {record_id}: {sorted(payload)}")
+                counts.pushed += len(creates) + len(updates)
+            else:
+                if creates:
+                    results = self.lane.adapter.upsert(self.obj.crm_object, self.obj.key.crm, [p for _, p, _ in creates])
+                    for (record_id, payload, upm_sent), result in zip(creates, results):
+                        self._record_result(session, binder, record_id, upm_sent, payload, result, by_record[record_id], counts)
+                if updates:
+                    results = self.lane.adapter.update(self.obj.crm_object, [(crm_id, p) for _, crm_id, p, _ in updates])
+                    for (record_id, _crm_id, payload, upm_sent), result in zip(updates, results):
+                        self._record_result(session, binder, record_id, upm_sent, payload, result, by_record[record_id], counts)
+            if self.lane.dry_run:
+                session.rollback()
+            else:
+                session.commit()
+            return counts, rows[-1].id, True
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _payload(self, binder: Binder, record: Any, record_id: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The CRM fields to send for a record, and the UPM values they carry; None when there is
+        nothing to send. Raises MappingError when the record cannot be mapped."""
+        if record is None or getattr(record, "archived_at", None) is not None:
+            return None
+        binding = binder.by_record(self.obj.module, record_id)
+        creating = binding is None
+        if not creating and self.lane.profile.mode != "advanced":
+            return None  # basic/complete: UPM records are pushed once; afterwards the CRM is master
+        upm_fields = {name for f in self.mapper.outbound for name in f.upm_fields}
+        local = {name: getattr(record, name) for name in upm_fields}
+        base = (binding.synced_values or {}) if binding else {}
+        changed = None if creating else {k for k, v in local.items() if not same(v, base.get(k))}
+        if changed is not None and not changed:
+            return None  # the mapped fields hold what the CRM already has (e.g. a pulled change)
+        payload = self.mapper.to_crm(local, binder.crm_id_for, creating=creating, only=changed)
+        payload[self.obj.key.crm] = self.mapper.external_id(record_id)
+        return payload, {k: local[k] for k in (changed if changed is not None else upm_fields)}
+
+    def _record_result(self, session: Session, binder: Binder, record_id: int, upm_sent: dict[str, Any],
+                       payload: dict[str, Any], result: WriteResult, rows: list[OutboxEntry], counts: Counts) -> None:
+        if result.ok and result.crm_id:
+            binding = binder.by_record(self.obj.module, record_id)
+            base = dict(binding.synced_values or {}) if binding else {}
+            base.update(to_plain(upm_sent))
+            binder.bind(self.obj.module, record_id, self.obj.crm_object, result.crm_id, base, None, self.lane.clock.now())
+            counts.pushed += 1
+            self._mark(rows, "sent")
+            return
+        attempts = max(r.attempts for r in rows) + 1
+        if result.retriable and attempts < MAX_ATTEMPTS:
+            session.execute(update(OutboxEntry).where(OutboxEntry.id.in_([r.id for r in rows]))
+                            .values(attempts=attempts, last_error=f"{result.error_code}: {result.error_message}"))
+            return
+        counts.failed += 1
+        self._fail(session, record_id, payload.get(self.obj.key.crm), result.error_code, result.error_message or "", payload)
+        for row in rows:
+            row.last_error = f"{result.error_code}: {result.error_message}"
+        self._mark(rows, "failed")
+
+    def _fail(self, session: Session, record_id: int, external_id: Any, code: str | None, message: str, payload: dict[str, Any]) -> None:
+        session.add(FailedRecord(connection=self.lane.connection, direction="to_crm", module=self.obj.module,
+                                 crm_object=self.obj.crm_object, record_id=record_id,
+                                 external_id=None if external_id is None else str(external_id),
+                                 error_code=code, error_message=message, payload=to_plain(payload)))
+
+    def _mark(self, rows: list[OutboxEntry], status: str) -> None:
+        now = self.lane.clock.now()
+        for row in rows:
+            row.status = status
+            row.attempts += 1
+            if status == "sent":
+                row.sent_at = now

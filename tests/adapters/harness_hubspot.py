@@ -1,0 +1,194 @@
+"""The HubSpot side of the adapter contract suite: a served emulator whose clock moves only when told
+(so records written in one call share a stamp, and token expiry happens on demand), and per test a
+reset emulator, a real token vault and OAuthClient, and a HubSpotAdapter talking real HTTP to it.
+
+    with HubSpotBackend() as backend:                       # once per session (conftest)
+        with backend.harness(db, sleep=sleep) as harness:   # once per test
+            harness.adapter.upsert(...)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+from connector.adapters.base import Tokens
+from connector.adapters.hubspot import HubSpotAdapter, PrivateAppToken
+from connector.auth.keys import keyring
+from connector.auth.oauth import OAuthClient, OAuthParams
+from connector.auth.vault import TokenVault
+from connector.clock import Clock
+from connector.emulators.clock import EmulatorClock
+from connector.emulators.hubspot import EmulatorOptions, HubSpotEmulator, RunningEmulator
+from connector.emulators.hubspot.app import create_app
+from connector.emulators.runner import BackgroundServer
+from connector.store import Database
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+OBJ = "contacts"
+REJECTED_FOREVER = 1_000_000
+INSECURE_TRANSPORT = "OAUTHLIB_INSECURE_TRANSPORT"
+
+
+class StillClock(EmulatorClock):
+    """Emulator time that stands still until advanced (reset: back to START)."""
+
+    def now(self) -> datetime:
+        with self._lock:
+            return START + self._offset
+
+
+class HubSpotHarness:
+    """CrmHarness over one reset emulator (portal 0, contacts keyed by upm_id), plus what the
+    HubSpot-specific tests need: the emulator itself, the vault, and more adapters."""
+
+    name = "hubspot"
+    obj = OBJ
+    external_id_field = "upm_id"
+    text_field = "company"
+    read_fields = ["upm_id", "company", "email", "firstname", "lastname"]
+
+    def __init__(self, running: RunningEmulator, vault: TokenVault, sleep: Callable[[float], None], options: Mapping[str, Any]):
+        self.running = running
+        self.emulator: HubSpotEmulator = running.emulator
+        self.credentials = running.credentials
+        self.vault = vault
+        self.sleep = sleep
+        self.options = dict(options)
+        self._adapters: list[HubSpotAdapter] = []
+        self._rejected: dict[str, str] = {}
+        self.adapter = self.oauth_adapter()
+
+    # ---- more adapters (HubSpot-specific tests)
+
+    def oauth_client(self, portal: int = 0, clock: Clock | None = None) -> OAuthClient:
+        creds = self.credentials["portals"][portal]
+        params = OAuthParams(
+            client_id=creds["client_id"],
+            client_secret=creds["client_secret"],
+            token_url=creds["token_url"],
+            authorize_url=self.credentials["authorize_url"],
+            redirect_uri=self.credentials["redirect_uri"],
+            refresh_token=creds["refresh_token"],
+        )
+        return OAuthClient(f"hubspot-{portal}", params, self.vault, clock or self.emulator.clock)
+
+    def oauth_adapter(self, portal: int = 0, *, clock: Clock | None = None, **options: Any) -> HubSpotAdapter:
+        """An adapter on portal `portal` through OAuth (refresh token from the emulator's credentials)."""
+        return self.make_adapter(self.oauth_client(portal, clock), clock=clock, **options)
+
+    def private_app_adapter(self, portal: int = 0, token: str | None = None, **options: Any) -> HubSpotAdapter:
+        return self.make_adapter(PrivateAppToken(token or self.credentials["portals"][portal]["private_app_token"]), **options)
+
+    def make_adapter(self, tokens: Tokens, *, clock: Clock | None = None, **options: Any) -> HubSpotAdapter:
+        adapter = HubSpotAdapter(
+            f"hubspot-test-{len(self._adapters)}",
+            tokens,
+            base_url=self.running.base_url,
+            clock=clock or self.emulator.clock,
+            sleep=self.sleep,
+            options={**self.options, **options},
+        )
+        self._adapters.append(adapter)
+        return adapter
+
+    def close(self) -> None:
+        for adapter in self._adapters:
+            adapter.close()
+
+    def portal_stats(self, portal: int = 0) -> dict[str, Any]:
+        return dict(self.emulator.stats()["portals"][portal])
+
+    # ---- CrmHarness
+
+    def new_record(self, n: int) -> dict[str, Any]:
+        return {"upm_id": f"upm-{n}", "company": f"Company {n}", "email": f"lead{n}@example.com", "firstname": "Lead", "lastname": f"Number {n}"}
+
+    def crm_edit(self, crm_id: str, fields: Mapping[str, Any]) -> None:
+        self.emulator.admin_upsert(0, OBJ, dict(fields), id=crm_id)
+
+    def crm_delete(self, crm_id: str) -> None:
+        self.emulator.admin_archive(0, OBJ, crm_id)
+
+    def crm_records(self) -> list[dict[str, Any]]:
+        return [{"id": r["id"], **r["properties"]} for r in self.emulator.records(0, OBJ) if not r["archived"]]
+
+    def advance_clock(self, seconds: float) -> None:
+        self.emulator.advance_clock(seconds)
+
+    def now(self) -> datetime:
+        return self.emulator.clock.now()
+
+    def api_calls(self) -> int:
+        by_category = self.portal_stats()["api_calls"]["by_category"]
+        return sum(count for category, count in by_category.items() if category != "token")
+
+    def fail_next_calls(self, count: int, status: int = 503) -> None:
+        self.emulator.add_fault({"type": "http_error", "status": status, "count": count, "portal": 0})
+
+    def fail_record_once(self, external_id: str) -> None:
+        self.emulator.add_fault({"type": "record_error", "values": [external_id], "count": 1, "portal": 0,
+                                 "category": "INTERNAL_ERROR", "message": f"Transient failure writing {external_id}"})
+
+    def reject_record(self, external_id: str, message: str) -> None:
+        self._rejected[external_id] = message
+        self._arm_rejection(external_id, message)
+
+    def accept_record(self, external_id: str) -> None:
+        """Drop the rejection (the emulator clears faults all at once: the other rejections are re-armed)."""
+        self._rejected.pop(external_id, None)
+        self.emulator.clear_faults()
+        for other, message in self._rejected.items():
+            self._arm_rejection(other, message)
+
+    def exhaust_daily_quota(self) -> None:
+        """Lower portal 0's daily limit to what it has used today."""
+        limiter = self.emulator.portals[0].limiter
+        limiter.daily_limit = limiter.usage(self.emulator.now_ms())["daily"]
+
+    def expire_tokens(self) -> None:
+        self.advance_clock(self.emulator.options.token_ttl + 1)
+
+    def _arm_rejection(self, external_id: str, message: str) -> None:
+        self.emulator.add_fault({"type": "record_error", "values": [external_id], "count": REJECTED_FOREVER, "portal": 0,
+                                 "category": "VALIDATION_ERROR", "message": message})
+
+
+class HubSpotBackend:
+    """A HubSpot emulator served for a whole test session (two portals, HubSpot's default limits)."""
+
+    def __init__(self, options: EmulatorOptions | None = None):
+        self.emulator = HubSpotEmulator(options or EmulatorOptions(portals=2), clock=StillClock())
+        self._server = BackgroundServer(create_app(self.emulator))
+
+    def __enter__(self) -> HubSpotBackend:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
+
+    @contextmanager
+    def harness(self, db: Database, *, sleep: Callable[[float], None], page_size: int | None = None,
+                options: Mapping[str, Any] | None = None) -> Iterator[HubSpotHarness]:
+        """A harness on the emulator reset to its starting state, with a fresh vault in `db`; its
+        adapters read `page_size` records a page and take `options` (see AdapterOptions)."""
+        self.emulator.reset()
+        insecure = os.environ.get(INSECURE_TRANSPORT)
+        os.environ[INSECURE_TRANSPORT] = "1"  # the emulator serves plain http; oauthlib insists on https otherwise
+        vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), self.emulator.clock)
+        adapter_options = {**({"page_size": page_size} if page_size else {}), **(options or {})}
+        harness = HubSpotHarness(RunningEmulator(self.emulator, self._server), vault, sleep, adapter_options)
+        try:
+            yield harness
+        finally:
+            harness.close()
+            if insecure is None:
+                del os.environ[INSECURE_TRANSPORT]
+            else:
+                os.environ[INSECURE_TRANSPORT] = insecure

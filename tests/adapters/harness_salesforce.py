@@ -1,0 +1,203 @@
+"""The Salesforce side of the adapter contract suite: an emulator served over HTTPS (its own test CA)
+whose clock moves only when told (so records written in one call share a stamp, and token expiry
+happens on demand), and per test a reset emulator, a real token vault and OAuthClient, and a
+SalesforceAdapter talking real HTTPS to it through simple-salesforce.
+
+    with SalesforceBackend() as backend:                    # once per session (conftest)
+        with backend.harness(db, sleep=sleep) as harness:   # once per test
+            harness.adapter.upsert(...)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+from connector.adapters.base import Tokens
+from connector.adapters.salesforce import SalesforceAdapter
+from connector.auth.keys import keyring
+from connector.auth.oauth import OAuthClient, OAuthParams
+from connector.auth.vault import TokenVault
+from connector.emulators.clock import EmulatorClock
+from connector.emulators.runner import BackgroundServer
+from connector.emulators.salesforce import EmulatorOptions, SalesforceEmulator
+from connector.emulators.salesforce.app import create_app
+from connector.emulators.salesforce.server import credentials
+from connector.emulators.salesforce.tls import ensure_tls_files
+from connector.store import Database
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+OBJ = "Lead"
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+class StillClock(EmulatorClock):
+    """Emulator time that stands still until advanced (reset: back to START)."""
+
+    def now(self) -> datetime:
+        with self._lock:
+            return START + self._offset
+
+
+class SalesforceHarness:
+    """CrmHarness over one reset emulator (Leads keyed by UPM_Id__c), plus what the Salesforce-specific
+    tests need: the emulator itself, the vault, the credentials, and more adapters."""
+
+    name = "salesforce"
+    obj = OBJ
+    external_id_field = "UPM_Id__c"
+    text_field = "Company"
+    read_fields = ["UPM_Id__c", "Company", "FirstName", "LastName", "Email"]
+
+    def __init__(self, emulator: SalesforceEmulator, credentials: Mapping[str, str], vault: TokenVault,
+                 sleep: Callable[[float], None], options: Mapping[str, Any]):
+        self.emulator = emulator
+        self.credentials = dict(credentials)
+        self.vault = vault
+        self.sleep = sleep
+        self.options = dict(options)
+        self._adapters: list[SalesforceAdapter] = []
+        self._rejected: dict[str, str] = {}
+        self.adapter = self.oauth_adapter()
+
+    # ---- more adapters (Salesforce-specific tests)
+
+    def oauth_client(self, connection: str = "salesforce-test") -> OAuthClient:
+        params = OAuthParams(
+            client_id=self.credentials["client_id"],
+            client_secret=self.credentials["client_secret"],
+            token_url=self.credentials["token_url"],
+            authorize_url=self.credentials["instance_url"] + "/services/oauth2/authorize",
+            redirect_uri="http://127.0.0.1:8765/callback",
+            refresh_token=self.credentials["refresh_token"],
+            ca_file=self.credentials["ca_file"],
+            instance_url=self.credentials["instance_url"],
+        )
+        return OAuthClient(connection, params, self.vault, self.emulator.clock)
+
+    def oauth_adapter(self, **options: Any) -> SalesforceAdapter:
+        """An adapter through OAuth (the emulator's refresh token, a vault in the test's datastore)."""
+        return self.make_adapter(self.oauth_client(), **options)
+
+    def make_adapter(self, tokens: Tokens, **options: Any) -> SalesforceAdapter:
+        adapter = SalesforceAdapter(
+            f"salesforce-test-{len(self._adapters)}",
+            tokens,
+            clock=self.emulator.clock,
+            sleep=self.sleep,
+            options={**self.options, **options},
+            ca_file=self.credentials["ca_file"],
+        )
+        self._adapters.append(adapter)
+        return adapter
+
+    def close(self) -> None:
+        for adapter in self._adapters:
+            adapter.close()
+
+    def calls_by_category(self) -> dict[str, int]:
+        return dict(self.emulator.stats()["api_calls"]["by_category"])
+
+    # ---- CrmHarness
+
+    def new_record(self, n: int) -> dict[str, Any]:
+        return {"UPM_Id__c": f"upm-{n}", "Company": f"Company {n}", "FirstName": "Lead", "LastName": f"Number {n}",
+                "Email": f"lead{n}@example.com"}
+
+    def crm_edit(self, crm_id: str, fields: Mapping[str, Any]) -> None:
+        self.emulator.admin_upsert(OBJ, {"Id": crm_id, **fields})
+
+    def crm_delete(self, crm_id: str) -> None:
+        self.emulator.admin_delete(OBJ, crm_id)
+
+    def crm_records(self) -> list[dict[str, Any]]:
+        return self.emulator.records(OBJ)
+
+    def advance_clock(self, seconds: float) -> None:
+        self.emulator.advance_clock(seconds)
+
+    def now(self) -> datetime:
+        return self.emulator.clock.now()
+
+    def api_calls(self) -> int:
+        return int(self.emulator.stats()["api_calls"]["total"])
+
+    def fail_next_calls(self, count: int, status: int = 503) -> None:
+        """The emulator answers scheduled failures with 503 SERVER_UNAVAILABLE whatever `status` (5xx) asks."""
+        if status < 500:
+            raise ValueError(f"only transient server errors (5xx) can be scheduled, not {status}")
+        self.emulator.faults.add({"kind": "unavailable", "count": count})
+
+    def fail_record_once(self, external_id: str) -> None:
+        self.emulator.faults.add({"kind": "lock_row", "keys": [external_id], "count": 1, "object": OBJ})
+
+    def reject_record(self, external_id: str, message: str) -> None:
+        self._rejected[external_id] = message
+        self._arm_rejection(external_id, message)
+
+    def accept_record(self, external_id: str) -> None:
+        """Drop the rejection (the emulator clears faults all at once: the other rejections are re-armed)."""
+        self._rejected.pop(external_id, None)
+        self.emulator.faults.clear()
+        for other, message in self._rejected.items():
+            self._arm_rejection(other, message)
+
+    def exhaust_daily_quota(self) -> None:
+        """Lower the org's daily allocation to what it has used in the last 24 hours."""
+        with self.emulator.lock:
+            self.emulator.usage.daily_limit = self.emulator.usage.used()
+
+    def expire_tokens(self) -> None:
+        self.advance_clock(self.emulator.options.token_ttl + 1)
+
+    def _arm_rejection(self, external_id: str, message: str) -> None:
+        self.emulator.faults.add({"kind": "validation", "keys": [external_id], "message": message, "object": OBJ})
+
+
+class SalesforceBackend:
+    """A Salesforce emulator served over HTTPS for a whole test session (or module)."""
+
+    def __init__(self, options: EmulatorOptions | None = None):
+        self._dir = Path(tempfile.mkdtemp(prefix="upm-sf-harness-"))
+        tls = ensure_tls_files(self._dir)
+        self.emulator = SalesforceEmulator(options or EmulatorOptions(), clock=StillClock())
+        self._server = BackgroundServer(create_app(self.emulator), tls=tls.server_files())
+        self.emulator.instance_url = f"https://127.0.0.1:{self._server.port}"
+        self.credentials = credentials(self.emulator, tls)
+
+    def __enter__(self) -> SalesforceBackend:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    @contextmanager
+    def harness(self, db: Database, *, sleep: Callable[[float], None], page_size: int | None = None,
+                options: Mapping[str, Any] | None = None) -> Iterator[SalesforceHarness]:
+        """A harness on the emulator reset to its starting state (daily limit included), with a fresh
+        vault in `db`; its adapters read `page_size` records a page and take `options`.
+
+        While it lasts, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are unset: requests lets them override a
+        session's `verify` (psf/requests#3829), and OAuthClient trusts its ca_file through `verify`."""
+        self.emulator.reset(keep_tokens=False)  # the credentials' refresh token works again, rotated or not
+        with self.emulator.lock:
+            self.emulator.usage.daily_limit = self.emulator.options.daily_api_limit
+        saved = {name: os.environ.pop(name) for name in CA_BUNDLE_VARIABLES if name in os.environ}
+        vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), self.emulator.clock)
+        adapter_options = {"bulk_poll_seconds": 0, **({"page_size": page_size} if page_size else {}), **(options or {})}
+        harness = SalesforceHarness(self.emulator, self.credentials, vault, sleep, adapter_options)
+        try:
+            yield harness
+        finally:
+            harness.close()
+            os.environ.update(saved)

@@ -1,0 +1,89 @@
+"""Sync-engine fixtures: a served CRM emulator, a config naming it, and the engine the CLI and the
+daemon would build from that config (adapter, vault, profile, outbox router) on the test's database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.config import Settings, load_settings
+from connector.emulators.hubspot import EmulatorOptions, serve_in_background
+from connector.store import Database
+from connector.store.migrate import upgrade
+from connector.sync.connections import open_database, open_engine
+from connector.sync.engine import SyncEngine
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class HubSpotSetup:
+    """A HubSpot emulator, the connection `hs` configured against it, and the datastore."""
+
+    running: Any
+    settings: Settings
+    db: Database
+    config_path: Path
+
+    @property
+    def emulator(self) -> Any:
+        return self.running.emulator
+
+    def engine(self) -> SyncEngine:
+        return open_engine(self.settings, "hs", self.db)
+
+    def cycle(self, **kwargs: Any):  # type: ignore[no-untyped-def]
+        engine = self.engine()
+        try:
+            return engine.cycle(**kwargs)
+        finally:
+            engine.adapter.close()
+
+    def calls(self, category: str) -> int:
+        return int(self.emulator.stats()["portals"][0]["api_calls"]["by_category"].get(category, 0))
+
+    def writes(self) -> int:
+        """Record-writing API calls the CRM has counted (batch upserts and updates)."""
+        return self.calls("batch_upsert") + self.calls("batch_update")
+
+    def crm(self, object_type: str) -> list[dict[str, Any]]:
+        return [{"id": r["id"], **r["properties"]} for r in self.emulator.records(0, object_type) if not r["archived"]]
+
+
+def write_config(tmp_path: Path, database_url: str, credentials: dict[str, Any], profile: str) -> Path:
+    (tmp_path / "hs-credentials.json").write_text(json.dumps(credentials))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""
+database: {{url: "{database_url}"}}
+secrets: {{key_file: upm.key}}
+connections:
+  hs:
+    adapter: hubspot
+    auth: {{type: credentials_file, file: hs-credentials.json}}
+    mapping: {REPO / "mappings" / "hubspot" / profile}
+    options: {{search_per_second: 1000}}
+"""
+    )
+    return config
+
+
+@pytest.fixture(params=["advanced.yaml"])
+def hubspot_profile(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def hs(tmp_path: Path, database_url: str, hubspot_profile: str) -> Iterator[HubSpotSetup]:
+    with serve_in_background(EmulatorOptions(search_per_second=None, ten_second_limit=None)) as running:
+        config = write_config(tmp_path, database_url, running.credentials, hubspot_profile)
+        settings = load_settings(config)
+        db = open_database(settings)
+        upgrade(db)
+        yield HubSpotSetup(running, settings, db, config)
+        db.dispose()

@@ -1,0 +1,64 @@
+"""The admin's path, through the command line: copy a shipped profile, change a field, check it,
+rehearse with --dry-run, sync, and see the right records on both sides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.emulators.hubspot import EmulatorOptions, serve_in_background
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_copy_change_check_dry_run_sync_export(tmp_path: Path, database_url: str) -> None:
+    profile = tmp_path / "my-hubspot.yaml"
+    text = (REPO / "mappings" / "hubspot" / "advanced.yaml").read_text()
+    # The admin's change: contacts' job title is no longer synced into UPM's title, but into... a typo first.
+    profile.write_text(text.replace("{upm: title, crm: jobtitle}", "{upm: titel, crm: jobtitle}"))
+    with serve_in_background(EmulatorOptions(search_per_second=None, ten_second_limit=None)) as running:
+        (tmp_path / "creds.json").write_text(json.dumps(running.credentials))
+        config = tmp_path / "config.yaml"
+        config.write_text(f"""
+database: {{url: "{database_url}"}}
+secrets: {{key_file: upm.key}}
+connections:
+  partner-hs:
+    adapter: hubspot
+    auth: {{type: credentials_file, file: creds.json}}
+    mapping: my-hubspot.yaml
+    options: {{search_per_second: 1000}}
+""")
+        runner = CliRunner()
+
+        def cli(*args: str) -> tuple[int, str]:
+            result = runner.invoke(main, ["--config", str(config), *args])
+            return result.exit_code, result.output
+
+        code, out = cli("mappings", "check")
+        assert code == 2 and "'titel' is not a field of contact; did you mean 'title'?" in out
+        profile.write_text(text.replace("{upm: title, crm: jobtitle}", "{upm: title, crm: jobtitle, direction: to_upm}"))
+        code, out = cli("mappings", "check")
+        assert code == 0, out
+        assert "checked against partner-hs" in out, "the CRM's describe was consulted"
+
+        running.emulator.admin_upsert(0, "contacts", {"email": "ann@globex.example", "lastname": "Ann", "jobtitle": "CIO"})
+        code, out = cli("sync", "partner-hs", "--dry-run")
+        assert code == 0, out
+        assert "would: UPM contact new <- contacts" in out and "dry run, nothing written" in out
+        code, out = cli("export", "contacts", "--format", "jsonl")
+        assert out.strip() == ""
+
+        code, out = cli("sync", "partner-hs")
+        assert code == 0 and "created 1" in out, out
+        code, out = cli("export", "contacts", "--format", "jsonl")
+        (row,) = [json.loads(line) for line in out.splitlines()]
+        assert (row["email"], row["last_name"], row["title"]) == ("ann@globex.example", "Ann", "CIO")
+        crm_id = row["crm_id"]
+        assert crm_id and any(r["id"] == crm_id for r in running.emulator.records(0, "contacts"))
+
+        code, out = cli("status")
+        assert code == 0 and "partner-hs: hubspot, mode advanced" in out and "contact <-> contacts" in out

@@ -1,0 +1,185 @@
+"""The sync engine end to end against the HubSpot emulator, in advanced mode (bi-directional)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from connector.store.bindings import Binding
+from connector.store.conflicts import Conflict
+from connector.store.failures import FailedRecord
+from connector.store.outbox import OutboxEntry
+from connector.store.records import Account, Contact
+
+from .conftest import HubSpotSetup
+
+
+def seed_crm(hs: HubSpotSetup) -> dict[str, str]:
+    ids = {}
+    for n in range(3):
+        ids[f"company{n}"] = hs.emulator.admin_upsert(0, "companies", {"name": f"Company {n}", "country": "United States", "industry": "Software"})
+    for n in range(5):
+        ids[f"contact{n}"] = hs.emulator.admin_upsert(0, "contacts", {"email": f"Person{n}@Example.COM", "firstname": "P", "lastname": f"Person {n}"})
+    return ids
+
+
+def count(hs: HubSpotSetup, model: type) -> int:
+    with hs.db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(model)))
+
+
+def test_initial_load_maps_values_and_binds(hs: HubSpotSetup) -> None:
+    ids = seed_crm(hs)
+    counts = hs.cycle()
+    assert (counts.read, counts.created, counts.failed) == (8, 8, 0)
+    with hs.db.session() as s:
+        account = s.scalars(select(Account).where(Account.name == "Company 1")).one()
+        assert account.billing_country == "USA", "value map applied"
+        contact = s.scalars(select(Contact).where(Contact.last_name == "Person 2")).one()
+        assert contact.email == "person2@example.com", "trim and lower applied"
+        binding = s.scalars(select(Binding).where(Binding.module == "contact", Binding.record_id == contact.id)).one()
+        assert binding.crm_id == ids["contact2"] and binding.connection == "hs"
+    # Nothing changed: the next cycle writes nothing on either side and pushes nothing.
+    upserts = hs.writes()
+    again = hs.cycle()
+    assert (again.created, again.updated, again.pushed) == (0, 0, 0)
+    assert hs.writes() == upserts
+
+
+def test_local_record_is_pushed_once_with_its_external_id(hs: HubSpotSetup) -> None:
+    with hs.db.session() as s:
+        contact = Contact(email="new@partner.example", first_name="New", last_name="Lead")
+        s.add(contact)
+    with hs.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.status == "pending")) == 1
+    counts = hs.cycle()
+    assert counts.pushed == 1
+    (crm,) = [c for c in hs.crm("contacts") if c.get("upm_id") == f"upm-contact-{contact.id}"]
+    assert crm["email"] == "new@partner.example" and crm["lastname"] == "Lead"
+    for _ in range(3):
+        assert hs.cycle().pushed == 0
+    assert len([c for c in hs.crm("contacts") if c.get("upm_id") == f"upm-contact-{contact.id}"]) == 1
+
+
+def test_echo_one_local_edit_ten_cycles_one_write(hs: HubSpotSetup) -> None:
+    seed_crm(hs)
+    hs.cycle()
+    with hs.db.session() as s:
+        contact = s.scalars(select(Contact).where(Contact.last_name == "Person 0")).one()
+        contact.phone = "+1 555 0100"
+    upserts = hs.writes()
+    for _ in range(10):
+        hs.cycle()
+    assert hs.writes() - upserts == 1, "exactly one write to the CRM"
+    (crm,) = [c for c in hs.crm("contacts") if c.get("lastname") == "Person 0"]
+    assert crm["phone"] == "+1 555 0100"
+    with hs.db.session() as s:
+        stamp = s.get(Contact, contact.id).updated_at  # type: ignore[union-attr]
+    hs.cycle()
+    with hs.db.session() as s:
+        assert s.get(Contact, contact.id).updated_at == stamp, "our write coming back changed nothing"  # type: ignore[union-attr]
+
+
+def test_echo_one_crm_edit_ten_cycles_one_local_write(hs: HubSpotSetup) -> None:
+    ids = seed_crm(hs)
+    hs.cycle()
+    hs.emulator.admin_upsert(0, "contacts", {"jobtitle": "CTO"}, id=ids["contact1"])
+    upserts = hs.writes()
+    updated = 0
+    for _ in range(10):
+        updated += hs.cycle().updated
+    assert updated == 1 and hs.writes() == upserts
+    with hs.db.session() as s:
+        assert s.scalars(select(Contact.title).where(Contact.last_name == "Person 1")).one() == "CTO"
+
+
+def test_disjoint_concurrent_edits_both_survive(hs: HubSpotSetup) -> None:
+    ids = seed_crm(hs)
+    hs.cycle()
+    hs.emulator.admin_upsert(0, "contacts", {"jobtitle": "VP Sales"}, id=ids["contact3"])
+    with hs.db.session() as s:
+        s.scalars(select(Contact).where(Contact.last_name == "Person 3")).one().phone = "+44 20 7946 0000"
+    hs.cycle()
+    hs.cycle()
+    (crm,) = [c for c in hs.crm("contacts") if c.get("lastname") == "Person 3"]
+    assert (crm["jobtitle"], crm["phone"]) == ("VP Sales", "+44 20 7946 0000")
+    with hs.db.session() as s:
+        local = s.scalars(select(Contact).where(Contact.last_name == "Person 3")).one()
+        assert (local.title, local.phone) == ("VP Sales", "+44 20 7946 0000")
+        assert s.scalar(select(func.count()).select_from(Conflict)) == 0
+
+
+@pytest.mark.parametrize("later", ["crm", "upm"])
+def test_same_field_conflict_goes_to_the_later_stamp_and_is_logged(hs: HubSpotSetup, later: str) -> None:
+    ids = seed_crm(hs)
+    hs.cycle()
+    if later == "crm":
+        with hs.db.session() as s:
+            s.scalars(select(Contact).where(Contact.last_name == "Person 4")).one().phone = "upm-phone"
+        hs.emulator.advance_clock(3600)  # the CRM edit happens an hour later
+        hs.emulator.admin_upsert(0, "contacts", {"phone": "crm-phone"}, id=ids["contact4"])
+    else:
+        hs.emulator.admin_upsert(0, "contacts", {"phone": "crm-phone"}, id=ids["contact4"])
+        with hs.db.session() as s:
+            local = s.scalars(select(Contact).where(Contact.last_name == "Person 4")).one()
+            local.phone = "upm-phone"
+            local.updated_at = local.updated_at + timedelta(hours=2)  # the UPM edit is the later one
+    hs.cycle()
+    hs.cycle()
+    expected = f"{later}-phone"
+    (crm,) = [c for c in hs.crm("contacts") if c.get("lastname") == "Person 4"]
+    assert crm["phone"] == expected
+    with hs.db.session() as s:
+        assert s.scalars(select(Contact.phone).where(Contact.last_name == "Person 4")).one() == expected
+        (conflict,) = s.scalars(select(Conflict)).all()
+        assert (conflict.field, conflict.upm_value, conflict.crm_value, conflict.winner) == ("phone", "upm-phone", "crm-phone", later)
+
+
+def test_crm_delete_archives_never_destroys(hs: HubSpotSetup) -> None:
+    ids = seed_crm(hs)
+    hs.cycle()
+    hs.emulator.admin_archive(0, "companies", ids["company2"])
+    counts = hs.cycle()
+    assert counts.archived == 1
+    with hs.db.session() as s:
+        account = s.scalars(select(Account).where(Account.name == "Company 2")).one()
+        assert account.archived_at is not None
+    assert count(hs, Account) == 3
+
+
+def test_rejected_record_goes_to_failures_and_the_batch_goes_on(hs: HubSpotSetup) -> None:
+    with hs.db.session() as s:
+        contacts = [Contact(email=f"c{n}@p.example", last_name=f"C{n}") for n in range(4)]
+        s.add_all(contacts)
+    bad = f"upm-contact-{contacts[1].id}"
+    hs.emulator.add_fault({"type": "record_error", "values": [bad], "count": 1000, "portal": 0,
+                           "category": "VALIDATION_ERROR", "message": "Phone is required by a validation rule"})
+    counts = hs.cycle()
+    assert (counts.pushed, counts.failed) == (3, 1)
+    with hs.db.session() as s:
+        (failure,) = s.scalars(select(FailedRecord)).all()
+        assert failure.record_id == contacts[1].id and "validation rule" in failure.error_message
+        assert failure.payload["upm_id"] == bad
+    # The cause is fixed in the CRM; the failure is retried and goes through.
+    hs.emulator.clear_faults()
+    from connector.sync.failures import list_failures, retry_pushes
+
+    retry_pushes(hs.db, list_failures(hs.db, "hs"))
+    assert hs.cycle().pushed == 1
+    assert len([c for c in hs.crm("contacts") if c.get("upm_id") == bad]) == 1
+
+
+def test_dry_run_writes_nothing_anywhere(hs: HubSpotSetup) -> None:
+    seed_crm(hs)
+    with hs.db.session() as s:
+        s.add(Contact(email="dry@p.example", last_name="Dry"))
+    upserts = hs.writes()
+    counts = hs.cycle(dry_run=True)
+    assert counts.created == 8 and counts.pushed == 1
+    assert any("contacts" in line and "UPM contact" in line for line in counts.changes)
+    assert count(hs, Account) == 0 and count(hs, Contact) == 1
+    assert hs.writes() == upserts
+    with hs.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.status == "pending")) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 from pathlib import Path
@@ -281,6 +282,29 @@ def _open_engine(ctx: click.Context, connection: str):  # type: ignore[no-untype
         ctx.exit(2)
 
 
+@contextlib.contextmanager
+def _lane_lease(ctx: click.Context, database, connection: str, dry_run: bool):  # type: ignore[no-untyped-def]
+    """Hold the connection's lane lease while a command syncs it, as the daemon's lanes do, so a
+    command and a daemon never sync one connection at once. A dry run writes nothing: no lease."""
+    import os
+    import socket
+    import threading
+
+    from connector.clock import SystemClock
+    from connector.daemon.lease import LeaseStore
+
+    if dry_run:
+        yield
+        return
+    settings = _settings(ctx)
+    leases = LeaseStore(database, f"cli:{socket.gethostname()}:{os.getpid()}", settings.daemon.lease_seconds, SystemClock())
+    lane = f"sync:{connection}"
+    if not leases.acquire(lane):
+        raise click.ClickException(f"lane {lane} is running in a daemon right now; try again when it finishes")
+    with leases.held(lane, threading.Event()):
+        yield
+
+
 def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     if dry_run:
         for change in counts.changes:
@@ -295,9 +319,10 @@ def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def
 @click.pass_context
 def sync(ctx: click.Context, connection: str, only: str | None, dry_run: bool) -> None:
     """Run one incremental sync cycle for CONNECTION now."""
-    _database, engine = _open_engine(ctx, connection)
+    database, engine = _open_engine(ctx, connection)
     try:
-        counts = engine.cycle(only=only, dry_run=dry_run)
+        with _lane_lease(ctx, database, connection, dry_run):
+            counts = engine.cycle(only=only, dry_run=dry_run)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     finally:
@@ -322,9 +347,10 @@ def resync(ctx: click.Context, connection: str, only: str | None, since, full: b
         raise click.UsageError("give --since ISO-TIME or --full")
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=timezone.utc)
-    _database, engine = _open_engine(ctx, connection)
+    database, engine = _open_engine(ctx, connection)
     try:
-        counts = engine.resync(only=only, since=since, full=full, dry_run=dry_run)
+        with _lane_lease(ctx, database, connection, dry_run):
+            counts = engine.resync(only=only, since=since, full=full, dry_run=dry_run)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     finally:

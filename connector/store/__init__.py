@@ -12,6 +12,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     cursors,
     failures,
     leases,
+    notifications,
     outbox,
     partners,
     records,

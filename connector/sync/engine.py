@@ -12,7 +12,6 @@ from connector.adapters.base import CrmAdapter
 from connector.clock import Clock
 from connector.mapping.loader import LoadedProfile
 from connector.store.bindings import Binding
-from connector.store.cursors import SyncCursor
 from connector.store.database import Database
 from connector.sync.lane import Lane
 from connector.sync.pull import Puller, cursor_row
@@ -127,9 +126,3 @@ class SyncEngine:
                 cursor.last_run_at = started
                 cursor.last_summary = counts.line()[:500]
 
-
-def lane_states(db: Database, connection: str) -> list[SyncCursor]:
-    """Cursors of a connection, for `upm-connector status`."""
-    with db.session() as session:
-        return list(session.scalars(select(SyncCursor).where(SyncCursor.connection == connection)
-                                    .order_by(SyncCursor.crm_object, SyncCursor.module)))

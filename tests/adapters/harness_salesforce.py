@@ -10,7 +10,6 @@ SalesforceAdapter talking real HTTPS to it through simple-salesforce.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +35,6 @@ from connector.store import Database
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 OBJ = "Lead"
-CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 class StillClock(EmulatorClock):
@@ -187,12 +185,11 @@ class SalesforceBackend:
         """A harness on the emulator reset to its starting state (daily limit included), with a fresh
         vault in `db`; its adapters read `page_size` records a page and take `options`.
 
-        While it lasts, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are unset: requests lets them override a
-        session's `verify` (psf/requests#3829), and OAuthClient trusts its ca_file through `verify`."""
+        REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE stay as the machine has them: the adapter and OAuthClient
+        pass the emulator's CA on every request, which those variables cannot override."""
         self.emulator.reset(keep_tokens=False)  # the credentials' refresh token works again, rotated or not
         with self.emulator.lock:
             self.emulator.usage.daily_limit = self.emulator.options.daily_api_limit
-        saved = {name: os.environ.pop(name) for name in CA_BUNDLE_VARIABLES if name in os.environ}
         vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), self.emulator.clock)
         adapter_options = {"bulk_poll_seconds": 0, **({"page_size": page_size} if page_size else {}), **(options or {})}
         harness = SalesforceHarness(self.emulator, self.credentials, vault, sleep, adapter_options)
@@ -200,4 +197,3 @@ class SalesforceBackend:
             yield harness
         finally:
             harness.close()
-            os.environ.update(saved)

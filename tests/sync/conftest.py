@@ -55,19 +55,21 @@ class HubSpotSetup:
         return [{"id": r["id"], **r["properties"]} for r in self.emulator.records(0, object_type) if not r["archived"]]
 
 
-def write_config(tmp_path: Path, database_url: str, credentials: dict[str, Any], profile: str) -> Path:
-    (tmp_path / "hs-credentials.json").write_text(json.dumps(credentials))
+def write_config(tmp_path: Path, database_url: str, credentials: dict[str, Any], profile: str,
+                 crm: str = "hubspot", name: str = "hs") -> Path:
+    (tmp_path / f"{name}-credentials.json").write_text(json.dumps(credentials))
+    options = "{search_per_second: 1000}" if crm == "hubspot" else "{}"
     config = tmp_path / "config.yaml"
     config.write_text(
         f"""
 database: {{url: "{database_url}"}}
 secrets: {{key_file: upm.key}}
 connections:
-  hs:
-    adapter: hubspot
-    auth: {{type: credentials_file, file: hs-credentials.json}}
-    mapping: {REPO / "mappings" / "hubspot" / profile}
-    options: {{search_per_second: 1000}}
+  {name}:
+    adapter: {crm}
+    auth: {{type: credentials_file, file: {name}-credentials.json}}
+    mapping: {REPO / "mappings" / crm / profile}
+    options: {options}
 """
     )
     return config
@@ -86,4 +88,42 @@ def hs(tmp_path: Path, database_url: str, hubspot_profile: str) -> Iterator[HubS
         db = open_database(settings)
         upgrade(db)
         yield HubSpotSetup(running, settings, db, config)
+        db.dispose()
+
+
+@dataclass
+class SalesforceSetup:
+    """A Salesforce emulator, the connection `sf` configured against it, and the datastore."""
+
+    running: Any
+    settings: Settings
+    db: Database
+    config_path: Path
+
+    @property
+    def emulator(self) -> Any:
+        return self.running.emulator
+
+    def engine(self) -> SyncEngine:
+        return open_engine(self.settings, "sf", self.db)
+
+    def run(self, method: str = "cycle", **kwargs: Any):  # type: ignore[no-untyped-def]
+        engine = self.engine()
+        try:
+            return getattr(engine, method)(**kwargs)
+        finally:
+            engine.adapter.close()
+
+
+@pytest.fixture
+def sf(tmp_path: Path, database_url: str) -> Iterator[SalesforceSetup]:
+    from connector.emulators.salesforce import EmulatorOptions as SalesforceOptions
+    from connector.emulators.salesforce import serve_in_background as serve_salesforce
+
+    with serve_salesforce(SalesforceOptions(), state_dir=tmp_path / "sf-state") as running:
+        config = write_config(tmp_path, database_url, running.credentials, "advanced.yaml", crm="salesforce", name="sf")
+        settings = load_settings(config)
+        db = open_database(settings)
+        upgrade(db)
+        yield SalesforceSetup(running, settings, db, config)
         db.dispose()

@@ -9,6 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from connector.cli import main
+from connector.clock import SystemClock
+from connector.daemon.lease import LeaseStore
+from connector.store import Database
 from connector.emulators.hubspot import EmulatorOptions, serve_in_background
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,3 +65,10 @@ connections:
 
         code, out = cli("status")
         assert code == 0 and "partner-hs: hubspot, mode advanced" in out and "contact <-> contacts" in out
+
+        # While a daemon holds the connection's lane, the command does not sync it too.
+        database = Database(database_url)
+        assert LeaseStore(database, "daemon-elsewhere", 60, SystemClock()).acquire("sync:partner-hs")
+        code, out = cli("sync", "partner-hs")
+        assert code == 1 and "lane sync:partner-hs is running in a daemon" in out
+        database.dispose()

@@ -1,0 +1,91 @@
+"""The engine against the Salesforce emulator: the same contract as HubSpot, plus the delete log
+running out (full resync) and the failures commands."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from connector.cli import main
+from connector.store.cursors import SyncCursor
+from connector.store.failures import FailedRecord
+from connector.store.records import Account, Contact
+
+from .conftest import SalesforceSetup
+
+
+def seed(sf: SalesforceSetup) -> dict[str, str]:
+    ids = {"globex": sf.emulator.admin_upsert("Account", {"Name": "Globex", "BillingCountry": "United States"})}
+    for n in range(3):
+        ids[f"c{n}"] = sf.emulator.admin_upsert("Contact", {"LastName": f"Last {n}", "Email": f"c{n}@globex.example", "AccountId": ids["globex"]})
+    return ids
+
+
+def test_relations_pull_through_bindings_and_push_back(sf: SalesforceSetup) -> None:
+    ids = seed(sf)
+    counts = sf.run()
+    assert counts.created == 4 and counts.failed == 0
+    with sf.db.session() as s:
+        account = s.scalars(select(Account)).one()
+        assert account.billing_country == "USA"
+        assert {c.account_id for c in s.scalars(select(Contact))} == {account.id}
+        s.add(Contact(last_name="New", email="new@globex.example", account_id=account.id))
+    assert sf.run().pushed == 1
+    (new,) = [r for r in sf.emulator.records("Contact") if r.get("LastName") == "New"]
+    assert new["AccountId"] == ids["globex"], "the contact was pushed pointing at its account's Salesforce id"
+    assert new["UPM_Id__c"].startswith("upm-contact-")
+
+
+def test_lost_delete_log_needs_a_full_resync(sf: SalesforceSetup) -> None:
+    ids = seed(sf)
+    sf.run()
+    sf.emulator.admin_delete("Contact", ids["c1"])
+    sf.emulator.purge_delete_log()
+    sf.run()
+    with sf.db.session() as s:
+        cursor = s.scalars(select(SyncCursor).where(SyncCursor.module == "contact")).one()
+        assert cursor.needs_reconcile
+    status = CliRunner().invoke(main, ["--config", str(sf.config_path), "status"])
+    assert "NEEDS FULL RESYNC" in status.output
+    dry = sf.run("resync", full=True, dry_run=True)
+    assert dry.archived == 1 and any("no longer in the CRM" in line for line in dry.changes)
+    counts = sf.run("resync", full=True)
+    assert counts.archived == 1
+    with sf.db.session() as s:
+        archived = s.scalars(select(Contact).where(Contact.archived_at.is_not(None))).all()
+        assert [c.last_name for c in archived] == ["Last 1"]
+        assert not s.scalars(select(SyncCursor).where(SyncCursor.module == "contact")).one().needs_reconcile
+
+
+def test_failures_commands(sf: SalesforceSetup) -> None:
+    seed(sf)
+    sf.run()
+    with sf.db.session() as s:
+        contact = Contact(last_name="Rejected", email="r@globex.example")
+        s.add(contact)
+    external_id = f"upm-contact-{contact.id}"
+    with sf.emulator.lock:
+        sf.emulator.faults.add({"kind": "validation", "keys": [external_id], "message": "Phone is required for partners"})
+    runner = CliRunner()
+
+    def cli(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(main, ["--config", str(sf.config_path), *args])
+
+    result = cli("sync", "sf")
+    assert result.exit_code == 1 and "failed 1" in result.output, result.output
+    listing = cli("failures", "list")
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in listing.output and f"record {contact.id}" in listing.output
+    with sf.db.session() as s:
+        failure_id = s.scalars(select(FailedRecord.id)).one()
+    shown = cli("failures", "show", str(failure_id))
+    assert "Phone is required for partners" in shown.output and external_id in shown.output
+    with sf.emulator.lock:
+        sf.emulator.faults.clear()
+    assert "1 push(es) queued" in cli("failures", "retry", str(failure_id)).output
+    result = cli("sync", "sf")
+    assert result.exit_code == 0 and "pushed 1" in result.output, result.output
+    assert any(r.get("UPM_Id__c") == external_id for r in sf.emulator.records("Contact"))
+    assert "0 open failure(s)" in cli("failures", "list").output
+    assert cli("failures", "discard", "999").output.startswith("0 failure(s) discarded")
+    with sf.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(FailedRecord).where(FailedRecord.status == "retried")) == 1

@@ -305,6 +305,24 @@ def _lane_lease(ctx: click.Context, database, connection: str, dry_run: bool):  
         yield
 
 
+class _TerminalProgress:
+    """A one-line running count on a terminal (stderr); silent when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.totals: dict[str, int] = {}
+
+    def __call__(self, step: str, records: int) -> None:
+        self.totals[step] = self.totals.get(step, 0) + records
+        if self.enabled:
+            line = ", ".join(f"{name}: {count:,}" for name, count in self.totals.items())
+            click.echo(f"\r{line}\x1b[K", nl=False, err=True)
+
+    def done(self) -> None:
+        if self.enabled and self.totals:
+            click.echo("", err=True)
+
+
 def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     if dry_run:
         for change in counts.changes:
@@ -321,8 +339,10 @@ def sync(ctx: click.Context, connection: str, only: str | None, dry_run: bool) -
     """Run one incremental sync cycle for CONNECTION now."""
     database, engine = _open_engine(ctx, connection)
     try:
+        progress = _TerminalProgress()
         with _lane_lease(ctx, database, connection, dry_run):
-            counts = engine.cycle(only=only, dry_run=dry_run)
+            counts = engine.cycle(only=only, dry_run=dry_run, progress=progress)
+        progress.done()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     finally:
@@ -349,8 +369,10 @@ def resync(ctx: click.Context, connection: str, only: str | None, since, full: b
         since = since.replace(tzinfo=timezone.utc)
     database, engine = _open_engine(ctx, connection)
     try:
+        progress = _TerminalProgress()
         with _lane_lease(ctx, database, connection, dry_run):
-            counts = engine.resync(only=only, since=since, full=full, dry_run=dry_run)
+            counts = engine.resync(only=only, since=since, full=full, dry_run=dry_run, progress=progress)
+        progress.done()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     finally:

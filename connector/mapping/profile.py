@@ -108,7 +108,7 @@ class Profile(_Data):
     mode: Mode
     description: str | None = None
     lookback_seconds: float = Field(default=300, ge=0)
-    """Reads start this long before the cursor: late commits and equal stamps are never skipped."""
+    """The cursor never passes a run's start minus this: late commits and equal stamps are read again."""
     clock_skew_seconds: float = Field(default=2, ge=0)
     """advanced mode: stamps closer than this count as simultaneous; the CRM wins ties."""
     objects: list[ObjectMap]

@@ -11,10 +11,11 @@ from connector.store.base import Base, Timestamped
 
 
 class SyncCursor(Timestamped, Base):
-    """Changes are read from `changes_at - lookback`; deletes from `deletes_at`.
+    """Changes are read from `changes_at` (inclusive); deletes from `deletes_at`.
 
-    Both move only in the transaction that wrote what they cover, never past the run's start
-    minus the lookback. `needs_reconcile` is set when the CRM's delete log no longer reaches back
+    Both move only in the transaction that wrote what they cover, and never past the run's start
+    minus the lookback: whatever a CRM committed late (stamped before it became visible) is read
+    again by the next run, and idempotent writes make the re-read harmless. `needs_reconcile` is set when the CRM's delete log no longer reaches back
     to `deletes_at`: a full resync must find the deletes it lost.
     """
 

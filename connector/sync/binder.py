@@ -18,8 +18,8 @@ class Binder:
     def __init__(self, session: Session, connection: str):
         self.session = session
         self.connection = connection
-        self._by_crm: dict[tuple[str, str], Binding] = {}
-        self._by_record: dict[tuple[str, int], Binding] = {}
+        self._by_crm: dict[tuple[str, str], Binding | None] = {}
+        self._by_record: dict[tuple[str, int], Binding | None] = {}
 
     def _remember(self, binding: Binding) -> Binding:
         self._by_crm[(binding.module, binding.crm_id)] = binding
@@ -27,7 +27,10 @@ class Binder:
         return binding
 
     def load_crm_ids(self, module: str, crm_ids: Iterable[str]) -> None:
+        """Fetch the bindings of these CRM ids in a few queries; ids with none are remembered too."""
         wanted = [i for i in set(crm_ids) if (module, i) not in self._by_crm]
+        for i in wanted:
+            self._by_crm[(module, i)] = None
         for start in range(0, len(wanted), 500):
             for b in self.session.scalars(
                 select(Binding).where(Binding.connection == self.connection, Binding.module == module,
@@ -36,7 +39,10 @@ class Binder:
                 self._remember(b)
 
     def load_records(self, module: str, record_ids: Iterable[int]) -> None:
+        """Fetch the bindings of these records in a few queries; records with none are remembered too."""
         wanted = [i for i in set(record_ids) if (module, i) not in self._by_record]
+        for i in wanted:
+            self._by_record[(module, i)] = None
         for start in range(0, len(wanted), 500):
             for b in self.session.scalars(
                 select(Binding).where(Binding.connection == self.connection, Binding.module == module,

@@ -29,14 +29,16 @@ class SyncEngine:
         self.loaded = loaded
         self.clock = clock
 
-    def _lane(self, dry_run: bool, should_stop: Callable[[], bool]) -> Lane:
+    def _lane(self, dry_run: bool, should_stop: Callable[[], bool],
+              progress: Callable[[str, int], None] = lambda step, records: None) -> Lane:
         return Lane(self.connection, self.db, self.adapter, self.loaded, self.clock, self.clock.now(),
-                    dry_run=dry_run, should_stop=should_stop)
+                    dry_run=dry_run, should_stop=should_stop, progress=progress)
 
     def cycle(self, *, only: str | None = None, dry_run: bool = False,
-              should_stop: Callable[[], bool] = lambda: False) -> Counts:
+              should_stop: Callable[[], bool] = lambda: False,
+              progress: Callable[[str, int], None] = lambda step, records: None) -> Counts:
         """One incremental cycle: changes and deletes since each cursor, then the outbox."""
-        lane = self._lane(dry_run, should_stop)
+        lane = self._lane(dry_run, should_stop, progress)
         calls_before = self.adapter.api_usage().calls_made
         counts = Counts()
         objects = lane.objects(only)
@@ -58,10 +60,11 @@ class SyncEngine:
         return counts
 
     def resync(self, *, only: str | None = None, since: datetime | None = None, full: bool = False,
-               dry_run: bool = False, should_stop: Callable[[], bool] = lambda: False) -> Counts:
+               dry_run: bool = False, should_stop: Callable[[], bool] = lambda: False,
+               progress: Callable[[str, int], None] = lambda step, records: None) -> Counts:
         """Re-read from `since` (or from scratch with `full`) and reconcile. A full resync also
         archives records whose CRM records are gone (deletes the delete log no longer reaches)."""
-        lane = self._lane(dry_run, should_stop)
+        lane = self._lane(dry_run, should_stop, progress)
         calls_before = self.adapter.api_usage().calls_made
         counts = Counts()
         objects = lane.objects(only)
@@ -89,6 +92,7 @@ class SyncEngine:
         for page in self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields):
             seen.update(r.id for r in page)
             puller.apply_page(page, counts)
+            puller.lane.progress(f"pull {puller.obj.module}", len(page))
         return counts
 
     def _reconcile(self, lane: Lane, puller: Puller, seen: set[str]) -> Counts:

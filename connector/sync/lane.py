@@ -26,6 +26,8 @@ class Lane:
     started_at: datetime
     dry_run: bool = False
     should_stop: Callable[[], bool] = lambda: False
+    progress: Callable[[str, int], None] = lambda step, records: None
+    """Told after each page read or batch sent: the step ("pull contact") and how many records."""
     mappers: dict[str, Mapper] = field(default_factory=dict)
 
     @property

@@ -54,10 +54,12 @@ class Puller:
         if from_cursor:
             with self.lane.db.session() as session:
                 since = cursor_row(session, self.lane, self.obj).changes_at
-        lookback = self.lane.profile.lookback_seconds if since is not None else 0
-        pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields, lookback_seconds=lookback)
+        # The cursor already stands `lookback` behind the start of the run that set it (see
+        # _move_cursor), so reading from it (>=) re-reads what may have been committed late.
+        pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         for page in pages:
             self.apply_page(page, counts)
+            self.lane.progress(f"pull {self.obj.module}", len(page))
             if self.lane.should_stop():
                 break
         return counts
@@ -68,12 +70,22 @@ class Puller:
         session.info[ORIGIN] = self.lane.connection
         try:
             binder = Binder(session, self.lane.connection)
-            binder.load_crm_ids(self.obj.module, [r.id for r in page])
+            self._prefetch(session, binder, page)
             bound_ids = [b.record_id for r in page if (b := binder.by_crm(self.obj.module, r.id))]
             records = {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(bound_ids)))} if bound_ids else {}
+            applied = []
             for crm in page:
                 counts.read += 1
-                self._apply(session, binder, records, crm, counts)
+                outcome = self._apply(session, binder, records, crm, counts)
+                if outcome is not None:
+                    applied.append(outcome)
+            session.flush()  # new records get their ids, in one round trip for the page
+            binder.load_records(self.obj.module, [record.id for record, *_ in applied])
+            now = self.lane.clock.now()
+            for record, crm, values, creating in applied:
+                if creating and self.obj.distribute == "named_or_open" and self.lane.profile.mode == "complete":
+                    route_new_lead(session, record, now)
+                binder.bind(self.obj.module, record.id, self.obj.crm_object, crm.id, to_plain(values), crm.modified_at, now)
             if not self.lane.dry_run:
                 if move_cursor:
                     self._move_cursor(session, page)
@@ -86,17 +98,29 @@ class Puller:
         finally:
             session.close()
 
+    def _prefetch(self, session: Session, binder: Binder, page: list[CrmRecord]) -> None:
+        """Bindings of the page's records and of the records they point at, in a few queries."""
+        binder.load_crm_ids(self.obj.module, [r.id for r in page])
+        for field in self.mapper.inbound:
+            if field.relation and field.crm:
+                binder.load_crm_ids(field.relation, [str(v) for r in page if (v := r.fields.get(field.crm))])
+        own_ids = [i for r in page if (i := self.mapper.record_id(r.fields.get(self.obj.key.crm))) is not None]
+        if own_ids:
+            binder.load_records(self.obj.module, own_ids)
+
     def _move_cursor(self, session: Session, page: list[CrmRecord]) -> None:
         """Up to the newest stamp applied, never past the run's start minus the lookback."""
         newest = min(max(r.modified_at for r in page), self.ceiling)
         cursor = cursor_row(session, self.lane, self.obj)
         cursor.changes_at = newest if cursor.changes_at is None else max(cursor.changes_at, newest)
 
-    def _apply(self, session: Session, binder: Binder, records: dict[int, Any], crm: CrmRecord, counts: Counts) -> None:
+    def _apply(self, session: Session, binder: Binder, records: dict[int, Any], crm: CrmRecord,
+               counts: Counts) -> tuple[Any, CrmRecord, dict[str, Any], bool] | None:
+        """Apply one CRM record; returns what to bind once the page is flushed (None: nothing to bind)."""
         module = self.obj.module
         key = crm.fields.get(self.obj.key.crm)
         if self.foreign_prefixes and key and str(key).startswith(self.foreign_prefixes):
-            return
+            return None
         try:
             values = self.mapper.to_upm(crm.fields, binder.record_for)
         except MappingError as exc:
@@ -105,7 +129,7 @@ class Puller:
                 session.add(FailedRecord(connection=self.lane.connection, direction="to_upm", module=module,
                                          crm_object=self.obj.crm_object, crm_id=crm.id, error_code="MAPPING",
                                          error_message=str(exc), payload=to_plain(dict(crm.fields))))
-            return
+            return None
         binding = binder.by_crm(module, crm.id)
         record = records.get(binding.record_id) if binding else None
         if record is None and binding is None:
@@ -114,7 +138,7 @@ class Puller:
         base = binding.synced_values if binding else None
         if base is not None and record is not None and all(same(values[k], base.get(k)) for k in values):
             counts.unchanged += 1  # nothing changed on the CRM side since we last synced (our echo)
-            return
+            return None
         creating = record is None
         if creating:
             record = self.model()
@@ -144,10 +168,7 @@ class Puller:
                 counts.updated += 1
             if self.lane.dry_run:
                 counts.changes.append(f"UPM {module} {'new' if creating else record.id} <- {self.obj.crm_object} {crm.id}: {sorted(apply)}")
-        session.flush()
-        if creating and self.obj.distribute == "named_or_open" and self.lane.profile.mode == "complete":
-            route_new_lead(session, record, self.lane.clock.now())
-        binder.bind(module, record.id, self.obj.crm_object, crm.id, to_plain(values), crm.modified_at, self.lane.clock.now())
+        return record, crm, values, creating
 
     def apply_deletes(self, since: datetime | None) -> Counts:
         """Archive (or leave, per on_delete) UPM records whose CRM records were deleted."""

@@ -45,6 +45,7 @@ class Pusher:
             counts.add(batch_counts)
             if not more:
                 break
+            self.lane.progress(f"push {self.obj.module}", batch_counts.pushed + batch_counts.failed)
         return counts
 
     def _pending(self, session: Session, after_id: int) -> list[OutboxEntry]:

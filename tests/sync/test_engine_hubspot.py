@@ -183,3 +183,16 @@ def test_dry_run_writes_nothing_anywhere(hs: HubSpotSetup) -> None:
     assert hs.writes() == upserts
     with hs.db.session() as s:
         assert s.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.status == "pending")) == 1
+
+
+def test_progress_is_reported_per_page_and_batch(hs: HubSpotSetup) -> None:
+    seed_crm(hs)
+    with hs.db.session() as s:
+        s.add(Contact(email="prog@p.example", last_name="Progress"))
+    steps: dict[str, int] = {}
+    engine = hs.engine()
+    try:
+        engine.cycle(progress=lambda step, n: steps.__setitem__(step, steps.get(step, 0) + n))
+    finally:
+        engine.adapter.close()
+    assert steps == {"pull account": 3, "pull contact": 5, "push contact": 1}

@@ -323,6 +323,23 @@ class _TerminalProgress:
             click.echo("", err=True)
 
 
+def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run) -> None:  # type: ignore[no-untyped-def]
+    """Open the connection's engine, run `run(engine, progress)` under the lane lease, print the
+    counts; exit 1 when records failed (not on a dry run)."""
+    database, engine = _open_engine(ctx, connection)
+    progress = _TerminalProgress()
+    try:
+        with _lane_lease(ctx, database, connection, dry_run):
+            counts = run(engine, progress)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        progress.done()
+        engine.adapter.close()
+    _print_counts(counts, dry_run)
+    ctx.exit(1 if counts.failed and not dry_run else 0)
+
+
 def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     if dry_run:
         for change in counts.changes:
@@ -337,18 +354,7 @@ def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def
 @click.pass_context
 def sync(ctx: click.Context, connection: str, only: str | None, dry_run: bool) -> None:
     """Run one incremental sync cycle for CONNECTION now."""
-    database, engine = _open_engine(ctx, connection)
-    try:
-        progress = _TerminalProgress()
-        with _lane_lease(ctx, database, connection, dry_run):
-            counts = engine.cycle(only=only, dry_run=dry_run, progress=progress)
-        progress.done()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    finally:
-        engine.adapter.close()
-    _print_counts(counts, dry_run)
-    ctx.exit(1 if counts.failed and not dry_run else 0)
+    _run_engine(ctx, connection, dry_run, lambda engine, progress: engine.cycle(only=only, dry_run=dry_run, progress=progress))
 
 
 @main.command()
@@ -367,18 +373,8 @@ def resync(ctx: click.Context, connection: str, only: str | None, since, full: b
         raise click.UsageError("give --since ISO-TIME or --full")
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=timezone.utc)
-    database, engine = _open_engine(ctx, connection)
-    try:
-        progress = _TerminalProgress()
-        with _lane_lease(ctx, database, connection, dry_run):
-            counts = engine.resync(only=only, since=since, full=full, dry_run=dry_run, progress=progress)
-        progress.done()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    finally:
-        engine.adapter.close()
-    _print_counts(counts, dry_run)
-    ctx.exit(1 if counts.failed and not dry_run else 0)
+    _run_engine(ctx, connection, dry_run,
+                lambda engine, progress: engine.resync(only=only, since=since, full=full, dry_run=dry_run, progress=progress))
 
 
 @main.command()

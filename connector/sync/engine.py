@@ -49,15 +49,19 @@ class SyncEngine:
                 puller = Puller(lane, obj)
                 counts.add(puller.run(None, from_cursor=True))
                 counts.add(puller.apply_deletes(None))
+        self._push_and_record(lane, objects, counts, calls_before)
+        return counts
+
+    def _push_and_record(self, lane: Lane, objects: list, counts: Counts, calls_before: int) -> None:  # type: ignore[type-arg]
+        """Relay the outbox object by object (dependency order), then note the run on the cursors."""
         for obj in objects:
             if lane.should_stop():
                 break
             if obj.direction != "to_upm" and lane.mapper(obj).outbound:
                 counts.add(Pusher(lane, obj).run())
         counts.api_calls = self.adapter.api_usage().calls_made - calls_before
-        if not dry_run:
+        if not lane.dry_run:
             self._record_run(objects, lane.started_at, counts)
-        return counts
 
     def resync(self, *, only: str | None = None, since: datetime | None = None, full: bool = False,
                dry_run: bool = False, should_stop: Callable[[], bool] = lambda: False,
@@ -78,12 +82,7 @@ class SyncEngine:
                 counts.add(self._reconcile(lane, puller, seen))
             else:
                 counts.add(puller.apply_deletes(since))
-        for obj in objects:
-            if obj.direction != "to_upm" and lane.mapper(obj).outbound:
-                counts.add(Pusher(lane, obj).run())
-        counts.api_calls = self.adapter.api_usage().calls_made - calls_before
-        if not dry_run:
-            self._record_run(objects, lane.started_at, counts)
+        self._push_and_record(lane, objects, counts, calls_before)
         return counts
 
     def _full_read(self, puller: Puller, seen: set[str]) -> Counts:

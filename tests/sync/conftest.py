@@ -22,27 +22,36 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
-class HubSpotSetup:
-    """A HubSpot emulator, the connection `hs` configured against it, and the datastore."""
+class CrmSetup:
+    """A served emulator, one connection configured against it, and the datastore."""
 
     running: Any
     settings: Settings
     db: Database
     config_path: Path
+    connection: str
 
     @property
     def emulator(self) -> Any:
         return self.running.emulator
 
     def engine(self) -> SyncEngine:
-        return open_engine(self.settings, "hs", self.db)
+        return open_engine(self.settings, self.connection, self.db)
 
-    def cycle(self, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def run(self, method: str = "cycle", **kwargs: Any):  # type: ignore[no-untyped-def]
+        """Run one engine method (cycle, resync) the way a lane does, closing the adapter after."""
         engine = self.engine()
         try:
-            return engine.cycle(**kwargs)
+            return getattr(engine, method)(**kwargs)
         finally:
             engine.adapter.close()
+
+    def cycle(self, **kwargs: Any):  # type: ignore[no-untyped-def]
+        return self.run("cycle", **kwargs)
+
+
+class HubSpotSetup(CrmSetup):
+    """The connection `hs` on a HubSpot emulator."""
 
     def calls(self, category: str) -> int:
         return int(self.emulator.stats()["portals"][0]["api_calls"]["by_category"].get(category, 0))
@@ -87,32 +96,12 @@ def hs(tmp_path: Path, database_url: str, hubspot_profile: str) -> Iterator[HubS
         settings = load_settings(config)
         db = open_database(settings)
         upgrade(db)
-        yield HubSpotSetup(running, settings, db, config)
+        yield HubSpotSetup(running, settings, db, config, "hs")
         db.dispose()
 
 
-@dataclass
-class SalesforceSetup:
-    """A Salesforce emulator, the connection `sf` configured against it, and the datastore."""
-
-    running: Any
-    settings: Settings
-    db: Database
-    config_path: Path
-
-    @property
-    def emulator(self) -> Any:
-        return self.running.emulator
-
-    def engine(self) -> SyncEngine:
-        return open_engine(self.settings, "sf", self.db)
-
-    def run(self, method: str = "cycle", **kwargs: Any):  # type: ignore[no-untyped-def]
-        engine = self.engine()
-        try:
-            return getattr(engine, method)(**kwargs)
-        finally:
-            engine.adapter.close()
+class SalesforceSetup(CrmSetup):
+    """The connection `sf` on a Salesforce emulator."""
 
 
 @pytest.fixture
@@ -125,5 +114,5 @@ def sf(tmp_path: Path, database_url: str) -> Iterator[SalesforceSetup]:
         settings = load_settings(config)
         db = open_database(settings)
         upgrade(db)
-        yield SalesforceSetup(running, settings, db, config)
+        yield SalesforceSetup(running, settings, db, config, "sf")
         db.dispose()

@@ -153,3 +153,24 @@ def test_mappings_check_cli_offline(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"{good}: OK (hubspot, advanced; CRM fields: offline)" in result.output
     assert f"{bad}:2: mode:" in result.output
+
+
+def test_two_modules_on_one_crm_object_need_a_prefix(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        crm: salesforce
+        mode: complete
+        objects:
+          - module: prospect
+            crm_object: Lead
+            key: {crm: UPM_Id__c}
+            modified: {crm: SystemModstamp}
+            fields: [{upm: last_name, crm: LastName}]
+          - module: opportunity
+            crm_object: Lead
+            key: {crm: UPM_Id__c}
+            modified: {crm: SystemModstamp}
+            fields: [{upm: name, crm: Company}]
+        """)
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    assert f"{path}:11: objects.1.key: 'prospect' and 'opportunity' both map Lead without a key prefix" in str(exc.value)

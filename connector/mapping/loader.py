@@ -73,6 +73,15 @@ def check_profile(loaded: LoadedProfile, describe: Describe | None = None) -> li
     profile = loaded.profile
     modules = list(MODULES_BY_KEY)
     seen: list[str] = []
+    unprefixed: dict[str, str] = {}
+    for i, obj in enumerate(profile.objects):
+        if obj.key.prefix:
+            continue
+        if obj.crm_object in unprefixed:
+            problems.append(Problem(loaded.where("objects", i, "key"), f"objects.{i}.key",
+                                    f"'{unprefixed[obj.crm_object]}' and '{obj.module}' both map {obj.crm_object} without a key "
+                                    "prefix: give one of them a prefix so each CRM record has one owner"))
+        unprefixed[obj.crm_object] = obj.module
     for i, obj in enumerate(profile.objects):
         if obj.module not in MODULES_BY_KEY:
             problems.append(Problem(loaded.where("objects", i, "module"), f"objects.{i}.module",

@@ -42,12 +42,9 @@ class Puller:
         self.lookback = timedelta(seconds=lane.profile.lookback_seconds)
         self.ceiling = lane.started_at - self.lookback
         """The cursor never moves past this: rows committed late are read again next run."""
-        self.foreign_prefixes = tuple(
-            o.key.prefix for o in lane.profile.objects
-            if o.crm_object == obj.crm_object and o.module != obj.module and o.key.prefix and o.key.prefix != obj.key.prefix
-        )
-        """Keys that mark records another module of this profile owns on the same CRM object
-        (UPM opportunities pushed as Leads are not prospects pulled from Leads)."""
+        self.siblings = [o for o in lane.profile.objects if o.crm_object == obj.crm_object and o.module != obj.module]
+        """Other modules of this profile on the same CRM object (UPM opportunities pushed as Leads
+        beside prospects pulled from Leads): the key prefix says whose each record is."""
 
     def run(self, since: datetime | None, *, from_cursor: bool) -> Counts:
         counts = Counts()
@@ -63,6 +60,17 @@ class Puller:
             if self.lane.should_stop():
                 break
         return counts
+
+    def owns(self, key: object) -> bool:
+        """Is a CRM record with this key value ours? Alone on its CRM object a module owns every
+        record; beside others, a module with a prefix owns the records carrying it, and the one
+        without a prefix owns the rest."""
+        if not self.siblings:
+            return True
+        text = "" if key is None else str(key)
+        if self.obj.key.prefix:
+            return text.startswith(self.obj.key.prefix)
+        return not any(s.key.prefix and text.startswith(s.key.prefix) for s in self.siblings)
 
     def apply_page(self, page: list[CrmRecord], counts: Counts, *, move_cursor: bool = True) -> None:
         """Apply one page in one transaction, with the cursor moved in it."""
@@ -118,8 +126,7 @@ class Puller:
                counts: Counts) -> tuple[Any, CrmRecord, dict[str, Any], bool] | None:
         """Apply one CRM record; returns what to bind once the page is flushed (None: nothing to bind)."""
         module = self.obj.module
-        key = crm.fields.get(self.obj.key.crm)
-        if self.foreign_prefixes and key and str(key).startswith(self.foreign_prefixes):
+        if not self.owns(crm.fields.get(self.obj.key.crm)):
             return None
         try:
             values = self.mapper.to_upm(crm.fields, binder.record_for)

@@ -104,13 +104,18 @@ class SalesforceSetup(CrmSetup):
     """The connection `sf` on a Salesforce emulator."""
 
 
+@pytest.fixture(params=["advanced.yaml"])
+def salesforce_profile(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def sf(tmp_path: Path, database_url: str) -> Iterator[SalesforceSetup]:
+def sf(tmp_path: Path, database_url: str, salesforce_profile: str) -> Iterator[SalesforceSetup]:
     from connector.emulators.salesforce import EmulatorOptions as SalesforceOptions
     from connector.emulators.salesforce import serve_in_background as serve_salesforce
 
     with serve_salesforce(SalesforceOptions(), state_dir=tmp_path / "sf-state") as running:
-        config = write_config(tmp_path, database_url, running.credentials, "advanced.yaml", crm="salesforce", name="sf")
+        config = write_config(tmp_path, database_url, running.credentials, salesforce_profile, crm="salesforce", name="sf")
         settings = load_settings(config)
         db = open_database(settings)
         upgrade(db)

@@ -3,13 +3,14 @@ running out (full resync) and the failures commands."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from connector.cli import main
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
-from connector.store.records import Account, Contact
+from connector.store.records import Account, Campaign, Contact, Opportunity, Prospect
 
 from .conftest import SalesforceSetup
 
@@ -89,3 +90,31 @@ def test_failures_commands(sf: SalesforceSetup) -> None:
     assert cli("failures", "discard", "999").output.startswith("0 failure(s) discarded")
     with sf.db.session() as s:
         assert s.scalar(select(func.count()).select_from(FailedRecord).where(FailedRecord.status == "retried")) == 1
+
+
+@pytest.mark.parametrize("salesforce_profile", ["complete.yaml"])
+def test_complete_leads_become_prospects_and_partner_opportunities_go_back_as_leads(sf: SalesforceSetup) -> None:
+    campaign = sf.emulator.admin_upsert("Campaign", {"Name": "Spring", "Offer_Id__c": "OF-1", "Tactic_Id__c": "TA-1"})
+    sf.emulator.admin_upsert("Lead", {"LastName": "Lima", "Company": "Globex", "Email": "ana@globex.example",
+                                      "Country": "United States", "Campaign_Id__c": campaign})
+    counts = sf.run()
+    assert counts.failed == 0, counts
+    with sf.db.session() as s:
+        prospect = s.scalars(select(Prospect)).one()
+        assert (prospect.last_name, prospect.country, prospect.status) == ("Lima", "USA", "Open")
+        spring = s.scalars(select(Campaign)).one()
+        assert prospect.campaign_id == spring.id and spring.crm_campaign_id == campaign
+        # Workflow 2: the partner's opportunity carries the campaign tags to the CRM as a Lead.
+        opportunity = Opportunity(name="Globex expansion", campaign_id=spring.id, offer_id="OF-1", tactic_id="TA-1")
+        s.add(opportunity)
+    assert sf.run().pushed == 1
+    (lead,) = [r for r in sf.emulator.records("Lead") if str(r.get("UPM_Id__c", "")).startswith("upm-opportunity-")]
+    assert (lead["Company"], lead["Campaign_Id__c"], lead["Offer_Id__c"], lead["LeadSource"]) == ("Globex expansion", campaign, "OF-1", "Partner Referral")
+    with sf.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Prospect)) == 1, "our own Lead is not pulled back as a prospect"
+    # The CRM admin works the Lead; its status flows back to the opportunity.
+    sf.emulator.admin_upsert("Lead", {"Id": lead["Id"], "Status": "Working - Contacted"})
+    sf.run()
+    with sf.db.session() as s:
+        assert s.get(Opportunity, opportunity.id).status == "Working - Contacted"  # type: ignore[union-attr]
+        assert s.scalar(select(func.count()).select_from(Prospect)) == 1

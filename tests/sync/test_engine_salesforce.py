@@ -118,3 +118,28 @@ def test_complete_leads_become_prospects_and_partner_opportunities_go_back_as_le
     with sf.db.session() as s:
         assert s.get(Opportunity, opportunity.id).status == "Working - Contacted"  # type: ignore[union-attr]
         assert s.scalar(select(func.count()).select_from(Prospect)) == 1
+
+
+@pytest.mark.parametrize("salesforce_profile", ["basic.yaml"])
+def test_basic_pushes_a_new_account_once_then_salesforce_is_master(sf: SalesforceSetup) -> None:
+    """Workflow 1 in basic mode: the partner's new account goes to Salesforce for approval; the
+    decision flows back; UPM edits after creation are not pushed."""
+    with sf.db.session() as s:
+        account = Account(name="Vandelay Industries", billing_country="USA")
+        s.add(account)
+    assert sf.run().pushed == 1
+    (crm,) = [r for r in sf.emulator.records("Account") if r.get("UPM_Id__c") == f"upm-account-{account.id}"]
+    assert (crm["Name"], crm["BillingCountry"], crm["Approval_Status__c"]) == ("Vandelay Industries", "United States", "Submitted")
+    with sf.db.session() as s:
+        assert s.get(Account, account.id).approval_status == "Draft"  # type: ignore[union-attr]
+    sf.run()
+    with sf.db.session() as s:
+        assert s.get(Account, account.id).approval_status == "Pending", "Submitted in Salesforce is Pending in UPM"  # type: ignore[union-attr]
+        s.get(Account, account.id).website = "vandelay.example"  # type: ignore[union-attr]
+    sf.emulator.admin_upsert("Account", {"Id": crm["Id"], "Approval_Status__c": "Approved"})
+    for _ in range(3):
+        assert sf.run().pushed == 0
+    with sf.db.session() as s:
+        assert s.get(Account, account.id).approval_status == "Approved"  # type: ignore[union-attr]
+    (crm,) = [r for r in sf.emulator.records("Account") if r.get("UPM_Id__c") == f"upm-account-{account.id}"]
+    assert not crm.get("Website"), "in basic mode a UPM edit after creation is not pushed"

@@ -6,20 +6,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord
 from connector.leads.intake import route_new_lead
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
+from connector.store.bindings import Binding
 from connector.store.conflicts import Conflict
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import merge, same, to_plain
-from connector.sync.outbox import ORIGIN
+from connector.sync.outbox import ORIGIN, router_of
 from connector.sync.summary import Counts
 
 
@@ -42,6 +43,7 @@ class Puller:
         self.lookback = timedelta(seconds=lane.profile.lookback_seconds)
         self.ceiling = lane.started_at - self.lookback
         """The cursor never moves past this: rows committed late are read again next run."""
+        self._distributes = obj.distribute == "named_or_open" and lane.profile.mode == "complete"
         self.siblings = [o for o in lane.profile.objects if o.crm_object == obj.crm_object and o.module != obj.module]
         """Other modules of this profile on the same CRM object (UPM opportunities pushed as Leads
         beside prospects pulled from Leads): the key prefix says whose each record is."""
@@ -82,16 +84,23 @@ class Puller:
             bound_ids = [b.record_id for r in page if (b := binder.by_crm(self.obj.module, r.id))]
             records = {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(bound_ids)))} if bound_ids else {}
             applied = []
+            fresh: list[tuple[CrmRecord, dict[str, Any]]] = []
             for crm in page:
                 counts.read += 1
                 outcome = self._apply(session, binder, records, crm, counts)
-                if outcome is not None:
+                if outcome is None:
+                    continue
+                if outcome[0] is None:
+                    fresh.append((outcome[1], outcome[2]))
+                else:
                     applied.append(outcome)
-            session.flush()  # new records get their ids, in one round trip for the page
-            binder.load_records(self.obj.module, [record.id for record, *_ in applied])
+            session.flush()
             now = self.lane.clock.now()
+            if fresh:
+                self._insert_fresh(session, fresh, now)
+            binder.load_records(self.obj.module, [record.id for record, *_ in applied])
             for record, crm, values, creating in applied:
-                if creating and self.obj.distribute == "named_or_open" and self.lane.profile.mode == "complete":
+                if creating and self._distributes:
                     route_new_lead(session, record, now)
                 binder.bind(self.obj.module, record.id, self.obj.crm_object, crm.id, to_plain(values), crm.modified_at, now)
             if not self.lane.dry_run:
@@ -115,6 +124,21 @@ class Puller:
         own_ids = [i for r in page if (i := self.mapper.record_id(r.fields.get(self.obj.key.crm))) is not None]
         if own_ids:
             binder.load_records(self.obj.module, own_ids)
+
+    def _insert_fresh(self, session: Session, fresh: list[tuple[CrmRecord, dict[str, Any]]], now: datetime) -> None:
+        """Records new to UPM, in two bulk INSERTs (records, then bindings) instead of a unit of
+        work per record; routed to the other connections' outboxes like any local change."""
+        ids = session.scalars(insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
+                              [values for _, values in fresh]).all()
+        session.execute(insert(Binding), [
+            {"connection": self.lane.connection, "crm_object": self.obj.crm_object, "crm_id": crm.id,
+             "module": self.obj.module, "record_id": record_id, "synced_values": to_plain(values),
+             "synced_at": now, "crm_modified_at": crm.modified_at}
+            for record_id, (crm, values) in zip(ids, fresh)
+        ])
+        router = router_of(self.lane.db)
+        if router is not None:
+            router.queue_inserted(session, self.obj.module, ids, self.lane.connection)
 
     def _move_cursor(self, session: Session, page: list[CrmRecord]) -> None:
         """Up to the newest stamp applied, never past the run's start minus the lookback."""
@@ -147,6 +171,11 @@ class Puller:
             counts.unchanged += 1  # nothing changed on the CRM side since we last synced (our echo)
             return None
         creating = record is None
+        if creating and not self._distributes:
+            counts.created += 1
+            if self.lane.dry_run:
+                counts.changes.append(f"UPM {module} new <- {self.obj.crm_object} {crm.id}: {sorted(values)}")
+            return None, crm, values, True  # inserted in bulk with the rest of the page
         if creating:
             record = self.model()
             session.add(record)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from connector.store.bindings import Binding
 from connector.store.outbox import OutboxEntry
 from connector.store.records import Contact
-from connector.sync.binder import Binder
+from connector.sync.pull import Puller
 from connector.sync.push import Pusher
 
 from .conftest import HubSpotSetup
@@ -21,21 +21,18 @@ class Crash(RuntimeError):
 def test_crash_between_read_and_commit(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(6):
         hs.emulator.admin_upsert(0, "contacts", {"email": f"c{n}@x.example", "lastname": f"C{n}"})
-    real_bind = Binder.bind
-    calls = {"n": 0}
+    real_move = Puller._move_cursor
 
-    def crashing_bind(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise Crash("killed mid-page")
-        return real_bind(self, *args, **kwargs)
+    def crash_before_commit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise Crash("killed after writing the page, before its commit")
 
-    monkeypatch.setattr(Binder, "bind", crashing_bind)
+    monkeypatch.setattr(Puller, "_move_cursor", crash_before_commit)
     with pytest.raises(Crash):
         hs.cycle()
     with hs.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Contact)) == 0, "the page's transaction rolled back whole"
-    monkeypatch.setattr(Binder, "bind", real_bind)
+        assert s.scalar(select(func.count()).select_from(Binding)) == 0
+    monkeypatch.setattr(Puller, "_move_cursor", real_move)
     counts = hs.cycle()
     assert counts.created == 6
     with hs.db.session() as s:

@@ -11,7 +11,7 @@ from connector.store.base import Base, Timestamped
 
 
 class SyncCursor(Timestamped, Base):
-    """Changes are read from `changes_at` (inclusive); deletes from `deletes_at`.
+    """Changes are read strictly after `changes_at`; deletes from `deletes_at`.
 
     Both move only in the transaction that wrote what they cover, and never past the run's start
     minus the lookback: whatever a CRM committed late (stamped before it became visible) is read

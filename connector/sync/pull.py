@@ -24,6 +24,10 @@ from connector.sync.outbox import ORIGIN, router_of
 from connector.sync.summary import Counts
 
 
+STAMP_RESOLUTION = timedelta(milliseconds=1)
+"""The finest step of the CRMs' modified stamps: "after the cursor" is "at or after cursor + this"."""
+
+
 def cursor_row(session: Session, lane: Lane, obj: ObjectMap) -> SyncCursor:
     row = session.get(SyncCursor, (lane.connection, obj.crm_object, obj.module))
     if row is None:
@@ -49,12 +53,17 @@ class Puller:
         beside prospects pulled from Leads): the key prefix says whose each record is."""
 
     def run(self, since: datetime | None, *, from_cursor: bool) -> Counts:
+        """Apply every change since `since` (inclusive), or, `from_cursor`, strictly after the cursor.
+
+        Strictly after is safe because the cursor never passes the start of the run that set it
+        minus the lookback: everything stamped at or before it was committed, and read, by then.
+        (Reading `>=` instead would re-read, every cycle, all records sharing the cursor's stamp:
+        Salesforce stamps have one-second precision, and a bulk load shares one.)"""
         counts = Counts()
         if from_cursor:
             with self.lane.db.session() as session:
-                since = cursor_row(session, self.lane, self.obj).changes_at
-        # The cursor already stands `lookback` behind the start of the run that set it (see
-        # _move_cursor), so reading from it (>=) re-reads what may have been committed late.
+                cursor = cursor_row(session, self.lane, self.obj).changes_at
+            since = None if cursor is None else cursor + STAMP_RESOLUTION
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         for page in pages:
             self.apply_page(page, counts)

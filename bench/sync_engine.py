@@ -5,7 +5,8 @@ PostgreSQL, then a no-change cycle, against the floor of API calls and a bare SQ
                                 [--databases sqlite,postgresql]
 
 Each emulator runs in a child process (`upm-connector emulator ...`) seeded with N contacts, so the
-memory figures (tracemalloc peak of this process) are the engine's, not the emulator's store.
+memory figure (this process's peak RSS, which only grows: compare the sizes) is the engine's, not
+the emulator's store. Run sizes in increasing order to see whether memory grows with N.
 The engine syncs the shipped advanced profile's `contact` object through the real adapter.
 The no-change cycle is measured on a later cycle, with the engine's clock past the lookback window
 (right after a load, the cursor is held `lookback_seconds` behind the load's start, and the next
@@ -19,11 +20,11 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -149,12 +150,10 @@ connections:
     upgrade(db)
     engine = open_engine(settings, "bench", db)
     calls_before = emulator.api_calls()
-    tracemalloc.start()
     started = time.perf_counter()
     counts = engine.cycle(only="contact")
     seconds = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     calls = emulator.api_calls() - calls_before
     floor = math.ceil(n / FLOOR_PAGE[crm])
     engine.adapter.close()
@@ -173,7 +172,7 @@ connections:
     bare = bare_insert_seconds(kind, n, workdir)
     print(f"{crm:10} {kind:10} N={n:>7,}: initial sync {seconds:7.1f} s = {n / seconds:7,.0f} records/s "
           f"(created {counts.created:,}); API calls {calls:,} vs floor {floor:,} (ratio {calls / floor:.3f}); "
-          f"peak memory {peak / 2**20:6.1f} MiB; bare insert {bare:5.2f} s, engine/bare {seconds / bare:5.1f}x; "
+          f"peak RSS {peak / 2**20:6.1f} MiB; bare insert {bare:5.2f} s, engine/bare {seconds / bare:5.1f}x; "
           f"no-change cycle {idle_seconds:5.2f} s, {idle_calls} API call(s), {again.updated + again.created} writes", flush=True)
 
 

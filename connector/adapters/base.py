@@ -21,7 +21,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -166,6 +166,9 @@ class CrmAdapter(ABC):
     name: ClassVar[str]
     max_upsert_batch: ClassVar[int]
     """How many records one `upsert` call may be given; the engine fills batches to this size."""
+    stamp_resolution: ClassVar[timedelta] = timedelta(milliseconds=1)
+    """The finest step of the CRM's modified stamps as reads can filter them: "changed after T"
+    is "changed at or after T + stamp_resolution"."""
 
     @abstractmethod
     def describe(self, obj: str) -> ObjectDescription:

@@ -24,10 +24,6 @@ from connector.sync.outbox import ORIGIN, router_of
 from connector.sync.summary import Counts
 
 
-STAMP_RESOLUTION = timedelta(milliseconds=1)
-"""The finest step of the CRMs' modified stamps: "after the cursor" is "at or after cursor + this"."""
-
-
 def cursor_row(session: Session, lane: Lane, obj: ObjectMap) -> SyncCursor:
     row = session.get(SyncCursor, (lane.connection, obj.crm_object, obj.module))
     if row is None:
@@ -63,7 +59,7 @@ class Puller:
         if from_cursor:
             with self.lane.db.session() as session:
                 cursor = cursor_row(session, self.lane, self.obj).changes_at
-            since = None if cursor is None else cursor + STAMP_RESOLUTION
+            since = None if cursor is None else cursor + self.lane.adapter.stamp_resolution
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         for page in pages:
             self.apply_page(page, counts)

@@ -48,6 +48,8 @@ class SalesforceAdapter(CrmAdapter):
 
     name: ClassVar[str] = "salesforce"
     max_upsert_batch: ClassVar[int] = UPSERT_BATCH
+    stamp_resolution: ClassVar[timedelta] = timedelta(seconds=1)
+    """SystemModstamp has millisecond digits, always .000, and SOQL datetime literals have none."""
 
     def __init__(
         self,

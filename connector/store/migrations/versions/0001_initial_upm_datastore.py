@@ -53,6 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('bindings', schema=None) as batch_op:
         batch_op.create_index('ix_bindings_local', ['connection', 'module', 'record_id'], unique=True)
+        batch_op.create_index('ix_bindings_crm', ['connection', 'module', 'crm_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_bindings_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('campaigns',
@@ -565,6 +566,7 @@ def downgrade() -> None:
     with op.batch_alter_table('bindings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bindings_updated_at'))
         batch_op.drop_index('ix_bindings_local')
+        batch_op.drop_index('ix_bindings_crm')
 
     op.drop_table('bindings')
     with op.batch_alter_table('assignment_history', schema=None) as batch_op:

@@ -23,7 +23,7 @@ class Binding(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("connection", "crm_object", "crm_id", name="crm_record"),
         Index("ix_bindings_local", "connection", "module", "record_id", unique=True),
-        Index("ix_bindings_crm", "connection", "module", "crm_id"),  # the engine looks pages up by this
+        Index("ix_bindings_crm", "crm_id", "connection", "module"),  # pages are looked up by crm_id IN (...)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

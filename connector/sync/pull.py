@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord
@@ -43,6 +43,8 @@ class Puller:
         self.lookback = timedelta(seconds=lane.profile.lookback_seconds)
         self.ceiling = lane.started_at - self.lookback
         """The cursor never moves past this: rows committed late are read again next run."""
+        self._inserted = 0
+        self._analyze_at = 1000
         self._distributes = obj.distribute == "named_or_open" and lane.profile.mode == "complete"
         self.siblings = [o for o in lane.profile.objects if o.crm_object == obj.crm_object and o.module != obj.module]
         """Other modules of this profile on the same CRM object (UPM opportunities pushed as Leads
@@ -144,6 +146,12 @@ class Puller:
         router = router_of(self.lane.db)
         if router is not None:
             router.queue_inserted(session, self.obj.module, ids, self.lane.connection)
+        self._inserted += len(ids)
+        if self.lane.db.backend == "postgresql" and self._inserted >= self._analyze_at:
+            # A bulk load outgrows the planner's statistics (a fresh table looks empty, and page
+            # lookups would scan it): refresh them at 1,000 rows, then at every doubling.
+            session.execute(text(f"ANALYZE {Binding.__tablename__}, {self.model.__tablename__}"))
+            self._analyze_at *= 2
 
     def _move_cursor(self, session: Session, page: list[CrmRecord]) -> None:
         """Up to the newest stamp applied, never past the run's start minus the lookback."""

@@ -53,7 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('bindings', schema=None) as batch_op:
         batch_op.create_index('ix_bindings_local', ['connection', 'module', 'record_id'], unique=True)
-        batch_op.create_index('ix_bindings_crm', ['connection', 'module', 'crm_id'], unique=False)
+        batch_op.create_index('ix_bindings_crm', ['crm_id', 'connection', 'module'], unique=False)
         batch_op.create_index(batch_op.f('ix_bindings_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('campaigns',

@@ -472,3 +472,12 @@ def failures_discard(ctx: click.Context, failure_ids: tuple[int, ...]) -> None:
     from connector.sync.failures import discard
 
     click.echo(f"{discard(open_database(_settings(ctx)), list(failure_ids))} failure(s) discarded")
+
+
+# Command groups kept in their own modules (they use the helpers above, imported when run).
+from connector.cli_import import import_group, sweep_command  # noqa: E402
+from connector.cli_leads import leads_group  # noqa: E402
+
+leads_group.add_command(sweep_command)
+main.add_command(leads_group)
+main.add_command(import_group)

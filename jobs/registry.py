@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from connector.config.settings import ScheduleSettings, Settings
 from connector.daemon.context import JobContext
-from connector.jobs import sync_lane
+from connector.jobs import aging_sweep, notification_delivery, sync_lane
 from connector.jobs.custom import resolve_callable
 from connector.mapping.loader import ProfileError
 from connector.sync.connections import load_connection_profile
@@ -27,9 +27,9 @@ class JobSpec:
 
 
 def scheduled_jobs(settings: Settings) -> list[JobSpec]:
-    """Every enabled lane the configuration asks for: one sync lane per connection whose profile
-    is valid (an invalid one is logged with every problem and its lane is not started), the
-    outbox-independent custom jobs."""
+    """Every lane the configuration asks for: one sync lane per enabled connection whose profile is
+    valid (an invalid one is logged with every problem and its lane is not started), notification
+    delivery (idle while notifications are disabled), the lead aging sweep, and custom jobs."""
     specs: list[JobSpec] = []
     for name, conn in settings.connections.items():
         if not conn.enabled:
@@ -41,6 +41,9 @@ def scheduled_jobs(settings: Settings) -> list[JobSpec]:
                 log.error("lane sync:%s not started: mapping profile problem: %s", name, problem)
             continue
         specs.append(JobSpec(lane=f"sync:{name}", schedule=conn.schedule, run=sync_lane.run, connection=name))
+    specs.append(JobSpec(lane="notifications:delivery", schedule=settings.notifications.delivery_schedule,
+                         run=notification_delivery.run))
+    specs.append(JobSpec(lane="leads:aging-sweep", schedule=settings.leads.sweep_schedule, run=aging_sweep.run))
     for name, job in settings.jobs.items():
         if job.enabled:
             specs.append(JobSpec(lane=f"job:{name}", schedule=job.schedule, run=resolve_callable(job.callable)))

@@ -199,3 +199,18 @@ def test_references_checked(tmp_path: Path) -> None:
     assert f"{path}:3: connections.crm.adapter: unknown adapter 'dynamics'" in result.output
     assert f"{path}:5: connections.crm.mapping: mapping profile" in result.output
     assert f"{path}:8: jobs.nightly.callable: cannot import module 'no_such_module'" in result.output
+
+
+def test_lead_rules_are_checked(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        leads:
+          rules:
+            - {name: US SMB, countries: [USA], target: "group:US resellers"}
+            - {name: Typo, contries: [USA], target: "group:US resellers"}
+        """,
+    )
+    result = CliRunner().invoke(main, ["--config", str(path), "config", "check"])
+    assert result.exit_code == 2
+    assert f"{path}:4: leads.rules.1: unknown key(s) contries" in result.output

@@ -8,6 +8,7 @@ from connector.adapters.base import ADAPTER_GROUP
 from connector.config.loader import ConfigProblem
 from connector.config.settings import Settings
 from connector.jobs.custom import resolve_callable
+from connector.leads.rules import SPEC_FIELDS
 
 
 
@@ -45,6 +46,11 @@ def check_references(settings: Settings) -> list[ConfigProblem]:
                     f"credentials file {settings.resolve_path(conn.auth.file)} does not exist",
                 )
             )
+    for index, rule in enumerate(settings.leads.rules):
+        unknown = sorted(set(rule) - SPEC_FIELDS)
+        if unknown or not rule.get("name"):
+            problem = f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(SPEC_FIELDS))}" if unknown else "a rule needs a name"
+            problems.append(ConfigProblem(settings.locate("leads", "rules", index), f"leads.rules.{index}", problem))
     for name, job in settings.jobs.items():
         try:
             resolve_callable(job.callable)

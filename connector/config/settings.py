@@ -189,6 +189,12 @@ class LeadSettings(Section):
     shark_tank_window: Seconds = 48 * 3600.0
     segment_sla_days: dict[str, int] = Field(default_factory=lambda: {"SMB": 7, "Mid-Market": 90, "Enterprise": 180})
     sweep_schedule: ScheduleSettings = ScheduleSettings(every=900)
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    """Assignment rules, created or updated by name when the daemon starts, e.g.
+    `{name: US SMB, priority: 10, countries: [USA], segments: [SMB], target: "group:US resellers",
+    model: round_robin, access_type: Read-Write}` (see `upm-connector leads rules add --help`)."""
+    review_recipients: list[str] = Field(default_factory=list)
+    """Who is emailed about leads sent to manual review, rejections and status changes."""
 
 
 class SmtpSettings(Section):

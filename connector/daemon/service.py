@@ -24,6 +24,7 @@ from connector.daemon.emulators import start_local_emulators
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.jobs import scheduled_jobs
+from connector.leads.service import LeadService
 from connector.store.database import Database
 from connector.sync.connections import open_database
 from connector.store.migrate import current_revision, head_revision, upgrade
@@ -88,6 +89,9 @@ def _serve(settings: Settings, clock: Clock) -> int:
     scheduler = LaneScheduler(settings, db, leases, clock)
     for problem in check_references(settings):
         log.error("configuration problem, lane not started: %s", problem)
+    if settings.leads.rules:
+        saved = LeadService(db, settings.leads, clock).save_rules(settings.leads.rules)
+        log.info("assignment rules from the config saved", extra={"rules": [rule.name for rule in saved]})
     for spec in scheduled_jobs(settings):
         scheduler.add(spec)
     scheduler.start()

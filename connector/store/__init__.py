@@ -6,10 +6,12 @@ generated from. Importing this package registers every table on `Base.metadata`.
 """
 
 from connector.store import (  # noqa: F401  (importing registers the tables)
+    aging,
     assignments,
     bindings,
     conflicts,
     cursors,
+    distribution,
     failures,
     leases,
     notifications,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.store.base import Archivable, Base, Timestamped
@@ -110,6 +110,16 @@ class Prospect(Timestamped, Archivable, Base):
     converted_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     converted_at: Mapped[datetime | None]
     last_activity_at: Mapped[datetime | None]
+    # distribution (connector.leads): new | assigned | accepted | pool | open | manual_review | converted;
+    # the holder is partner_account_id (and assigned_user_id when a rep was named)
+    distribution_state: Mapped[str] = mapped_column(String(20), default="new", server_default="new", index=True)
+    assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("partner_users.id"))
+    assignment_rule_id: Mapped[int | None] = mapped_column(ForeignKey("assignment_rules.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    pool_until: Mapped[datetime | None]
+    previous_holder_ids: Mapped[list[int]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    registered_at: Mapped[datetime | None]
 
 
 class Account(Timestamped, Archivable, Base):

@@ -78,12 +78,16 @@ def open_engine(settings: Settings, name: str, db: Database, *, clock: Clock | N
     clock = clock or SystemClock()
     loaded = load_connection_profile(settings, name)
     adapter = open_adapter(settings, name, db=db, clock=clock, sleep=sleep)
-    return SyncEngine(name, db, adapter, loaded, clock)
+    return SyncEngine(name, db, adapter, loaded, clock, settings.leads)
 
 
-def open_database(settings: Settings) -> Database:
-    """The datastore with the outbox router installed: every local change made through it queues
-    its pushes in the same transaction."""
+def open_database(settings: Settings, clock: Clock | None = None) -> Database:
+    """The datastore with its write hooks installed: every local change queues its pushes in the
+    same transaction (outbox), and partners' leads are checked against their auto-registration
+    rules whoever writes them (the sync engine included)."""
+    from connector.leads import auto_registration
+
     db = Database(settings.database.url)
     outbox_router(settings).install(db)
+    auto_registration.install(db, clock or SystemClock())
     return db

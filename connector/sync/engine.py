@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from connector.adapters.base import CrmAdapter
 from connector.clock import Clock
+from connector.config.settings import LeadSettings
 from connector.mapping.loader import LoadedProfile
 from connector.store.bindings import Binding
 from connector.store.database import Database
@@ -22,7 +23,9 @@ from connector.sync.summary import Counts
 class SyncEngine:
     """Runs sync cycles and resyncs for one connection."""
 
-    def __init__(self, connection: str, db: Database, adapter: CrmAdapter, loaded: LoadedProfile, clock: Clock):
+    def __init__(self, connection: str, db: Database, adapter: CrmAdapter, loaded: LoadedProfile, clock: Clock,
+                 leads: LeadSettings | None = None):
+        self.leads = leads or LeadSettings()
         self.connection = connection
         self.db = db
         self.adapter = adapter
@@ -32,7 +35,7 @@ class SyncEngine:
     def _lane(self, dry_run: bool, should_stop: Callable[[], bool],
               progress: Callable[[str, int], None] = lambda step, records: None) -> Lane:
         return Lane(self.connection, self.db, self.adapter, self.loaded, self.clock, self.clock.now(),
-                    dry_run=dry_run, should_stop=should_stop, progress=progress)
+                    leads=self.leads, dry_run=dry_run, should_stop=should_stop, progress=progress)
 
     def cycle(self, *, only: str | None = None, dry_run: bool = False,
               should_stop: Callable[[], bool] = lambda: False,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from connector.adapters.base import CrmAdapter
 from connector.clock import Clock
+from connector.config.settings import LeadSettings
 from connector.mapping.loader import LoadedProfile
 from connector.mapping.mapper import Mapper
 from connector.mapping.profile import ObjectMap
@@ -24,6 +25,8 @@ class Lane:
     loaded: LoadedProfile
     clock: Clock
     started_at: datetime
+    leads: LeadSettings = field(default_factory=LeadSettings)
+    """How complete mode distributes the leads it brings in."""
     dry_run: bool = False
     should_stop: Callable[[], bool] = lambda: False
     progress: Callable[[str, int], None] = lambda step, records: None

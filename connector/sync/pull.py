@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord
-from connector.leads.intake import route_new_lead
+from connector.leads.service import LeadService
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
@@ -108,7 +108,7 @@ class Puller:
             binder.load_records(self.obj.module, [record.id for record, *_ in applied])
             for record, crm, values, creating in applied:
                 if creating and self._distributes:
-                    route_new_lead(session, record, now)
+                    LeadService(self.lane.db, self.lane.leads, self.lane.clock).place(session, record, actor=f"crm:{self.lane.connection}")
                 binder.bind(self.obj.module, record.id, self.obj.crm_object, crm.id, to_plain(values), crm.modified_at, now)
             if not self.lane.dry_run:
                 if move_cursor:

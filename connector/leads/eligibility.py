@@ -1,0 +1,137 @@
+"""The partner list: for a lead, which partner accounts may take it and why each is in or out.
+
+This is the CRM Lead page's "Generate Partner List": the partner validation criteria are
+geographical match, product certification match and approved users; a partner that is inactive or
+already held the lead (rejected it, or it was pulled back) is out too. The same checks decide who
+a rule may give a lead to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.store.partners import PartnerAccount, PartnerUser
+from connector.store.records import Prospect
+
+TIER_RANK = {"platinum": 0, "gold": 1, "silver": 2, "bronze": 3}
+"""Medallion tiers best first; any other tier ranks after these, no tier last."""
+OTHER_TIER, NO_TIER = len(TIER_RANK), len(TIER_RANK) + 1
+
+
+@dataclass(frozen=True)
+class Check:
+    """One criterion: its name, whether it holds, and a sentence saying why."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class PartnerVerdict:
+    """A partner account on a lead's partner list, with every check made."""
+
+    account_id: int
+    name: str
+    tier: str | None
+    checks: tuple[Check, ...]
+
+    @property
+    def eligible(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(check for check in self.checks if not check.ok)
+
+
+def fold(value: str | None) -> str:
+    """A value compared case- and space-insensitively."""
+    return (value or "").strip().casefold()
+
+
+def folded(values: Iterable[str]) -> set[str]:
+    return {fold(v) for v in values if fold(v)}
+
+
+def products_of(prospect: Prospect) -> set[str]:
+    """The products a lead is interested in (`product_interest` separated by commas or semicolons)."""
+    return folded(re.split(r"[,;]", prospect.product_interest or ""))
+
+
+def territory_check(account: PartnerAccount, prospect: Prospect) -> Check:
+    """The partner covers the lead's country and, when it lists states, the lead's state."""
+    if not prospect.country:
+        return Check("territory", True, "the lead has no country: any territory")
+    if fold(prospect.country) not in folded(account.countries):
+        return Check("territory", False, f"does not cover {prospect.country}")
+    if account.states and prospect.state and fold(prospect.state) not in folded(account.states):
+        return Check("territory", False, f"covers {prospect.country} but not {prospect.state}")
+    where = f"{prospect.state}, {prospect.country}" if account.states and prospect.state else prospect.country
+    return Check("territory", True, f"covers {where}")
+
+
+def certification_check(account: PartnerAccount, prospect: Prospect) -> Check:
+    """The partner is certified for every product the lead is interested in."""
+    wanted = products_of(prospect)
+    if not wanted:
+        return Check("certification", True, "the lead names no product")
+    missing = sorted(wanted - folded(account.certifications))
+    if missing:
+        return Check("certification", False, f"not certified for {', '.join(missing)}")
+    return Check("certification", True, f"certified for {', '.join(sorted(wanted))}")
+
+
+def users_check(approved_users: int) -> Check:
+    if approved_users:
+        return Check("users", True, f"{approved_users} approved active user(s)")
+    return Check("users", False, "no approved active user")
+
+
+def active_check(account: PartnerAccount) -> Check:
+    return Check("active", account.active, "active" if account.active else "the partner account is inactive")
+
+
+def history_check(account: PartnerAccount, excluded: Collection[int]) -> Check:
+    if account.id in excluded:
+        return Check("not_previous_holder", False, "already held this lead (rejected or pulled back)")
+    return Check("not_previous_holder", True, "has not held this lead")
+
+
+def approved_user_counts(session: Session, account_ids: Collection[int]) -> dict[int, int]:
+    """How many active, approved users each account has."""
+    if not account_ids:
+        return {}
+    rows = session.execute(
+        select(PartnerUser.account_id, func.count(PartnerUser.id))
+        .where(PartnerUser.account_id.in_(account_ids), PartnerUser.active.is_(True), PartnerUser.approved.is_(True))
+        .group_by(PartnerUser.account_id)
+    ).all()
+    return {account_id: count for account_id, count in rows}
+
+
+def verdict(account: PartnerAccount, prospect: Prospect, approved_users: int,
+            excluded: Collection[int]) -> PartnerVerdict:
+    """Every validation criterion of one partner for one lead."""
+    checks = (active_check(account), territory_check(account, prospect), certification_check(account, prospect),
+              users_check(approved_users), history_check(account, excluded))
+    return PartnerVerdict(account.id, account.name, account.tier, checks)
+
+
+def rank_key(item: PartnerVerdict) -> tuple[int, int, int, str, int]:
+    """Eligible first, then most criteria met, then best tier, then by name."""
+    tier = TIER_RANK.get(fold(item.tier), OTHER_TIER if item.tier else NO_TIER)
+    return (0 if item.eligible else 1, len(item.failed), tier, fold(item.name), item.account_id)
+
+
+def partner_list(session: Session, prospect: Prospect, excluded: Collection[int] = ()) -> list[PartnerVerdict]:
+    """Every partner account for this lead, ranked, each with the reasons it is in or out."""
+    accounts = session.scalars(select(PartnerAccount).order_by(PartnerAccount.id)).all()
+    users = approved_user_counts(session, [a.id for a in accounts])
+    excluded = set(excluded) | set(prospect.previous_holder_ids or ())
+    return sorted((verdict(a, prospect, users.get(a.id, 0), excluded) for a in accounts), key=rank_key)

@@ -7,13 +7,26 @@ from datetime import datetime, timezone
 import pytest
 from simple_salesforce import format_soql
 
+from connector.emulators.clock import EmulatorClock
 from connector.emulators.salesforce import SalesforceEmulator
 from connector.emulators.salesforce.soql import SoqlError, parse
 
 
+class StillClock(EmulatorClock):
+    """Stands still: the four seeded Leads share one SystemModstamp even on a loaded machine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._start + self._offset
+
+
 @pytest.fixture
 def org() -> SalesforceEmulator:
-    emulator = SalesforceEmulator()
+    emulator = SalesforceEmulator(clock=StillClock())
     emulator.seed(
         {
             "Lead": [

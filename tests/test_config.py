@@ -214,3 +214,8 @@ def test_lead_rules_are_checked(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(path), "config", "check"])
     assert result.exit_code == 2
     assert f"{path}:4: leads.rules.1: unknown key(s) contries" in result.output
+
+
+def test_embedded_defaults_are_the_example_config() -> None:
+    packaged = REPO / "connector" / "config" / "defaults.yaml"
+    assert packaged.read_text() == (REPO / "config.example.yaml").read_text(), "copy config.example.yaml over defaults.yaml"

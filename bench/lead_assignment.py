@@ -10,7 +10,9 @@ one approved rep each; `--groups` groups (by country, mixed tiers) that the roun
 rules feed; `--rules` rules by priority mixing country, segment, lead source and industry conditions
 and partner tier/certification/territory conditions, ending in broad round-robin rules, so most
 leads try several rules before one fires and some match none (the fallback). Leads are bulk
-inserted first (not timed), then each distribute() call is timed on its own.
+inserted first (not timed), then each distribute() call is timed on its own. As in the daemon (the
+`store:checkpoint` lane), SQLite's write-ahead log is checkpointed in the background on the
+configured schedule.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import random
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from connector.clock import ManualClock
-from connector.config.settings import LeadSettings
+from connector.config.settings import DatabaseSettings, LeadSettings
 from connector.leads.service import LeadService
 from connector.store import Database
 from connector.store.migrate import upgrade
@@ -102,6 +105,19 @@ def insert_leads(db: Database, rng: random.Random, count: int) -> list[int]:
         return list(s.scalars(select(Prospect.id).order_by(Prospect.id)))
 
 
+def checkpoint_in_background(db: Database, stop: threading.Event) -> threading.Thread:
+    """What the daemon's store:checkpoint lane does, on its default schedule."""
+    every = DatabaseSettings().checkpoint_schedule.every or 5.0
+
+    def loop() -> None:
+        while not stop.wait(every):
+            db.checkpoint()
+
+    thread = threading.Thread(target=loop, name="checkpoint", daemon=True)
+    thread.start()
+    return thread
+
+
 def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -124,12 +140,16 @@ def main() -> None:
         service.save_rules(rule_specs(rng, args.rules, groups, args.partners))
         ids = insert_leads(db, rng, args.leads)
         by_state: dict[str, list[float]] = {}
+        stop = threading.Event()
+        checkpointer = checkpoint_in_background(db, stop)
         started = time.perf_counter()
         for prospect_id in ids:
             t0 = time.perf_counter()
             state = service.distribute(prospect_id).state
             by_state.setdefault(state, []).append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
+        stop.set()
+        checkpointer.join()
         db.dispose()
     print(f"backend {db.backend}: {args.leads} leads, {args.partners} partners, {args.groups} groups, {args.rules} rules")
     print(f"  {args.leads / elapsed:,.0f} leads/s over {elapsed:.1f} s")

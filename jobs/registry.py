@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from connector.config.settings import ScheduleSettings, Settings
 from connector.daemon.context import JobContext
-from connector.jobs import aging_sweep, notification_delivery, sync_lane
+from sqlalchemy.engine import make_url
+
+from connector.jobs import aging_sweep, notification_delivery, sqlite_checkpoint, sync_lane
 from connector.jobs.custom import resolve_callable
 from connector.mapping.loader import ProfileError
 from connector.sync.connections import load_connection_profile
@@ -29,7 +31,8 @@ class JobSpec:
 def scheduled_jobs(settings: Settings) -> list[JobSpec]:
     """Every lane the configuration asks for: one sync lane per enabled connection whose profile is
     valid (an invalid one is logged with every problem and its lane is not started), notification
-    delivery (idle while notifications are disabled), the lead aging sweep, and custom jobs."""
+    delivery (idle while notifications are disabled), the lead aging sweep, the SQLite checkpoint
+    (SQLite only), and custom jobs."""
     specs: list[JobSpec] = []
     for name, conn in settings.connections.items():
         if not conn.enabled:
@@ -44,6 +47,9 @@ def scheduled_jobs(settings: Settings) -> list[JobSpec]:
     specs.append(JobSpec(lane="notifications:delivery", schedule=settings.notifications.delivery_schedule,
                          run=notification_delivery.run))
     specs.append(JobSpec(lane="leads:aging-sweep", schedule=settings.leads.sweep_schedule, run=aging_sweep.run))
+    if make_url(settings.database.url).get_backend_name() == "sqlite":
+        specs.append(JobSpec(lane=sqlite_checkpoint.LANE, schedule=settings.database.checkpoint_schedule,
+                             run=sqlite_checkpoint.run))
     for name, job in settings.jobs.items():
         if job.enabled:
             specs.append(JobSpec(lane=f"job:{name}", schedule=job.schedule, run=resolve_callable(job.callable)))

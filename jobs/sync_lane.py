@@ -17,7 +17,7 @@ def run(context: JobContext) -> None:
     try:
         engine = open_engine(context.settings, context.connection, context.db, clock=context.clock)
         try:
-            counts = engine.cycle(should_stop=context.should_stop)
+            counts = engine.cycle(deletes="due", should_stop=context.should_stop)
         finally:
             engine.adapter.close()
     except AuthError as exc:

@@ -37,22 +37,6 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DatabaseSettings(Section):
-    url: str = "sqlite:///upm-connector.db"
-    """SQLAlchemy URL. `postgresql://` uses psycopg 3. Env: UPM_DATABASE_URL."""
-
-    @field_validator("url")
-    @classmethod
-    def _parseable(cls, value: str) -> str:
-        try:
-            backend = make_url(value).get_backend_name()
-        except ArgumentError:
-            raise ValueError(f"'{value}' is not a database URL (e.g. sqlite:///upm.db, postgresql://host/db)") from None
-        if backend not in ("sqlite", "postgresql"):
-            raise ValueError(f"database backend '{backend}' is not supported; use sqlite or postgresql")
-        return value
-
-
 class HttpSettings(Section):
     bind: str = "127.0.0.1:8080"
     """host:port for the HTTP API (health, Assign-to-Partner). Env: UPM_HTTP_BIND."""
@@ -115,6 +99,25 @@ class ScheduleSettings(Section):
             except ValueError as exc:
                 raise ValueError(f"cron '{self.cron}': {exc}") from None
         return self
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite:///upm-connector.db"
+    """SQLAlchemy URL. `postgresql://` uses psycopg 3. Env: UPM_DATABASE_URL."""
+    checkpoint_schedule: ScheduleSettings = ScheduleSettings(every=5)
+    """SQLite only: how often the `store:checkpoint` lane folds the write-ahead log into the
+    database file, so that commits never do it themselves."""
+
+    @field_validator("url")
+    @classmethod
+    def _parseable(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"'{value}' is not a database URL (e.g. sqlite:///upm.db, postgresql://host/db)") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"database backend '{backend}' is not supported; use sqlite or postgresql")
+        return value
 
 
 class AuthSettings(Section):

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from connector.clock import Clock
 from connector.config.settings import LeadSettings
-from connector.leads import assign, lifecycle, notify
+from connector.leads import assign, directory, lifecycle, notify
 from connector.leads.errors import InvalidTransition
 from connector.leads.rules import segment_of
 from connector.leads.service import LeadService
@@ -219,11 +219,11 @@ class SweepReport:
 
 def reminder_recipients(session: Session, prospect: Prospect) -> list[str]:
     """Who is reminded: the holder's lead recipients, or every member of the group holding it."""
+    found = directory.of(session)
     if prospect.partner_account_id is not None:
-        return assign.recipients(session, prospect.partner_account_id, prospect.assigned_user_id)
+        return found.recipients(prospect.partner_account_id, prospect.assigned_user_id)
     groups = [g.assignee_id for g in assign.active_grants(session, prospect.id) if g.assignee_type == "group"]
-    members = session.scalars(select(PartnerGroupMember).where(PartnerGroupMember.group_id.in_(groups))) if groups else []
-    return [r for m in members for r in assign.recipients(session, m.account_id, m.user_id)]
+    return [r for g in groups for m in found.members.get(g, ()) for r in found.recipients(m.account_id, m.user_id)]
 
 
 def _already_reminded(session: Session, deadline: Deadline) -> bool:

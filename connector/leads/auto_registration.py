@@ -6,7 +6,7 @@ group without conditions never matches. A partner chooses in `settings["auto_reg
 own groups). Rules are evaluated when a partner's lead is created or updated - never by combing
 existing leads - and never for a company the partner ignores. Only the partner's own leads count:
 created with the partner as holder and never distributed (a vendor's lead handed to the partner, by
-the rules or by intake, is not registered back).
+the rules or as its named account's, is not registered back).
 
 Registering sets `registered_at` (which shares the lead with the supplier: the CRM sync picks it
 up) and records a "registration" activity naming the group that matched.

@@ -12,10 +12,10 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.store.partners import PartnerAccount, PartnerUser
+from connector.leads import directory
+from connector.leads.directory import Partner
 from connector.store.records import Prospect
 
 TIER_RANK = {"platinum": 0, "gold": 1, "silver": 2, "bronze": 3}
@@ -64,7 +64,7 @@ def products_of(prospect: Prospect) -> set[str]:
     return folded(re.split(r"[,;]", prospect.product_interest or ""))
 
 
-def territory_check(account: PartnerAccount, prospect: Prospect) -> Check:
+def territory_check(account: Partner, prospect: Prospect) -> Check:
     """The partner covers the lead's country and, when it lists states, the lead's state."""
     if not prospect.country:
         return Check("territory", True, "the lead has no country: any territory")
@@ -76,7 +76,7 @@ def territory_check(account: PartnerAccount, prospect: Prospect) -> Check:
     return Check("territory", True, f"covers {where}")
 
 
-def certification_check(account: PartnerAccount, prospect: Prospect) -> Check:
+def certification_check(account: Partner, prospect: Prospect) -> Check:
     """The partner is certified for every product the lead is interested in."""
     wanted = products_of(prospect)
     if not wanted:
@@ -93,33 +93,20 @@ def users_check(approved_users: int) -> Check:
     return Check("users", False, "no approved active user")
 
 
-def active_check(account: PartnerAccount) -> Check:
+def active_check(account: Partner) -> Check:
     return Check("active", account.active, "active" if account.active else "the partner account is inactive")
 
 
-def history_check(account: PartnerAccount, excluded: Collection[int]) -> Check:
+def history_check(account: Partner, excluded: Collection[int]) -> Check:
     if account.id in excluded:
         return Check("not_previous_holder", False, "already held this lead (rejected or pulled back)")
     return Check("not_previous_holder", True, "has not held this lead")
 
 
-def approved_user_counts(session: Session, account_ids: Collection[int]) -> dict[int, int]:
-    """How many active, approved users each account has."""
-    if not account_ids:
-        return {}
-    rows = session.execute(
-        select(PartnerUser.account_id, func.count(PartnerUser.id))
-        .where(PartnerUser.account_id.in_(account_ids), PartnerUser.active.is_(True), PartnerUser.approved.is_(True))
-        .group_by(PartnerUser.account_id)
-    ).all()
-    return {account_id: count for account_id, count in rows}
-
-
-def verdict(account: PartnerAccount, prospect: Prospect, approved_users: int,
-            excluded: Collection[int]) -> PartnerVerdict:
+def verdict(account: Partner, prospect: Prospect, excluded: Collection[int]) -> PartnerVerdict:
     """Every validation criterion of one partner for one lead."""
     checks = (active_check(account), territory_check(account, prospect), certification_check(account, prospect),
-              users_check(approved_users), history_check(account, excluded))
+              users_check(len(account.approved_users)), history_check(account, excluded))
     return PartnerVerdict(account.id, account.name, account.tier, checks)
 
 
@@ -131,7 +118,5 @@ def rank_key(item: PartnerVerdict) -> tuple[int, int, int, str, int]:
 
 def partner_list(session: Session, prospect: Prospect, excluded: Collection[int] = ()) -> list[PartnerVerdict]:
     """Every partner account for this lead, ranked, each with the reasons it is in or out."""
-    accounts = session.scalars(select(PartnerAccount).order_by(PartnerAccount.id)).all()
-    users = approved_user_counts(session, [a.id for a in accounts])
     excluded = set(excluded) | set(prospect.previous_holder_ids or ())
-    return sorted((verdict(a, prospect, users.get(a.id, 0), excluded) for a in accounts), key=rank_key)
+    return sorted((verdict(a, prospect, excluded) for a in directory.of(session).partners.values()), key=rank_key)

@@ -70,9 +70,8 @@ def accept(session: Session, prospect: Prospect, user: PartnerUser, now: datetim
         reason = f"accepted by {user.account.name} for the group"
         for grant in assign.active_grants(session, prospect.id):
             assign.revoke(session, grant, actor=actor, reason=reason, now=now)
-        for assignee_type, assignee_id in (("account", user.account_id), ("user", user.id)):
-            assign.grant(session, prospect.id, assignee_type, assignee_id, via.access_type, actor=actor, reason=reason,
-                         now=now)
+        assign.grant(session, prospect.id, [("account", user.account_id), ("user", user.id)], via.access_type,
+                     actor=actor, reason=reason, now=now)
         prospect.partner_account_id, prospect.assigned_user_id = user.account_id, user.id
     prospect.distribution_state = lifecycle.ACCEPTED
     prospect.accepted_at = now
@@ -150,8 +149,8 @@ def convert(session: Session, prospect: Prospect, user: PartnerUser, *, account_
     session.flush()
     reason = f"converted from prospect {prospect.id}"
     for grant in assign.active_grants(session, prospect.id):
-        assign.grant(session, contact.id, grant.assignee_type, grant.assignee_id, grant.access_type, actor=user.email,
-                     reason=reason, now=now, module="contact")
+        assign.grant(session, contact.id, [(grant.assignee_type, grant.assignee_id)], grant.access_type,
+                     actor=user.email, reason=reason, now=now, module="contact")
     prospect.converted_contact_id, prospect.converted_at = contact.id, now
     prospect.distribution_state = lifecycle.CONVERTED
     lifecycle.change_status(session, prospect, lifecycle.STATUS_CONVERTED, actor=user.email,

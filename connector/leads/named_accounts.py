@@ -2,18 +2,18 @@
 owns the account, and to its named rep, whatever the rules say. Leads of open accounts are left to
 the rules (a shark-tank rule makes partners compete for them).
 
-The match is intake's (`intake.named_account_for`: the company name, case-insensitively).
+The match is on the company name, case-insensitively.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.leads.intake import named_account_for
 from connector.store.partners import PartnerAccount, PartnerUser
-from connector.store.records import Prospect
+from connector.store.records import Account, Prospect
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,18 @@ class Protection:
     account_name: str
     partner: PartnerAccount
     rep_id: int | None
+
+
+def named_account_for(session: Session, prospect: Prospect) -> Account | None:
+    """The named account the lead's company is, matched on the company name (case-insensitive)."""
+    if not prospect.company_name:
+        return None
+    return session.scalars(
+        select(Account).where(func.lower(Account.name) == prospect.company_name.strip().lower(),
+                              Account.named.is_(True), Account.archived_at.is_(None),
+                              Account.partner_account_id.is_not(None))
+        .order_by(Account.id).limit(1)
+    ).first()
 
 
 def protection(session: Session, prospect: Prospect) -> Protection | None:

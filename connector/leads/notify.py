@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connector.store.notifications import Notification
@@ -16,19 +16,24 @@ KINDS = ("assignment", "reminder", "pullback", "claim_won", "status_change", "re
 
 def queue(
     session: Session, *, kind: str, recipients: Iterable[str], subject: str, body: str, event_key: str,
-    now: datetime, record_module: str | None = None, record_id: int | None = None,
+    now: datetime, record_module: str | None = None, record_id: int | None = None, new_event: bool = False,
 ) -> int:
     """Add one pending email per recipient, once per (event_key, recipient): queuing the same event
-    again adds nothing. Returns how many were added."""
+    again adds nothing. `new_event`: the event was created in this very transaction, so nothing can
+    be queued for it yet and the lookup is skipped (the unique key still refuses a double). Returns
+    how many were added."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind '{kind}' (known: {', '.join(KINDS)})")
-    added = 0
-    for recipient in dict.fromkeys(r.strip().lower() for r in recipients if r and r.strip()):
-        key = f"{kind}:{event_key}:{recipient}"[:300]
-        if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
-            continue
-        session.add(Notification(kind=kind, recipient=recipient, subject=subject, body=body, dedupe_key=key,
-                                 message_id=f"<{uuid.uuid4().hex}@upm-connector>", record_module=record_module,
-                                 record_id=record_id, next_attempt_at=now, created_at=now))
-        added += 1
-    return added
+    keys = {recipient: f"{kind}:{event_key}:{recipient}"[:300]
+            for recipient in dict.fromkeys(r.strip().lower() for r in recipients if r and r.strip())}
+    if not keys:
+        return 0
+    queued = set() if new_event else set(session.scalars(
+        select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys.values()))))
+    fresh = [(recipient, key) for recipient, key in keys.items() if key not in queued]
+    if fresh:
+        session.connection().execute(insert(Notification), [
+            {"kind": kind, "recipient": recipient, "subject": subject, "body": body, "dedupe_key": key,
+             "message_id": f"<{uuid.uuid4().hex}@upm-connector>", "record_module": record_module,
+             "record_id": record_id, "next_attempt_at": now, "created_at": now} for recipient, key in fresh])
+    return len(fresh)

@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from connector.leads.directory import Member
 from connector.leads.errors import NotFound
 from connector.leads.locks import lock
 from connector.store.distribution import RoundRobinCursor
-from connector.store.partners import PartnerGroupMember
 
 
 def lock_cursor(session: Session, group_id: int, now: datetime) -> RoundRobinCursor:
@@ -34,14 +33,7 @@ def lock_cursor(session: Session, group_id: int, now: datetime) -> RoundRobinCur
         return lock(session, RoundRobinCursor, group_id)
 
 
-def members_of(session: Session, group_id: int) -> list[PartnerGroupMember]:
-    """A group's members in rotation order."""
-    return list(session.scalars(select(PartnerGroupMember).where(PartnerGroupMember.group_id == group_id)
-                                .order_by(PartnerGroupMember.position, PartnerGroupMember.id)))
-
-
-def next_member(session: Session, group_id: int, eligible: Sequence[PartnerGroupMember],
-                now: datetime) -> PartnerGroupMember | None:
+def next_member(session: Session, group_id: int, eligible: Sequence[Member], now: datetime) -> Member | None:
     """Whose turn it is among the group's `eligible` members, the cursor moved to them; None (cursor
     untouched) when none is eligible."""
     if not eligible:

@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector.leads import directory
+from connector.leads.directory import Directory, Member, Partner, Rule
 from connector.leads.eligibility import (
     Check,
     active_check,
-    approved_user_counts,
     fold,
     folded,
     history_check,
@@ -34,7 +35,7 @@ from connector.leads.eligibility import (
 from connector.leads.errors import InvalidRule
 from connector.store.assignments import ACCESS_TYPES
 from connector.store.distribution import MODELS, RULE_FALLBACKS, TARGET_TYPES, AssignmentRule
-from connector.store.partners import PartnerAccount, PartnerGroup, PartnerGroupMember, PartnerUser
+from connector.store.partners import PartnerAccount, PartnerGroup, PartnerUser
 from connector.store.records import Prospect
 
 SEGMENT_BANDS = ((100, "SMB"), (1000, "Mid-Market"))
@@ -61,7 +62,7 @@ def segment_of(prospect: Prospect) -> str | None:
     return ENTERPRISE
 
 
-def _one_of(name: str, value: str | None, options: list[str]) -> Check:
+def _one_of(name: str, value: str | None, options: Collection[str]) -> Check:
     if value and fold(value) in folded(options):
         return Check(name, True, f"{name} {value} is one of {', '.join(options)}")
     return Check(name, False, f"{name} {value or '(none)'} is not one of {', '.join(options)}")
@@ -73,7 +74,7 @@ def _within(name: str, value: Decimal | int | None, low: Decimal | int | None, h
     return Check(name, ok, f"{name} {value if value is not None else '(none)'} {'in' if ok else 'not in'} {band}")
 
 
-def lead_checks(rule: AssignmentRule, prospect: Prospect) -> list[Check]:
+def lead_checks(rule: Rule, prospect: Prospect) -> list[Check]:
     """The rule's conditions on the lead, only those it sets."""
     checks = []
     for name, value, options in (("country", prospect.country, rule.countries), ("state", prospect.state, rule.states),
@@ -99,7 +100,7 @@ def lead_checks(rule: AssignmentRule, prospect: Prospect) -> list[Check]:
     return checks
 
 
-def partner_checks(rule: AssignmentRule, account: PartnerAccount, prospect: Prospect) -> list[Check]:
+def partner_checks(rule: Rule, account: Partner, prospect: Prospect) -> list[Check]:
     """The rule's conditions on one partner, only those it sets."""
     checks = []
     if rule.partner_tiers:
@@ -120,10 +121,10 @@ class RuleVerdict:
     """How one rule fares on one lead: its lead checks, the partners it could give the lead to (in
     target order; for a group, with their memberships) and why the others cannot take it."""
 
-    rule: AssignmentRule
+    rule: Rule
     lead: tuple[Check, ...]
-    candidates: tuple[PartnerAccount, ...] = ()
-    members: tuple[PartnerGroupMember, ...] = ()
+    candidates: tuple[Partner, ...] = ()
+    members: tuple[Member, ...] = ()
     partners_out: Mapping[str, tuple[Check, ...]] = field(default_factory=dict)
     target_problem: str | None = None
 
@@ -159,45 +160,39 @@ class RuleDecision:
                    for v in self.verdicts)
 
 
-Target = tuple[PartnerAccount, PartnerGroupMember | None]
+Target = tuple[Partner, Member | None]
 
 
-def targets(session: Session, rule: AssignmentRule) -> tuple[list[Target], str | None]:
+def targets(found: Directory, rule: Rule) -> tuple[list[Target], str | None]:
     """The partner accounts a rule may give leads to, in order (with their group membership for a
     group target), or why it has none."""
     if rule.target_type == "account":
-        account = session.get(PartnerAccount, rule.target_id)
+        account = found.partners.get(rule.target_id)
         return ([(account, None)], None) if account else ([], f"partner account {rule.target_id} does not exist")
     if rule.target_type == "user":
-        user = session.get(PartnerUser, rule.target_id)
+        user = found.users.get(rule.target_id)
         if user is None:
             return [], f"partner user {rule.target_id} does not exist"
-        if not (user.active and user.approved):
+        if not user.usable:
             return [], f"partner user {user.email} is not an approved active user"
-        return [(user.account, None)], None
-    rows = session.execute(
-        select(PartnerGroupMember, PartnerAccount)
-        .join(PartnerAccount, PartnerAccount.id == PartnerGroupMember.account_id)
-        .where(PartnerGroupMember.group_id == rule.target_id)
-        .order_by(PartnerGroupMember.position, PartnerGroupMember.id)
-    ).all()
-    if not rows:
+        return [(found.partners[user.account_id], None)], None
+    members = found.members.get(rule.target_id, ())
+    if not members:
         return [], f"partner group {rule.target_id} has no members"
-    return [(account, member) for member, account in rows], None
+    return [(found.partners[m.account_id], m) for m in members], None
 
 
-def evaluate(session: Session, rule: AssignmentRule, prospect: Prospect, excluded: Collection[int]) -> RuleVerdict:
+def evaluate(found: Directory, rule: Rule, prospect: Prospect, excluded: Collection[int]) -> RuleVerdict:
     """One rule on one lead: lead checks first; partners only when those hold."""
     lead = tuple(lead_checks(rule, prospect))
     if not rule.active or not all(c.ok for c in lead):
         return RuleVerdict(rule, lead)
-    found, problem = targets(session, rule)
-    users = approved_user_counts(session, [account.id for account, _ in found])
-    candidates: list[PartnerAccount] = []
-    members: list[PartnerGroupMember] = []
+    accounts, problem = targets(found, rule)
+    candidates: list[Partner] = []
+    members: list[Member] = []
     out: dict[str, tuple[Check, ...]] = {}
-    for account, member in found:
-        checks = [active_check(account), users_check(users.get(account.id, 0)), history_check(account, excluded),
+    for account, member in accounts:
+        checks = [active_check(account), users_check(len(account.approved_users)), history_check(account, excluded),
                   *partner_checks(rule, account, prospect)]
         failed = tuple(c for c in checks if not c.ok)
         if failed:
@@ -217,9 +212,10 @@ def decide(session: Session, prospect: Prospect, excluded: Collection[int] = (),
            explain: bool = False) -> RuleDecision:
     """Try the rules in order. Stops at the first that fires unless `explain` (then every rule is
     reported, the winner still being the first that fires)."""
+    found = directory.of(session)
     verdicts = []
-    for rule in ordered_rules(session):
-        verdict = evaluate(session, rule, prospect, excluded)
+    for rule in found.rules:
+        verdict = evaluate(found, rule, prospect, excluded)
         verdicts.append(verdict)
         if verdict.fires and not explain:
             break

@@ -25,8 +25,8 @@ from connector.config.settings import LeadSettings
 from connector.leads import (
     assign,
     auto_registration,
+    directory,
     inbox,
-    intake,
     lifecycle,
     named_accounts,
     round_robin,
@@ -83,14 +83,12 @@ class LeadService:
             return self.place(session, prospect, exclude_accounts, actor)
 
     def distribute_new(self, limit: int = 100) -> list[Outcome]:
-        """Distribute up to `limit` leads never distributed yet, oldest first, one transaction each: the
-        vendor's leads (no partner), and those intake already gave a named account's partner (adopted:
-        their grants are confirmed and the partner is told). A partner's own leads are left alone."""
+        """Distribute up to `limit` of the vendor's leads never distributed yet, oldest first, one
+        transaction each. A partner's own leads (a partner holds them from the start) are left alone."""
         with self.db.session() as session:
             ids = list(session.scalars(select(Prospect.id).where(
                 Prospect.distribution_state == lifecycle.NEW, Prospect.archived_at.is_(None),
-                Prospect.partner_account_id.is_(None) | (Prospect.status == intake.ASSIGNED))
-                .order_by(Prospect.id).limit(limit)))
+                Prospect.partner_account_id.is_(None)).order_by(Prospect.id).limit(limit)))
         outcomes = []
         for prospect_id in ids:
             try:
@@ -101,8 +99,8 @@ class LeadService:
 
     def place(self, session: Session, prospect: Prospect, exclude: Collection[int] = (),
               actor: str = RULES_ACTOR) -> Outcome:
-        """Distribute a lead inside the caller's transaction (intake calls this for a lead it has just
-        written; everyone else calls `distribute`, which locks the lead first)."""
+        """Distribute a lead inside the caller's transaction (complete-mode sync calls this for a lead it
+        has just written; everyone else calls `distribute`, which locks the lead first)."""
         now = self.clock.now()
         excluded = set(exclude) | set(prospect.previous_holder_ids or ())
         protected = named_accounts.protection(session, prospect)
@@ -115,7 +113,7 @@ class LeadService:
             assign.give(session, prospect, account_id=owner.id, user_id=protected.rep_id,
                         access_type=self.settings.default_access_type, actor=actor, reason=reason, now=now)
             return Outcome.of(prospect, reason)
-        if prospect.partner_account_id is not None:  # intake gave it to an account no longer protected
+        if prospect.partner_account_id is not None:  # a partner holds it undistributed (its own lead): taken back
             assign.release(session, prospect, action="revoked", actor=actor, reason="no longer a named account",
                            now=now, remember=False)
         decision = rules.decide(session, prospect, excluded)
@@ -136,7 +134,8 @@ class LeadService:
         if rule.model == "round_robin":
             member = round_robin.next_member(session, rule.target_id, chosen.members, now)
             assert member is not None  # the rule fired: it has candidates
-            assign.give(session, prospect, account_id=member.account_id, user_id=usable_user(session, member.user_id),
+            assign.give(session, prospect, account_id=member.account_id,
+                        user_id=directory.of(session).usable_user(member.user_id),
                         access_type=access, actor=actor, reason=f"{reason} (round robin)", now=now, rule_id=rule.id)
             return Outcome.of(prospect, reason, group_id=rule.target_id, rule=rule.name)
         if rule.target_type == "group":
@@ -183,7 +182,7 @@ class LeadService:
             prospect = lock(session, Prospect, prospect_id)
             if prospect.distribution_state not in lifecycle.HELD:
                 raise InvalidTransition(f"lead {prospect_id} is {prospect.distribution_state}: nobody holds it")
-            to = assign.recipients(session, prospect.partner_account_id, prospect.assigned_user_id)
+            to = directory.of(session).recipients(prospect.partner_account_id, prospect.assigned_user_id)
             entry = lifecycle.change_status(session, prospect, lifecycle.STATUS_OPEN, actor=actor, now=now,
                                             reason=f"pulled back: {reason}")
             assign.release(session, prospect, action="pulled_back", actor=actor, reason=reason, now=now)
@@ -349,11 +348,12 @@ class LeadService:
         reason = f"shark-tank window closed unclaimed; fallback {fallback}"
         assign.release(session, prospect, action="expired", actor=RULES_ACTOR, reason=reason, now=now)
         if fallback == "round_robin" and rule is not None:
-            in_pool = [m for m in round_robin.members_of(session, rule.target_id) if m.account_id in pool]
+            found = directory.of(session)
+            in_pool = [m for m in found.members.get(rule.target_id, ()) if m.account_id in pool]
             member = round_robin.next_member(session, rule.target_id, in_pool, now)
             if member is not None:
                 assign.give(session, prospect, account_id=member.account_id,
-                            user_id=usable_user(session, member.user_id), access_type=self._access(session, rule.id),
+                            user_id=found.usable_user(member.user_id), access_type=self._access(session, rule.id),
                             actor=RULES_ACTOR, reason=reason, now=now, rule_id=rule.id)
                 return Outcome.of(prospect, reason, group_id=rule.target_id, rule=rule.name)
             fallback = "manual_review"
@@ -376,12 +376,6 @@ class LeadService:
                         f"Lead needs a decision: {assign.lead_label(prospect)}",
                         f"The lead {assign.lead_label(prospect)} needs a manual assignment: {reason}.", entry, now)
         return Outcome.of(prospect, reason)
-
-
-def usable_user(session: Session, user_id: int | None) -> int | None:
-    """A group member's named rep, when they may receive leads."""
-    user = session.get(PartnerUser, user_id) if user_id is not None else None
-    return user.id if user is not None and user.active and user.approved else None
 
 
 def load(session: Session, prospect_id: int) -> Prospect:

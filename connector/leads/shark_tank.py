@@ -13,9 +13,9 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from connector.leads import assign, lifecycle
+from connector.leads import assign, directory, lifecycle
 from connector.leads.errors import AlreadyClaimed, InvalidTransition, NotAllowed, NotFound, WindowClosed
 from connector.store.assignments import RecordAssignment
 from connector.store.partners import PartnerAccount
@@ -35,11 +35,10 @@ def publish(session: Session, prospect: Prospect, account_ids: Collection[int], 
     until = f"{prospect.pool_until:%Y-%m-%d %H:%M} UTC"
     entry = lifecycle.change_status(session, prospect, lifecycle.STATUS_OPEN, actor=actor, now=now,
                                     reason=f"shark tank for {len(account_ids)} partner(s) until {until}: {reason}")
-    assign.grant_many(session, prospect.id, "account", account_ids, OFFER_ACCESS, actor=actor, now=now,
-                      reason=f"shark tank: {reason}", action="offered")
-    pool = session.scalars(select(PartnerAccount).where(PartnerAccount.id.in_(account_ids))
-                           .options(selectinload(PartnerAccount.users))).all()  # recipients read them
-    assign.tell(session, prospect, "assignment", [r for a in pool for r in assign.recipients(session, a.id, None)],
+    assign.grant(session, prospect.id, [("account", a) for a in account_ids], OFFER_ACCESS, actor=actor, now=now,
+                 reason=f"shark tank: {reason}", action="offered")
+    found = directory.of(session)
+    assign.tell(session, prospect, "assignment", [r for a in account_ids for r in found.recipients(a, None)],
                 f"New lead to claim: {assign.lead_label(prospect)}",
                 f"The lead {assign.lead_label(prospect)} is open to claim until {until}; the first partner to claim it "
                 "gets it.", entry, now)

@@ -111,6 +111,9 @@ class Profile(_Data):
     """The cursor never passes a run's start minus this: late commits and equal stamps are read again."""
     clock_skew_seconds: float = Field(default=2, ge=0)
     """advanced mode: stamps closer than this count as simultaneous; the CRM wins ties."""
+    deletes_every_seconds: float = Field(default=900, ge=0)
+    """How often the daemon's lane reads the CRM's delete log (one call per object); the cycles in
+    between read changes only. `sync` and `resync` always read it. 0: every cycle."""
     objects: list[ObjectMap]
 
     def object_for(self, module: str) -> ObjectMap | None:

@@ -11,6 +11,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     bindings,
     conflicts,
     cursors,
+    directory_version,
     distribution,
     failures,
     leases,

@@ -27,5 +27,7 @@ class SyncCursor(Timestamped, Base):
     changes_at: Mapped[datetime | None]
     deletes_at: Mapped[datetime | None]
     needs_reconcile: Mapped[bool] = mapped_column(default=False)
+    deletes_checked_at: Mapped[datetime | None]
+    """When the delete log was last read (the lane reads it every `deletes_every_seconds`)."""
     last_run_at: Mapped[datetime | None]
     last_summary: Mapped[str | None] = mapped_column(String(500))

@@ -19,6 +19,12 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+SQLITE_AUTOCHECKPOINT_PAGES = 10_000
+"""The write-ahead log size (pages of 4 KiB) at which a committing transaction folds it into the
+database file itself. The daemon checkpoints in the background long before (`Database.checkpoint`,
+run by the `store:checkpoint` lane), so no commit pays for it; this is the safety net."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the HTTP API read while a lane writes; the busy timeout makes writers queue, not fail.
     cursor = dbapi_connection.cursor()
@@ -26,6 +32,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 
@@ -61,6 +68,16 @@ class Database:
         """Raise if the database cannot answer a trivial query."""
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    def checkpoint(self) -> int | None:
+        """SQLite: fold the write-ahead log into the database file without blocking readers or
+        writers (a PASSIVE checkpoint); returns the log pages still not written back (0: all; more
+        while a reader holds an older snapshot). PostgreSQL: None (it checkpoints itself)."""
+        if self.backend != "sqlite":
+            return None
+        with self.engine.connect() as conn:
+            _busy, logged, written = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            return max(0, int(logged) - int(written))
 
     def is_empty(self) -> bool:
         """True when no table of ours exists yet (a fresh database)."""

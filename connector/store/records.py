@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.store.base import Archivable, Base, Timestamped
@@ -153,6 +153,8 @@ class Account(Timestamped, Archivable, Base):
     named: Mapped[bool] = mapped_column(default=False)  # protected: its leads go to the owning partner
     partner_account_id: Mapped[int | None] = mapped_column(ForeignKey("partner_accounts.id"), index=True)
     named_rep_id: Mapped[int | None] = mapped_column(ForeignKey("partner_users.id"))
+
+    __table_args__ = (Index("ix_accounts_name_folded", func.lower(name)),)  # the named-account match
 
 
 class Contact(Timestamped, Archivable, Base):

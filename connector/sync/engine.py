@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 
@@ -37,10 +38,12 @@ class SyncEngine:
         return Lane(self.connection, self.db, self.adapter, self.loaded, self.clock, self.clock.now(),
                     leads=self.leads, dry_run=dry_run, should_stop=should_stop, progress=progress)
 
-    def cycle(self, *, only: str | None = None, dry_run: bool = False,
+    def cycle(self, *, only: str | None = None, dry_run: bool = False, deletes: Literal["now", "due"] = "now",
               should_stop: Callable[[], bool] = lambda: False,
               progress: Callable[[str, int], None] = lambda step, records: None) -> Counts:
-        """One incremental cycle: changes and deletes since each cursor, then the outbox."""
+        """One incremental cycle: changes and deletes since each cursor, then the outbox. `deletes`
+        "due" reads the delete log only when the profile's `deletes_every_seconds` has passed (the
+        daemon's lane); "now" reads it every time (a cycle someone asked for)."""
         lane = self._lane(dry_run, should_stop, progress)
         calls_before = self.adapter.api_usage().calls_made
         counts = Counts()
@@ -51,7 +54,8 @@ class SyncEngine:
             if obj.direction != "to_crm":
                 puller = Puller(lane, obj)
                 counts.add(puller.run(None, from_cursor=True))
-                counts.add(puller.apply_deletes(None))
+                if deletes == "now" or puller.deletes_due():
+                    counts.add(puller.apply_deletes(None))
         self._push_and_record(lane, objects, counts, calls_before)
         return counts
 

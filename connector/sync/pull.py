@@ -219,6 +219,13 @@ class Puller:
                 counts.changes.append(f"UPM {module} {'new' if creating else record.id} <- {self.obj.crm_object} {crm.id}: {sorted(apply)}")
         return record, crm, values, creating
 
+    def deletes_due(self) -> bool:
+        """Has `deletes_every_seconds` passed since the delete log was last read?"""
+        with self.lane.db.session() as session:
+            checked = cursor_row(session, self.lane, self.obj).deletes_checked_at
+        every = timedelta(seconds=self.lane.profile.deletes_every_seconds)
+        return checked is None or self.lane.started_at - checked >= every
+
     def apply_deletes(self, since: datetime | None) -> Counts:
         """Archive (or leave, per on_delete) UPM records whose CRM records were deleted."""
         counts = Counts()
@@ -245,6 +252,7 @@ class Puller:
                             counts.changes.append(f"UPM {self.obj.module} {record.id} archived: {self.obj.crm_object} {crm_id} deleted")
                 cursor.needs_reconcile = cursor.needs_reconcile or not deleted.complete
                 cursor.deletes_at = max(start, self.ceiling)
+            cursor.deletes_checked_at = self.lane.started_at
             if self.lane.dry_run:
                 session.rollback()
             else:

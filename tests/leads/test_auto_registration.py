@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from connector.leads import auto_registration
 from connector.leads.errors import InvalidRule
-from connector.leads.intake import route_new_lead
 from connector.leads.service import LeadService
 from connector.store import Database
 from connector.store.distribution import LeadActivity
@@ -70,12 +69,8 @@ def test_ignored_companies_and_vendor_leads_are_never_registered(partner: int, m
     service.assign(vendor_lead, f"account:{partner}", reason="distributed by the vendor")
     assert not _registered(make, vendor_lead)
     make.named_account("Protected Co", partner)
-    with db.session() as s:
-        named_lead = Prospect(company_name="Protected Co", industry="Healthcare", status="New")
-        s.add(named_lead)
-        s.flush()
-        route_new_lead(s, named_lead, START)
-    assert named_lead.partner_account_id == partner and not _registered(make, named_lead.id)
+    named_lead = make.lead(company_name="Protected Co", industry="Healthcare", status="New")
+    assert service.distribute(named_lead).account_id == partner and not _registered(make, named_lead)
 
 
 def test_modes_off_and_supplier_managed(service: LeadService, make: Make, db: Database) -> None:

@@ -3,14 +3,11 @@ leads follow the rules (here, the shark tank)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from connector.leads import lifecycle
-from connector.leads.intake import route_new_lead
 from connector.leads.service import LeadService
 from connector.store import Database
 from connector.store.partners import PartnerUser
-from connector.store.records import Account, Prospect
+from connector.store.records import Account
 from leads.conftest import CAM, Make
 
 
@@ -53,14 +50,10 @@ def test_an_inactive_named_rep_is_passed_over_and_a_returned_lead_goes_to_review
     assert ("manual_review", CAM) in make.emails()
 
 
-def test_leads_intake_gave_a_named_partner_are_adopted_once(service: LeadService, make: Make, db: Database) -> None:
+def test_new_vendor_leads_are_distributed_once_and_partners_own_leads_left_alone(service: LeadService, make: Make,
+                                                                                  db: Database) -> None:
     owner, _, rep = _setup(make, service)
-    with db.session() as s:
-        prospect = Prospect(email="buyer@acme.example", company_name="Acme Corp", country="US")
-        s.add(prospect)
-        s.flush()
-        route_new_lead(s, prospect, datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
-        lead = prospect.id
+    lead = make.lead(email="buyer@acme.example", company_name="Acme Corp", country="US")
     partner_own = make.lead(partner_account_id=owner, status="New")
     outcomes = service.distribute_new()
     assert [(o.prospect_id, o.state, o.account_id) for o in outcomes] == [(lead, lifecycle.ASSIGNED, owner)]
@@ -69,15 +62,11 @@ def test_leads_intake_gave_a_named_partner_are_adopted_once(service: LeadService
     assert service.distribute_new() == []
 
 
-def test_a_lead_intake_gave_to_an_account_no_longer_named_is_taken_back_first(service: LeadService, make: Make,
-                                                                             db: Database) -> None:
+def test_a_lead_a_partner_holds_undistributed_is_taken_back_first(service: LeadService, make: Make,
+                                                                  db: Database) -> None:
     owner, rival, _ = _setup(make, service)
+    lead = make.lead(email="buyer@acme.example", company_name="Acme Corp", country="US", partner_account_id=owner)
     with db.session() as s:
-        prospect = Prospect(email="buyer@acme.example", company_name="Acme Corp", country="US")
-        s.add(prospect)
-        s.flush()
-        route_new_lead(s, prospect, datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc))
-        lead = prospect.id
         s.execute(Account.__table__.update().values(named=False))
     outcome = service.distribute(lead)
     assert (outcome.account_id, outcome.rule) == (rival, "everything to the rival")

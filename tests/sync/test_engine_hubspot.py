@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
+from connector.clock import ManualClock
 from connector.store.bindings import Binding
 from connector.store.conflicts import Conflict
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.store.records import Account, Contact
+from connector.sync.connections import open_engine
 
 from .conftest import HubSpotSetup
 
@@ -147,6 +149,27 @@ def test_crm_delete_archives_never_destroys(hs: HubSpotSetup) -> None:
         account = s.scalars(select(Account).where(Account.name == "Company 2")).one()
         assert account.archived_at is not None
     assert count(hs, Account) == 3
+
+
+def test_the_lane_reads_the_delete_log_only_every_deletes_every_seconds(hs: HubSpotSetup) -> None:
+    ids = seed_crm(hs)
+    start = datetime.now(timezone.utc)
+
+    def lane_cycle(minutes: float):  # type: ignore[no-untyped-def]
+        """A cycle as the daemon's lane runs it, `minutes` after the first."""
+        engine = open_engine(hs.settings, "hs", hs.db, clock=ManualClock(start + timedelta(minutes=minutes)))
+        try:
+            return engine.cycle(deletes="due")
+        finally:
+            engine.adapter.close()
+
+    lane_cycle(0)
+    hs.emulator.admin_archive(0, "companies", ids["company2"])
+    between = lane_cycle(10)
+    assert between.archived == 0, "the delete log is read every 15 minutes (the profile's default)"
+    due = lane_cycle(16)
+    assert due.archived == 1
+    assert due.api_calls == 2 * between.api_calls, "changes, plus the delete log, per object"
 
 
 def test_rejected_record_goes_to_failures_and_the_batch_goes_on(hs: HubSpotSetup) -> None:

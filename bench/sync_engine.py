@@ -4,14 +4,17 @@ PostgreSQL, then a no-change cycle, against the floor of API calls and a bare SQ
     python bench/sync_engine.py [--sizes 10000,100000] [--crms hubspot,salesforce]
                                 [--databases sqlite,postgresql]
 
-Each emulator runs in a child process (`upm-connector emulator ...`) seeded with N contacts, so the
-memory figure (this process's peak RSS, which only grows: compare the sizes) is the engine's, not
-the emulator's store. Run sizes in increasing order to see whether memory grows with N.
+Each emulator runs in a child process (`upm-connector emulator ...`) seeded with N contacts, and
+each measurement in a forked child of its own, so the memory figure (that child's peak RSS) is one
+sync's, not the emulator's store nor an earlier run's.
 The engine syncs the shipped advanced profile's `contact` object through the real adapter.
 The no-change cycle is measured on a later cycle, with the engine's clock past the lookback window
 (right after a load, the cursor is held `lookback_seconds` behind the load's start, and the next
-cycle re-reads that window once). "Bare insert" is one SQLAlchemy Core executemany of the same N rows into an empty table: the
-engine's ratio to it is the cost of mapping, binding, echo hashes and cursors.
+cycle re-reads that window once), as the daemon's lane runs it (the delete log is read every
+`deletes_every_seconds`), and once more reading the delete log too (as `sync` does). "Bare insert"
+is one SQLAlchemy Core executemany of the same N rows into an empty table; the engine's ratio to it
+is given for the whole sync and for the sync less the time spent reading from the CRM (HTTP and the
+client library's parsing), which is the cost of mapping, binding, echo hashes and cursors.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -131,6 +135,27 @@ def bare_insert_seconds(kind: str, n: int, workdir: Path) -> float:
     return seconds
 
 
+class TimedReads:
+    """Wraps an adapter's read_changes: the time spent waiting for pages (HTTP and parsing)."""
+
+    def __init__(self, adapter: Any):
+        self.read_changes = adapter.read_changes
+        self.seconds = 0.0
+        adapter.read_changes = self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        pages = iter(self.read_changes(*args, **kwargs))
+        while True:
+            started = time.perf_counter()
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            finally:
+                self.seconds += time.perf_counter() - started
+            yield page
+
+
 def run(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path) -> None:
     url, cleanup = database_url(kind, workdir)
     config = workdir / "config.yaml"
@@ -149,6 +174,7 @@ connections:
     db = open_database(settings)
     upgrade(db)
     engine = open_engine(settings, "bench", db)
+    reads = TimedReads(engine.adapter)
     calls_before = emulator.api_calls()
     started = time.perf_counter()
     counts = engine.cycle(only="contact")
@@ -160,20 +186,25 @@ connections:
     # The steady state: later cycles, past the lookback. The first one moves the cursor up to the
     # newest stamp (the load's run start held it back), the second is the no-change cycle measured.
     later = open_engine(settings, "bench", db, clock=LaterClock(seconds_ahead=600))
-    later.cycle(only="contact")
+    later.cycle(only="contact", deletes="due")
     started = time.perf_counter()
     calls_before = emulator.api_calls()
-    again = later.cycle(only="contact")
+    again = later.cycle(only="contact", deletes="due")
     idle_seconds = time.perf_counter() - started
     idle_calls = emulator.api_calls() - calls_before
+    calls_before = emulator.api_calls()
+    with_deletes = later.cycle(only="contact", deletes="now")
+    delete_calls = emulator.api_calls() - calls_before
     later.adapter.close()
     db.dispose()
     drop(cleanup)
     bare = bare_insert_seconds(kind, n, workdir)
     print(f"{crm:10} {kind:10} N={n:>7,}: initial sync {seconds:7.1f} s = {n / seconds:7,.0f} records/s "
           f"(created {counts.created:,}); API calls {calls:,} vs floor {floor:,} (ratio {calls / floor:.3f}); "
-          f"peak RSS {peak / 2**20:6.1f} MiB; bare insert {bare:5.2f} s, engine/bare {seconds / bare:5.1f}x; "
-          f"no-change cycle {idle_seconds:5.2f} s, {idle_calls} API call(s), {again.updated + again.created} writes", flush=True)
+          f"peak RSS {peak / 2**20:6.1f} MiB; bare insert {bare:5.2f} s, engine/bare {seconds / bare:5.1f}x, "
+          f"less the CRM reads ({reads.seconds:.1f} s) {(seconds - reads.seconds) / bare:5.1f}x; "
+          f"no-change cycle {idle_seconds:5.2f} s, {idle_calls} API call(s) ({delete_calls} with the delete log), "
+          f"{again.updated + again.created + with_deletes.updated + with_deletes.created} writes", flush=True)
 
 
 def main() -> None:
@@ -190,7 +221,10 @@ def main() -> None:
                 seed(crm, n, seed_file)
                 for kind in args.databases.split(","):
                     with ChildEmulator(crm, seed_file, workdir) as emulator:
-                        run(crm, kind, n, emulator, workdir)
+                        child = multiprocessing.get_context("fork").Process(target=run, args=(crm, kind, n, emulator,
+                                                                                              workdir))
+                        child.start()
+                        child.join()
                     emulator.credentials.unlink(missing_ok=True)
 
 

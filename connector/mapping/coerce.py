@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -13,6 +14,7 @@ class CoercionError(ValueError):
     """A value that cannot become the column's type."""
 
 
+@functools.cache
 def python_type(column: Column[Any]) -> type:
     try:
         return column.type.python_type

@@ -34,6 +34,11 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
+def _label(field: FieldMap, name: str) -> str:
+    """How errors name a field: "LastName -> last_name"."""
+    return f"{field.crm or name} -> {name}"
+
+
 class Mapper:
     """Maps one UPM module <-> one CRM object as its ObjectMap says."""
 
@@ -43,6 +48,7 @@ class Mapper:
         self.columns: dict[str, Column[Any]] = {c.name: c for c in self.module.model.__table__.columns}
         self.inbound = [f for f in object_map.fields if self._flows(f, "to_upm")]
         self.outbound = [f for f in object_map.fields if self._flows(f, "to_crm")]
+        self._inbound_targets = [(f, f.upm_fields) for f in self.inbound]
 
     def _flows(self, field: FieldMap, direction: str) -> bool:
         effective = field.direction or self.map.direction
@@ -79,39 +85,37 @@ class Mapper:
     def to_upm(self, crm: Mapping[str, Any], resolve: ResolveIn) -> dict[str, Any]:
         """UPM column values from a CRM record. Raises MappingError naming the first bad field."""
         out: dict[str, Any] = {}
-        for field in self.inbound:
+        for field, names in self._inbound_targets:
             raw = field.constant if field.constant is not None else crm.get(field.crm or "")
             value = apply_in(field.transform, raw, field.date_format)
-            names = field.upm_fields
             values = value if len(names) == 2 else [value]
             for name, item in zip(names, values):
                 out[name] = self._inbound_value(field, name, item, resolve)
         return out
 
     def _inbound_value(self, field: FieldMap, name: str, value: Any, resolve: ResolveIn) -> Any:
-        label = f"{field.crm or name} -> {name}"
         if field.values is not None and not _empty(value):
             key = str(value)
             if key in field.values:
                 value = field.values[key]
             elif field.strict_values:
-                raise MappingError(label, f"value {value!r} is not in the value map ({', '.join(field.values)})")
+                raise MappingError(_label(field, name), f"value {value!r} is not in the value map ({', '.join(field.values)})")
         if _empty(value) and field.default is not None:
             value = field.default
         if field.relation is not None and not _empty(value):
             resolved = resolve(field.relation, str(value))
             if resolved is None:
-                raise MappingError(label, f"{field.relation} with CRM id {value} is not synced yet")
+                raise MappingError(_label(field, name), f"{field.relation} with CRM id {value} is not synced yet")
             value = resolved
         if field.required and _empty(value):
-            raise MappingError(label, "is required and empty")
+            raise MappingError(_label(field, name), "is required and empty")
         column = self.columns[name]
         try:
             value = to_column(column, value)
         except CoercionError as exc:
-            raise MappingError(label, str(exc)) from None
+            raise MappingError(_label(field, name), str(exc)) from None
         if value is None and not column.nullable and column.default is None:
-            raise MappingError(label, "is required by the datastore and empty")
+            raise MappingError(_label(field, name), "is required by the datastore and empty")
         return value
 
     # UPM -> CRM

@@ -57,8 +57,15 @@ def canonical(value: Any) -> str:
     return json.dumps(to_plain(value), sort_keys=True)
 
 
+_SCALARS = (str, float, bool, type(None))
+
+
 def same(a: Any, b: Any) -> bool:
-    return canonical(a) == canonical(b)
+    """Equal once plain (see `to_plain`): 1500 and "1500.00" differ, 1500 and 1500.0 do not."""
+    plain_a, plain_b = to_plain(a), to_plain(b)
+    if type(plain_a) is type(plain_b) and isinstance(plain_a, _SCALARS):
+        return plain_a == plain_b or plain_a != plain_a and plain_b != plain_b  # NaN is NaN
+    return canonical(plain_a) == canonical(plain_b)
 
 
 def merge(

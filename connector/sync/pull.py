@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord
@@ -135,8 +135,7 @@ class Puller:
     def _insert_fresh(self, session: Session, fresh: list[tuple[CrmRecord, dict[str, Any]]], now: datetime) -> None:
         """Records new to UPM, in two bulk INSERTs (records, then bindings) instead of a unit of
         work per record; routed to the other connections' outboxes like any local change."""
-        ids = session.scalars(insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
-                              [values for _, values in fresh]).all()
+        ids = self._bulk_insert_records(session, [values for _, values in fresh])
         session.execute(insert(Binding), [
             {"connection": self.lane.connection, "crm_object": self.obj.crm_object, "crm_id": crm.id,
              "module": self.obj.module, "record_id": record_id, "synced_values": to_plain(values),
@@ -152,6 +151,21 @@ class Puller:
             # lookups would scan it): refresh them at 1,000 rows, then at every doubling.
             session.execute(text(f"ANALYZE {Binding.__tablename__}, {self.model.__tablename__}"))
             self._analyze_at *= 2
+
+    def _bulk_insert_records(self, session: Session, rows: list[dict[str, Any]]) -> list[int]:
+        """INSERT the rows in one executemany; their new ids, in the rows' order.
+
+        PostgreSQL returns them in order from batched INSERT ... RETURNING. SQLite cannot order a
+        batched RETURNING (SQLAlchemy would fall back to one statement per row), but it needs none:
+        this transaction holds SQLite's only write lock, and an integer primary key takes the
+        largest id plus one, so the rows got consecutive ids ending at the largest."""
+        if session.connection().dialect.name != "sqlite":
+            return list(session.scalars(insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
+                                        rows))
+        session.execute(insert(self.model), rows)
+        last = session.scalar(select(func.max(self.model.id)))
+        assert last is not None
+        return list(range(last - len(rows) + 1, last + 1))
 
     def _move_cursor(self, session: Session, page: list[CrmRecord]) -> None:
         """Up to the newest stamp applied, never past the run's start minus the lookback."""

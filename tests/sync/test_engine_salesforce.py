@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from connector.cli import main
+from connector.store.bindings import Binding
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
 from connector.sync.connections import open_engine
@@ -38,6 +39,18 @@ def test_relations_pull_through_bindings_and_push_back(sf: SalesforceSetup) -> N
     (new,) = [r for r in sf.emulator.records("Contact") if r.get("LastName") == "New"]
     assert new["AccountId"] == ids["globex"], "the contact was pushed pointing at its account's Salesforce id"
     assert new["UPM_Id__c"].startswith("upm-contact-")
+
+
+def test_a_bulk_loaded_page_binds_each_record_to_its_own_crm_record(sf: SalesforceSetup) -> None:
+    with sf.db.session() as s:  # records already there: new ids do not start at 1
+        s.add_all(Contact(last_name=f"Local {n}", email=f"local{n}@upm.example") for n in range(3))
+    crm_ids = {sf.emulator.admin_upsert("Contact", {"LastName": f"Remote {n}", "Email": f"r{n}@crm.example"}): f"Remote {n}"
+               for n in range(25)}
+    sf.run()
+    with sf.db.session() as s:
+        bound = dict(s.execute(select(Binding.crm_id, Contact.last_name)
+                               .join(Contact, Contact.id == Binding.record_id).where(Binding.module == "contact")).all())
+    assert {crm_id: bound.get(crm_id) for crm_id in crm_ids} == crm_ids
 
 
 def test_lost_delete_log_needs_a_full_resync(sf: SalesforceSetup) -> None:

@@ -12,6 +12,7 @@ fresh access token, paced by the rate limiter, classified, and retried by one te
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 
 from hubspot import HubSpot
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from urllib3 import HTTPResponse
 from urllib3.util.retry import Retry
 
 from connector.adapters.base import AuthError, QuotaError, RetriableError, Tokens
@@ -80,6 +82,15 @@ class HubSpotClient:
         retrying = self.retrying(retry_if_exception_type(RetriableError))
         return retrying(self._attempt, method, args, kwargs, search)
 
+    def call_json(self, method: Callable[..., Response], *args: Any, search: bool = False, **kwargs: Any) -> Any:
+        """`call` without the client's model deserialisation: the response body's JSON as plain data
+        (the client's own request, auth, error classes and headers all still apply)."""
+        raw = self.call(method, *args, search=search, _preload_content=False, **kwargs)
+        try:
+            return json.loads(raw.data)
+        finally:
+            raw.release_conn()
+
     def retrying(self, retry: Any, **kwargs: Any) -> Retrying:
         """The one backoff policy, for API calls and for re-sending records that failed transiently."""
         return Retrying(
@@ -131,7 +142,7 @@ class HubSpotClient:
             if isinstance(error, QuotaError):
                 self.limiter.quota_spent(error.resets_at)
             raise error from None
-        self.limiter.observe(response[2])
+        self.limiter.observe(response.headers if isinstance(response, HTTPResponse) else response[2])
         return response
 
     # ---- tokens

@@ -42,12 +42,11 @@ def property_value(value: Any) -> str:
     return str(value)
 
 
-def crm_record(result: Any, modified_property: str) -> CrmRecord:
-    """A search or list result (a client model object) as a CrmRecord."""
-    properties: Mapping[str, str | None] = result.properties or {}
-    stamp = properties.get(modified_property)
-    modified_at = parse_instant(stamp) if stamp else utc(result.updated_at)
-    return CrmRecord(id=str(result.id), modified_at=modified_at, fields=dict(properties))
+def crm_record(result: Mapping[str, Any], modified_property: str) -> CrmRecord:
+    """A search result, as the API's JSON has it, as a CrmRecord."""
+    properties: Mapping[str, str | None] = result.get("properties") or {}
+    stamp = properties.get(modified_property) or result["updatedAt"]
+    return CrmRecord(id=str(result["id"]), modified_at=parse_instant(str(stamp)), fields=dict(properties))
 
 
 def sort_key(record: CrmRecord) -> tuple[datetime, int]:

@@ -26,6 +26,8 @@ class JobSpec:
     schedule: ScheduleSettings
     run: Callable[[JobContext], None]
     connection: str | None = None
+    log_level: int = logging.INFO
+    """The level of the run started/finished lines (DEBUG for housekeeping that runs every few seconds)."""
 
 
 def scheduled_jobs(settings: Settings) -> list[JobSpec]:
@@ -49,7 +51,7 @@ def scheduled_jobs(settings: Settings) -> list[JobSpec]:
     specs.append(JobSpec(lane="leads:aging-sweep", schedule=settings.leads.sweep_schedule, run=aging_sweep.run))
     if make_url(settings.database.url).get_backend_name() == "sqlite":
         specs.append(JobSpec(lane=sqlite_checkpoint.LANE, schedule=settings.database.checkpoint_schedule,
-                             run=sqlite_checkpoint.run))
+                             run=sqlite_checkpoint.run, log_level=logging.DEBUG))
     for name, job in settings.jobs.items():
         if job.enabled:
             specs.append(JobSpec(lane=f"job:{name}", schedule=job.schedule, run=resolve_callable(job.callable)))

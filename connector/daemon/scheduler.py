@@ -85,13 +85,14 @@ class LaneScheduler:
             )
             started = self.clock.now()
             with self.leases.held(spec.lane, lost):
-                log.info("lane run started")
+                log.log(spec.log_level, "lane run started")
                 try:
                     spec.run(context)
                 except Exception:
                     log.exception("lane run failed")
                     return True
-            log.info("lane run finished", extra={"seconds": round((self.clock.now() - started).total_seconds(), 3)})
+            log.log(spec.log_level, "lane run finished",
+                    extra={"seconds": round((self.clock.now() - started).total_seconds(), 3)})
             return True
 
     def stop(self) -> None:

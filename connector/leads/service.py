@@ -114,7 +114,7 @@ class LeadService:
                         access_type=self.settings.default_access_type, actor=actor, reason=reason, now=now)
             return Outcome.of(prospect, reason)
         if prospect.partner_account_id is not None:  # a partner holds it undistributed (its own lead): taken back
-            assign.release(session, prospect, action="revoked", actor=actor, reason="no longer a named account",
+            assign.release(session, prospect, action="revoked", actor=actor, reason="taken back for distribution",
                            now=now, remember=False)
         decision = rules.decide(session, prospect, excluded)
         chosen = decision.chosen

@@ -45,6 +45,8 @@ class Puller:
         """The cursor never moves past this: rows committed late are read again next run."""
         self._inserted = 0
         self._analyze_at = 1000
+        self._first_read = False
+        """This run read the object for the first time (from no cursor): nothing was bound before it."""
         self._distributes = obj.distribute == "named_or_open" and lane.profile.mode == "complete"
         self.siblings = [o for o in lane.profile.objects if o.crm_object == obj.crm_object and o.module != obj.module]
         """Other modules of this profile on the same CRM object (UPM opportunities pushed as Leads
@@ -61,6 +63,7 @@ class Puller:
         if from_cursor:
             with self.lane.db.session() as session:
                 cursor = cursor_row(session, self.lane, self.obj).changes_at
+            self._first_read = cursor is None
             since = None if cursor is None else cursor + self.lane.adapter.stamp_resolution
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         for page in pages:
@@ -247,9 +250,9 @@ class Puller:
         session.info[ORIGIN] = self.lane.connection
         try:
             cursor = cursor_row(session, self.lane, self.obj)
-            start = since or cursor.deletes_at or cursor.changes_at
-            if start is None:
-                cursor.deletes_at = self.ceiling  # first run: nothing bound can have been deleted
+            start = since or cursor.deletes_at or (None if self._first_read else cursor.changes_at)
+            if start is None:  # first run: what it bound was read after the ceiling; deletes from there on
+                cursor.deletes_at = self.ceiling
             else:
                 deleted = self.lane.adapter.read_deleted(self.obj.crm_object, start)
                 binder = Binder(session, self.lane.connection)

@@ -164,6 +164,7 @@ def test_the_lane_reads_the_delete_log_only_every_deletes_every_seconds(hs: HubS
             engine.adapter.close()
 
     lane_cycle(0)
+    assert hs.calls("list") == 0, "a first read has nothing bound that could have been deleted: no delete log call"
     hs.emulator.admin_archive(0, "companies", ids["company2"])
     between = lane_cycle(10)
     assert between.archived == 0, "the delete log is read every 15 minutes (the profile's default)"

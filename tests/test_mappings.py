@@ -129,6 +129,31 @@ def test_mapper_both_ways(tmp_path: Path) -> None:
         mapper.to_upm({"Company": "X", "Partner_Account__c": "001Z"}, resolve=lambda m, c: None)
 
 
+def test_plain_values_pass_and_empty_values_take_the_columns_default(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        crm: salesforce
+        mode: basic
+        objects:
+          - module: account
+            crm_object: Account
+            key: {crm: UPM_Id__c}
+            modified: {crm: SystemModstamp}
+            fields:
+              - {upm: name, crm: Name}
+              - {upm: employees, crm: NumberOfEmployees}
+              - {upm: approval_status, crm: Approval_Status__c}
+              - {upm: active, crm: Active__c}
+        """)
+    mapper = Mapper(load_profile(path).profile.objects[0])
+    crm = {"Name": "Globex", "NumberOfEmployees": "250", "Approval_Status__c": "Approved", "Active__c": "true"}
+    assert mapper.to_upm(crm, lambda m, c: None) == {"name": "Globex", "employees": 250,
+                                                     "approval_status": "Approved", "active": True}
+    assert mapper.to_upm({"Name": "Globex", "NumberOfEmployees": 250}, lambda m, c: None) == {
+        "name": "Globex", "employees": 250, "approval_status": "Draft", "active": False}
+    with pytest.raises(MappingError, match="NumberOfEmployees -> employees: 'many' is not a valid int"):
+        mapper.to_upm({"Name": "Globex", "NumberOfEmployees": "many"}, lambda m, c: None)
+
+
 def test_full_name_splits_and_joins(tmp_path: Path) -> None:
     path = write(tmp_path, """\
         crm: salesforce

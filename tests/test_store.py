@@ -45,6 +45,25 @@ def test_timestamps_are_utc_aware_whatever_went_in(db: Database) -> None:
         assert loaded.created_at.tzinfo is not None and loaded.updated_at >= loaded.created_at
 
 
+def test_timestamps_are_stored_as_utc_in_the_backends_own_form(db: Database) -> None:
+    """SQLite: the text its own DATETIME type writes (naive UTC with microseconds), so stamps order
+    as text and compare with values SQLAlchemy writes; PostgreSQL: timestamptz of the same instant."""
+    stamps = [datetime(2026, 3, 1, 13, 0, tzinfo=timezone(timedelta(hours=1))),
+              datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=timezone.utc)]
+    with db.session() as s:
+        for n, at in enumerate(stamps):
+            s.add(Prospect(email=f"t{n}@example.com", last_activity_at=at))
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT last_activity_at FROM prospects ORDER BY last_activity_at")).scalars().all()
+    if db.backend == "sqlite":
+        assert stored == ["2026-03-01 12:00:00.000000", "2026-03-01 12:00:00.000005"]
+    else:
+        assert stored == [at.astimezone(timezone.utc) for at in stamps]
+    with db.session() as s:
+        after = s.scalars(select(Prospect.email).where(Prospect.last_activity_at > stamps[0])).all()
+        assert after == ["t1@example.com"]
+
+
 def test_naive_datetimes_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         with db.session() as s:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column
 
-from connector.mapping.coerce import CoercionError, to_column, to_wire
+from connector.mapping.coerce import CoercionError, python_type, to_column, to_wire
 from connector.mapping.profile import FieldMap, ObjectMap
 from connector.mapping.transforms import apply_in, apply_out
 from connector.store.modules import MODULES_BY_KEY
@@ -48,7 +48,20 @@ class Mapper:
         self.columns: dict[str, Column[Any]] = {c.name: c for c in self.module.model.__table__.columns}
         self.inbound = [f for f in object_map.fields if self._flows(f, "to_upm")]
         self.outbound = [f for f in object_map.fields if self._flows(f, "to_crm")]
-        self._inbound_targets = [(f, f.upm_fields) for f in self.inbound]
+        self._inbound_steps = [self._inbound_step(f) for f in self.inbound]
+
+    def _inbound_step(self, field: FieldMap) -> tuple[FieldMap, list[str], type | None]:
+        """A field's way in, worked out once: (field, UPM names, plain type). A plain type is set for
+        a one-column field with no value map, default, relation or requirement whose column is
+        nullable and stores str, int or bool: a value of exactly that type (or None) goes in as it
+        is; anything else takes the full path (`_inbound_value`)."""
+        names = field.upm_fields
+        if len(names) != 1 or field.values is not None or field.default is not None or field.relation or field.required:
+            return field, names, None
+        column = self.columns[names[0]]
+        target = python_type(column)
+        plain = column.nullable and target in (str, int, bool)
+        return field, names, target if plain else None
 
     def _flows(self, field: FieldMap, direction: str) -> bool:
         effective = field.direction or self.map.direction
@@ -83,11 +96,16 @@ class Mapper:
     # CRM -> UPM
 
     def to_upm(self, crm: Mapping[str, Any], resolve: ResolveIn) -> dict[str, Any]:
-        """UPM column values from a CRM record. Raises MappingError naming the first bad field."""
+        """UPM column values from a CRM record: ready to insert or set as they are (an empty value
+        for a column that cannot be empty takes the column's default, e.g. an account's approval
+        status "Draft"). Raises MappingError naming the first bad field."""
         out: dict[str, Any] = {}
-        for field, names in self._inbound_targets:
+        for field, names, plain in self._inbound_steps:
             raw = field.constant if field.constant is not None else crm.get(field.crm or "")
-            value = apply_in(field.transform, raw, field.date_format)
+            value = apply_in(field.transform, raw, field.date_format) if field.transform else raw
+            if plain is not None and (value is None or type(value) is plain):
+                out[names[0]] = value
+                continue
             values = value if len(names) == 2 else [value]
             for name, item in zip(names, values):
                 out[name] = self._inbound_value(field, name, item, resolve)
@@ -114,8 +132,10 @@ class Mapper:
             value = to_column(column, value)
         except CoercionError as exc:
             raise MappingError(_label(field, name), str(exc)) from None
-        if value is None and not column.nullable and column.default is None:
-            raise MappingError(_label(field, name), "is required by the datastore and empty")
+        if value is None and not column.nullable:
+            if column.default is None:
+                raise MappingError(_label(field, name), "is required by the datastore and empty")
+            value = column.default.arg if column.default.is_scalar else column.default.arg(None)
         return value
 
     # UPM -> CRM

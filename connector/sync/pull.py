@@ -139,7 +139,7 @@ class Puller:
         """Records new to UPM, in two bulk INSERTs (records, then bindings) instead of a unit of
         work per record; routed to the other connections' outboxes like any local change."""
         ids = self._bulk_insert_records(session, [values for _, values in fresh])
-        session.execute(insert(Binding), [
+        session.connection().execute(insert(Binding.__table__), [
             {"connection": self.lane.connection, "crm_object": self.obj.crm_object, "crm_id": crm.id,
              "module": self.obj.module, "record_id": record_id, "synced_values": to_plain(values),
              "synced_at": now, "crm_modified_at": crm.modified_at}
@@ -156,17 +156,19 @@ class Puller:
             self._analyze_at *= 2
 
     def _bulk_insert_records(self, session: Session, rows: list[dict[str, Any]]) -> list[int]:
-        """INSERT the rows in one executemany; their new ids, in the rows' order.
+        """INSERT the rows in one executemany (SQLAlchemy Core: the rows are plain column values, and
+        the ORM's bulk layer would only copy them again); their new ids, in the rows' order.
 
         PostgreSQL returns them in order from batched INSERT ... RETURNING. SQLite cannot order a
         batched RETURNING (SQLAlchemy would fall back to one statement per row), but it needs none:
         this transaction holds SQLite's only write lock, and an integer primary key takes the
         largest id plus one, so the rows got consecutive ids ending at the largest."""
-        if session.connection().dialect.name != "sqlite":
-            return list(session.scalars(insert(self.model).returning(self.model.id, sort_by_parameter_order=True),
-                                        rows))
-        session.execute(insert(self.model), rows)
-        last = session.scalar(select(func.max(self.model.id)))
+        table = self.model.__table__
+        connection = session.connection()
+        if connection.dialect.name != "sqlite":
+            return list(connection.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+        connection.execute(insert(table), rows)
+        last = connection.scalar(select(func.max(table.c.id)))
         assert last is not None
         return list(range(last - len(rows) + 1, last + 1))
 

@@ -13,6 +13,7 @@ from connector.adapters.base import CrmAdapter
 from connector.clock import Clock
 from connector.config.settings import LeadSettings
 from connector.mapping.loader import LoadedProfile
+from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
 from connector.store.database import Database
 from connector.sync.lane import Lane
@@ -46,29 +47,41 @@ class SyncEngine:
         daemon's lane); "now" reads it every time (a cycle someone asked for)."""
         lane = self._lane(dry_run, should_stop, progress)
         calls_before = self.adapter.api_usage().calls_made
-        counts = Counts()
         objects = lane.objects(only)
+        per_object: dict[tuple[str, str], Counts] = {}
         for obj in objects:
             if lane.should_stop():
                 break
             if obj.direction != "to_crm":
                 puller = Puller(lane, obj)
-                counts.add(puller.run(None, from_cursor=True))
+                self._step(per_object, obj, lambda: puller.run(None, from_cursor=True))
                 if deletes == "now" or puller.deletes_due():
-                    counts.add(puller.apply_deletes(None))
-        self._push_and_record(lane, objects, counts, calls_before)
-        return counts
+                    self._step(per_object, obj, lambda: puller.apply_deletes(None))
+        return self._push_and_record(lane, objects, per_object, calls_before)
 
-    def _push_and_record(self, lane: Lane, objects: list, counts: Counts, calls_before: int) -> None:  # type: ignore[type-arg]
-        """Relay the outbox object by object (dependency order), then note the run on the cursors."""
+    def _step(self, per_object: dict[tuple[str, str], Counts], obj: ObjectMap, work: Callable[[], Counts]) -> None:
+        """Run one step of one object, adding its counts and the API calls it made to the object's."""
+        before = self.adapter.api_usage().calls_made
+        counts = work()
+        counts.api_calls += self.adapter.api_usage().calls_made - before
+        per_object.setdefault((obj.crm_object, obj.module), Counts()).add(counts)
+
+    def _push_and_record(self, lane: Lane, objects: list[ObjectMap], per_object: dict[tuple[str, str], Counts],
+                         calls_before: int) -> Counts:
+        """Relay the outbox object by object (dependency order), note each object's counts on its
+        cursor, and return the run's totals."""
         for obj in objects:
             if lane.should_stop():
                 break
             if obj.direction != "to_upm" and lane.mapper(obj).outbound:
-                counts.add(Pusher(lane, obj).run())
+                self._step(per_object, obj, Pusher(lane, obj).run)
+        counts = Counts()
+        for part in per_object.values():
+            counts.add(part)
         counts.api_calls = self.adapter.api_usage().calls_made - calls_before
         if not lane.dry_run:
-            self._record_run(objects, lane.started_at, counts)
+            self._record_run(objects, lane.started_at, per_object)
+        return counts
 
     def resync(self, *, only: str | None = None, since: datetime | None = None, full: bool = False,
                dry_run: bool = False, should_stop: Callable[[], bool] = lambda: False,
@@ -77,20 +90,20 @@ class SyncEngine:
         archives records whose CRM records are gone (deletes the delete log no longer reaches)."""
         lane = self._lane(dry_run, should_stop, progress)
         calls_before = self.adapter.api_usage().calls_made
-        counts = Counts()
         objects = lane.objects(only)
+        per_object: dict[tuple[str, str], Counts] = {}
         for obj in objects:
             if obj.direction == "to_crm":
                 continue
             puller = Puller(lane, obj)
-            seen: set[str] = set()
-            counts.add(puller.run(None if full else since, from_cursor=False) if not full else self._full_read(puller, seen))
             if full:
-                counts.add(self._reconcile(lane, puller, seen))
+                seen: set[str] = set()
+                self._step(per_object, obj, lambda: self._full_read(puller, seen))
+                self._step(per_object, obj, lambda: self._reconcile(lane, puller, seen))
             else:
-                counts.add(puller.apply_deletes(since))
-        self._push_and_record(lane, objects, counts, calls_before)
-        return counts
+                self._step(per_object, obj, lambda: puller.run(since, from_cursor=False))
+                self._step(per_object, obj, lambda: puller.apply_deletes(since))
+        return self._push_and_record(lane, objects, per_object, calls_before)
 
     def _full_read(self, puller: Puller, seen: set[str]) -> Counts:
         """Read everything, remembering which CRM ids exist."""
@@ -129,10 +142,11 @@ class SyncEngine:
             session.close()
         return counts
 
-    def _record_run(self, objects: list, started: datetime, counts: Counts) -> None:  # type: ignore[type-arg]
+    def _record_run(self, objects: list[ObjectMap], started: datetime,
+                    per_object: dict[tuple[str, str], Counts]) -> None:
         with self.db.session() as session:
             for obj in objects:
                 cursor = cursor_row(session, self._lane(False, lambda: False), obj)
                 cursor.last_run_at = started
-                cursor.last_summary = counts.line()[:500]
+                cursor.last_summary = per_object.get((obj.crm_object, obj.module), Counts()).line()[:500]
 

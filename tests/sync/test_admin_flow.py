@@ -65,6 +65,9 @@ connections:
 
         code, out = cli("status")
         assert code == 0 and "partner-hs: hubspot, mode advanced" in out and "contact <-> contacts" in out
+        lines = {line.split(":")[0].strip(): line for line in out.splitlines()}
+        assert "read 1, created 1" in lines["contact <-> contacts"], "each object shows its own counts"
+        assert "read 0, created 0" in lines["account <-> companies"], lines
 
         # While a daemon holds the connection's lane, the command does not sync it too.
         database = Database(database_url)

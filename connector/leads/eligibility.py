@@ -8,6 +8,7 @@ a rule may give a lead to.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -55,8 +56,17 @@ def fold(value: str | None) -> str:
     return (value or "").strip().casefold()
 
 
-def folded(values: Iterable[str]) -> set[str]:
-    return {fold(v) for v in values if fold(v)}
+def folded(values: Iterable[str]) -> frozenset[str]:
+    """The non-empty values, folded. A tuple (a rule's or a partner's list in the directory
+    snapshot, immutable) is folded once and remembered: rules test every lead against them."""
+    if isinstance(values, tuple):
+        return _folded_tuple(values)
+    return frozenset(f for v in values if (f := fold(v)))
+
+
+@functools.lru_cache(maxsize=16384)
+def _folded_tuple(values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f for v in values if (f := fold(v)))
 
 
 def products_of(prospect: Prospect) -> set[str]:

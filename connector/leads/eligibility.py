@@ -69,7 +69,7 @@ def _folded_tuple(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(f for v in values if (f := fold(v)))
 
 
-def products_of(prospect: Prospect) -> set[str]:
+def products_of(prospect: Prospect) -> frozenset[str]:
     """The products a lead is interested in (`product_interest` separated by commas or semicolons)."""
     return folded(re.split(r"[,;]", prospect.product_interest or ""))
 

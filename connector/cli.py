@@ -474,6 +474,46 @@ def failures_discard(ctx: click.Context, failure_ids: tuple[int, ...]) -> None:
     click.echo(f"{discard(open_database(_settings(ctx)), list(failure_ids))} failure(s) discarded")
 
 
+@main.group("api-key")
+def api_key() -> None:
+    """Partner users' keys for the lead API (vendor callers' keys are in http.api_keys)."""
+
+
+@api_key.command("issue")
+@click.argument("email")
+@click.pass_context
+def api_key_issue(ctx: click.Context, email: str) -> None:
+    """Issue a new key for a partner user (replacing any earlier one); printed once, stored hashed."""
+    from connector.api import keys
+    from connector.leads.errors import NotFound
+    from connector.sync.connections import open_database
+
+    try:
+        with open_database(_settings(ctx)).session() as session:
+            key = keys.issue(session, email)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(key)
+    click.echo(f"the key of {email}: shown only now, give it to the user over a safe channel", err=True)
+
+
+@api_key.command("revoke")
+@click.argument("email")
+@click.pass_context
+def api_key_revoke(ctx: click.Context, email: str) -> None:
+    """Withdraw a partner user's key: their calls are refused from now on."""
+    from connector.api import keys
+    from connector.leads.errors import NotFound
+    from connector.sync.connections import open_database
+
+    try:
+        with open_database(_settings(ctx)).session() as session:
+            had = keys.revoke(session, email)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"key of {email} revoked" if had else f"{email} had no key")
+
+
 # Command groups kept in their own modules (they use the helpers above, imported when run).
 from connector.cli_import import import_group, sweep_command  # noqa: E402
 from connector.cli_leads import leads_group  # noqa: E402

@@ -1,4 +1,4 @@
-"""The FastAPI application the daemon serves."""
+"""The FastAPI application the daemon serves: health probes (open) and the lead API (keyed)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from connector import __version__
+from connector.api.auth import Authenticator
+from connector.api.leads import install_lead_errors, lead_router
+from connector.config.settings import HttpSettings
+from connector.leads.service import LeadService
 from connector.store.database import Database
 
 
-def create_app(db: Database, scheduler_running: Callable[[], bool]) -> FastAPI:
-    """The daemon's HTTP API. `scheduler_running` reports the scheduler's state for /readyz."""
+def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadService,
+               http: HttpSettings | None = None) -> FastAPI:
+    """The daemon's HTTP API. `scheduler_running` reports the scheduler's state for /readyz;
+    `http.api_keys` are the vendor callers of the lead API."""
     app = FastAPI(title="UPM Connector", version=__version__, docs_url=None, redoc_url=None)
+    app.include_router(lead_router(leads, Authenticator(db, (http or HttpSettings()).api_keys)))
+    install_lead_errors(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

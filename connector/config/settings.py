@@ -40,6 +40,9 @@ class Section(BaseModel):
 class HttpSettings(Section):
     bind: str = "127.0.0.1:8080"
     """host:port for the HTTP API (health, Assign-to-Partner). Env: UPM_HTTP_BIND."""
+    api_keys: dict[str, Secret] = {}
+    """Vendor-side callers of the lead API (the CRM's Assign-to-Partner button, admin scripts), by
+    name, each key a secret reference. Partner users call with keys of their own (`api-key issue`)."""
 
     @field_validator("bind")
     @classmethod

@@ -89,8 +89,9 @@ def _serve(settings: Settings, clock: Clock) -> int:
     scheduler = LaneScheduler(settings, db, leases, clock)
     for problem in check_references(settings):
         log.error("configuration problem, lane not started: %s", problem)
+    leads = LeadService(db, settings.leads, clock)
     if settings.leads.rules:
-        saved = LeadService(db, settings.leads, clock).save_rules(settings.leads.rules)
+        saved = leads.save_rules(settings.leads.rules)
         log.info("assignment rules from the config saved", extra={"rules": [rule.name for rule in saved]})
     for spec in scheduled_jobs(settings):
         scheduler.add(spec)
@@ -105,7 +106,7 @@ def _serve(settings: Settings, clock: Clock) -> int:
         scheduler.shutdown_requested.set()
 
     config = uvicorn.Config(
-        create_app(db, lambda: scheduler.running and not scheduler.shutdown_requested.is_set()),
+        create_app(db, lambda: scheduler.running and not scheduler.shutdown_requested.is_set(), leads, settings.http),
         host=settings.http.host,
         port=settings.http.port,
         log_config=None,

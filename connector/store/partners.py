@@ -49,7 +49,8 @@ class PartnerUser(Timestamped, Base):
     role: Mapped[str | None] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(default=True)
     approved: Mapped[bool] = mapped_column(default=True)
-    api_key_hash: Mapped[str | None] = mapped_column(String(255))
+    api_key_hash: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    """"sha256:" and the hex digest of the user's API key (connector/api/keys.py); never the key."""
 
     account: Mapped[PartnerAccount] = relationship(back_populates="users")
 

@@ -1,0 +1,46 @@
+"""Partner users' API keys: issued once, stored only as a hash, revoked by clearing it.
+
+A key is 32 random bytes (URL-safe text with the prefix `upm_`), so a plain SHA-256 is enough to
+store it (nothing to brute-force, unlike a password) and lets a request find its user with one
+indexed lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.leads.errors import NotFound
+from connector.store.partners import PartnerUser
+
+PREFIX = "upm_"
+
+
+def key_hash(key: str) -> str:
+    """How a key is stored and looked up."""
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _user(session: Session, email: str) -> PartnerUser:
+    user = session.scalars(select(PartnerUser).where(func.lower(PartnerUser.email) == email.strip().lower())).first()
+    if user is None:
+        raise NotFound(f"no partner user {email}")
+    return user
+
+
+def issue(session: Session, email: str) -> str:
+    """A new key for this partner user, replacing any earlier one; the only time it is seen."""
+    key = PREFIX + secrets.token_urlsafe(32)
+    _user(session, email).api_key_hash = key_hash(key)
+    return key
+
+
+def revoke(session: Session, email: str) -> bool:
+    """Withdraw the user's key; False when they had none."""
+    user = _user(session, email)
+    had = user.api_key_hash is not None
+    user.api_key_hash = None
+    return had

@@ -479,21 +479,26 @@ def api_key() -> None:
     """Partner users' keys for the lead API (vendor callers' keys are in http.api_keys)."""
 
 
+def _for_partner_user(ctx: click.Context, email: str, action):  # type: ignore[no-untyped-def]
+    """Run keys.issue or keys.revoke on this user in one transaction; an unknown user is a one-line error."""
+    from connector.leads.errors import NotFound
+    from connector.sync.connections import open_database
+
+    try:
+        with open_database(_settings(ctx)).session() as session:
+            return action(session, email)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @api_key.command("issue")
 @click.argument("email")
 @click.pass_context
 def api_key_issue(ctx: click.Context, email: str) -> None:
     """Issue a new key for a partner user (replacing any earlier one); printed once, stored hashed."""
     from connector.api import keys
-    from connector.leads.errors import NotFound
-    from connector.sync.connections import open_database
 
-    try:
-        with open_database(_settings(ctx)).session() as session:
-            key = keys.issue(session, email)
-    except NotFound as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(key)
+    click.echo(_for_partner_user(ctx, email, keys.issue))
     click.echo(f"the key of {email}: shown only now, give it to the user over a safe channel", err=True)
 
 
@@ -503,14 +508,8 @@ def api_key_issue(ctx: click.Context, email: str) -> None:
 def api_key_revoke(ctx: click.Context, email: str) -> None:
     """Withdraw a partner user's key: their calls are refused from now on."""
     from connector.api import keys
-    from connector.leads.errors import NotFound
-    from connector.sync.connections import open_database
 
-    try:
-        with open_database(_settings(ctx)).session() as session:
-            had = keys.revoke(session, email)
-    except NotFound as exc:
-        raise click.ClickException(str(exc)) from None
+    had = _for_partner_user(ctx, email, keys.revoke)
     click.echo(f"key of {email} revoked" if had else f"{email} had no key")
 
 

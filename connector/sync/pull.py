@@ -159,14 +159,20 @@ class Puller:
         """INSERT the rows in one executemany (SQLAlchemy Core: the rows are plain column values, and
         the ORM's bulk layer would only copy them again); their new ids, in the rows' order.
 
-        PostgreSQL returns them in order from batched INSERT ... RETURNING. SQLite cannot order a
-        batched RETURNING (SQLAlchemy would fall back to one statement per row), but it needs none:
-        this transaction holds SQLite's only write lock, and an integer primary key takes the
-        largest id plus one, so the rows got consecutive ids ending at the largest."""
+        PostgreSQL: the ids are drawn from the table's sequence first and inserted with the rows, so
+        the INSERT is one short statement sent per row in psycopg's pipeline (a RETURNING insert
+        would be a 1,000-row VALUES statement that psycopg parses anew for every batch). SQLite
+        cannot order a batched RETURNING and needs none: this transaction holds SQLite's only write
+        lock, and an integer primary key takes the largest id plus one, so the rows got consecutive
+        ids ending at the largest."""
         table = self.model.__table__
         connection = session.connection()
-        if connection.dialect.name != "sqlite":
-            return list(connection.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+        if connection.dialect.name == "postgresql":
+            ids = list(connection.scalars(
+                text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                {"table": table.name, "n": len(rows)}))
+            connection.execute(insert(table), [{**row, "id": record_id} for row, record_id in zip(rows, ids)])
+            return ids
         connection.execute(insert(table), rows)
         last = connection.scalar(select(func.max(table.c.id)))
         assert last is not None

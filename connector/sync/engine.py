@@ -108,10 +108,10 @@ class SyncEngine:
     def _full_read(self, puller: Puller, seen: set[str]) -> Counts:
         """Read everything, remembering which CRM ids exist."""
         counts = Counts()
-        for page in self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields):
-            seen.update(r.id for r in page)
-            puller.apply_page(page, counts)
-            puller.lane.progress(f"pull {puller.obj.module}", len(page))
+        for batch in puller.batches(self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields)):
+            seen.update(r.id for r in batch)
+            puller.apply_page(batch, counts)
+            puller.lane.progress(f"pull {puller.obj.module}", len(batch))
         return counts
 
     def _reconcile(self, lane: Lane, puller: Puller, seen: set[str]) -> Counts:

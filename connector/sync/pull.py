@@ -1,8 +1,9 @@
 """Pull: CRM changes since the cursor -> the datastore, bound, with the cursor moved in the same
-transaction as the rows it covers (one transaction per page)."""
+transaction as the rows it covers (one transaction per batch of pages)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,10 @@ from connector.sync.lane import Lane
 from connector.sync.merge import merge, same, to_plain
 from connector.sync.outbox import ORIGIN, router_of
 from connector.sync.summary import Counts
+
+
+APPLY_BATCH = 2000
+"""Records applied in one transaction (at least; whole CRM pages are never split)."""
 
 
 def cursor_row(session: Session, lane: Lane, obj: ObjectMap) -> SyncCursor:
@@ -66,12 +71,29 @@ class Puller:
             self._first_read = cursor is None
             since = None if cursor is None else cursor + self.lane.adapter.stamp_resolution
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
-        for page in pages:
-            self.apply_page(page, counts)
-            self.lane.progress(f"pull {self.obj.module}", len(page))
+        for batch in self.batches(pages):
+            self.apply_page(batch, counts)
+            self.lane.progress(f"pull {self.obj.module}", len(batch))
             if self.lane.should_stop():
                 break
         return counts
+
+    @staticmethod
+    def batches(pages: Iterable[list[CrmRecord]]) -> Iterator[list[CrmRecord]]:
+        """The CRM's pages gathered into batches of at least APPLY_BATCH records (the last may be
+        smaller), so a load commits once per batch whatever the CRM's page size (HubSpot's is 200).
+        Each record is in a batch once: one read twice (changed again while the read went on)
+        keeps its newest version, in the place it was read last."""
+        batch: dict[str, CrmRecord] = {}
+        for page in pages:
+            for record in page:
+                batch.pop(record.id, None)
+                batch[record.id] = record
+            if len(batch) >= APPLY_BATCH:
+                yield list(batch.values())
+                batch = {}
+        if batch:
+            yield list(batch.values())
 
     def owns(self, key: object) -> bool:
         """Is a CRM record with this key value ours? Alone on its CRM object a module owns every
@@ -85,7 +107,7 @@ class Puller:
         return not any(s.key.prefix and text.startswith(s.key.prefix) for s in self.siblings)
 
     def apply_page(self, page: list[CrmRecord], counts: Counts, *, move_cursor: bool = True) -> None:
-        """Apply one page in one transaction, with the cursor moved in it."""
+        """Apply one page (or batch of pages) in one transaction, with the cursor moved in it."""
         session = self.lane.db.new_session()
         session.info[ORIGIN] = self.lane.connection
         try:

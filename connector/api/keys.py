@@ -10,11 +10,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.leads.errors import NotFound
-from connector.store.partners import PartnerUser
+from connector.leads.inbox import user_by_email
 
 PREFIX = "upm_"
 
@@ -24,23 +22,16 @@ def key_hash(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _user(session: Session, email: str) -> PartnerUser:
-    user = session.scalars(select(PartnerUser).where(func.lower(PartnerUser.email) == email.strip().lower())).first()
-    if user is None:
-        raise NotFound(f"no partner user {email}")
-    return user
-
-
 def issue(session: Session, email: str) -> str:
     """A new key for this partner user, replacing any earlier one; the only time it is seen."""
     key = PREFIX + secrets.token_urlsafe(32)
-    _user(session, email).api_key_hash = key_hash(key)
+    user_by_email(session, email).api_key_hash = key_hash(key)
     return key
 
 
 def revoke(session: Session, email: str) -> bool:
     """Withdraw the user's key; False when they had none."""
-    user = _user(session, email)
+    user = user_by_email(session, email)
     had = user.api_key_hash is not None
     user.api_key_hash = None
     return had

@@ -35,7 +35,6 @@ from connector.api.auth import Authenticator, Caller
 from connector.leads.aging import AgingRules, age_colour
 from connector.leads.errors import (AlreadyClaimed, InvalidRule, InvalidTransition, LeadError, NotAllowed, NotFound,
                                     WindowClosed)
-from connector.leads.lifecycle import Outcome
 from connector.leads.service import LeadService
 from connector.leads.visibility import access_of, visible_prospects
 from connector.store.bindings import Binding
@@ -111,9 +110,6 @@ def lead_router(service: LeadService, authenticate: Authenticator) -> APIRouter:
             raise NotFound(f"no lead {ref}")
         return prospect_id, access
 
-    def outcome(result: Outcome) -> dict[str, Any]:
-        return asdict(result)
-
     @router.get("/leads/{ref}")
     def get_lead(ref: str, caller: Caller = Depends(authenticate)) -> dict[str, Any]:
         with service.db.session() as session:
@@ -136,7 +132,7 @@ def lead_router(service: LeadService, authenticate: Authenticator) -> APIRouter:
         _vendor_only(caller)
         with service.db.session() as session:
             prospect_id = lead_id(session, ref)
-        return outcome(service.assign(prospect_id, body.to, reason=body.reason, access_type=body.access_type,
+        return asdict(service.assign(prospect_id, body.to, reason=body.reason, access_type=body.access_type,
                                       actor=f"api:{caller.name}"))
 
     @router.post("/leads/{ref}/distribute")
@@ -144,7 +140,7 @@ def lead_router(service: LeadService, authenticate: Authenticator) -> APIRouter:
         _vendor_only(caller)
         with service.db.session() as session:
             prospect_id = lead_id(session, ref)
-        return outcome(service.distribute(prospect_id, actor=f"api:{caller.name}"))
+        return asdict(service.distribute(prospect_id, actor=f"api:{caller.name}"))
 
     @router.get("/inbox")
     def inbox(caller: Caller = Depends(authenticate), limit: int = 100) -> list[dict[str, Any]]:
@@ -163,16 +159,16 @@ def lead_router(service: LeadService, authenticate: Authenticator) -> APIRouter:
 
     @router.post("/leads/{ref}/accept")
     def accept(ref: str, caller: Caller = Depends(authenticate)) -> dict[str, Any]:
-        return outcome(service.accept(*act(ref, caller)))
+        return asdict(service.accept(*act(ref, caller)))
 
     @router.post("/leads/{ref}/claim")
     def claim(ref: str, caller: Caller = Depends(authenticate)) -> dict[str, Any]:
-        return outcome(service.claim(*act(ref, caller)))
+        return asdict(service.claim(*act(ref, caller)))
 
     @router.post("/leads/{ref}/reject")
     def reject(ref: str, body: RejectRequest, caller: Caller = Depends(authenticate)) -> dict[str, Any]:
         prospect_id, user_id = act(ref, caller)
-        return outcome(service.reject(prospect_id, user_id, body.reason))
+        return asdict(service.reject(prospect_id, user_id, body.reason))
 
     return router
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.leads import assign, lifecycle
@@ -28,6 +28,14 @@ def acting_user(session: Session, user_id: int) -> PartnerUser:
         raise NotFound(f"partner user {user_id} does not exist")
     if not (user.active and user.approved):
         raise NotAllowed(f"{user.email} is not an approved active user")
+    return user
+
+
+def user_by_email(session: Session, email: str) -> PartnerUser:
+    """The partner user with this email (case-insensitive); NotFound when there is none."""
+    user = session.scalars(select(PartnerUser).where(func.lower(PartnerUser.email) == email.strip().lower())).first()
+    if user is None:
+        raise NotFound(f"no partner user {email}")
     return user
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.clock import Clock
@@ -312,11 +312,7 @@ class LeadService:
     def user_id(self, email: str) -> int:
         """The partner user with this email (case-insensitive)."""
         with self.db.session() as session:
-            found = session.scalars(
-                select(PartnerUser.id).where(func.lower(PartnerUser.email) == email.strip().lower())).first()
-            if found is None:
-                raise NotFound(f"no partner user {email}")
-            return found
+            return inbox.user_by_email(session, email).id
 
     def explain_rules(self, prospect_id: int) -> rules.RuleDecision:
         """Every rule on this lead, in order, with the one that would fire and why."""

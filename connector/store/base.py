@@ -34,12 +34,16 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @staticmethod
+    def _utc(value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: every stored timestamp must be UTC-aware")
+        return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: every stored timestamp must be UTC-aware")
-        value = value.astimezone(timezone.utc)
+        value = self._utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
@@ -50,13 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError(f"naive datetime {value!r}: every stored timestamp must be UTC-aware")
-            if value.tzinfo is not timezone.utc:
-                value = value.astimezone(timezone.utc)
-            return value.isoformat(" ", "microseconds")[:26]
+            return None if value is None else self._utc(value).isoformat(" ", "microseconds")[:26]
 
         return process
 

@@ -27,9 +27,9 @@ import requests
 
 from connector.adapters.hubspot import HubSpotAdapter, PrivateAppToken
 from connector.clock import SystemClock
-from connector.emulators.hubspot.app import create_app
-from connector.emulators.hubspot.emulator import EmulatorOptions, HubSpotEmulator
-from connector.emulators.runner import free_port, serve_forever
+from crm_emulators.hubspot.app import create_app
+from crm_emulators.hubspot.emulator import EmulatorOptions, HubSpotEmulator
+from crm_emulators.runner import free_port, serve_forever
 
 HOST = "127.0.0.1"
 TARGET_RATIO = 1.05

@@ -33,8 +33,8 @@ import requests
 from connector.adapters.salesforce import SalesforceAdapter
 from connector.auth.vault import TokenSet
 from connector.clock import SystemClock
-from connector.emulators.runner import free_port
-from connector.emulators.salesforce import EmulatorOptions, serve_in_background
+from crm_emulators.runner import free_port
+from crm_emulators.salesforce import EmulatorOptions, serve_in_background
 
 HOST = "127.0.0.1"
 TARGET_RATIO = 1.05

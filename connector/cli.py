@@ -131,17 +131,18 @@ def export(ctx: click.Context, module: str, fmt: str, columns: str | None, out: 
 
 
 class _LazyEmulators(click.Group):
-    """`upm-connector emulator NAME`: each emulator's command is imported only when asked for."""
-
-    _commands = {"salesforce": "connector.emulators.salesforce.cli", "hubspot": "connector.emulators.hubspot.cli"}
+    """`upm-connector emulator NAME`: each installed emulator's command, imported only when asked for."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(self._commands)
+        from connector.daemon.emulators import installed_emulators
+
+        return sorted(installed_emulators())
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in self._commands:
-            return None
-        return importlib.import_module(self._commands[name]).command  # type: ignore[no-any-return]
+        from connector.daemon.emulators import installed_emulators
+
+        plugin = installed_emulators().get(name)
+        return plugin.command() if plugin is not None else None
 
 
 @main.group(cls=_LazyEmulators)

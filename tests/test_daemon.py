@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from connector.emulators.runner import free_port
+from crm_emulators.runner import free_port
 from connector.store import Database
 from connector.store.leases import Lease
 

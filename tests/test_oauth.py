@@ -24,7 +24,7 @@ from connector.auth.vault import TokenVault
 from connector.cli import main
 from connector.clock import ManualClock
 from connector.config import load_settings
-from connector.emulators.hubspot import EmulatorOptions, serve_in_background
+from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from connector.store import Database
 from connector.store.migrate import upgrade
 

@@ -228,13 +228,23 @@ class LocalEmulatorSettings(Section):
 
 
 class EmulatorsSettings(Section):
-    """Local CRM emulators the daemon starts in-process (rehearsal and the out-of-the-box demo).
-    Connections with `auth: {type: emulator}` talk to them. Their data lives in memory."""
+    """Local CRM emulators the daemon starts in-process (rehearsal and the out-of-the-box demo), one
+    key per installed emulator (`salesforce: {enabled: true}`). Connections with
+    `auth: {type: emulator}` talk to them. Their data lives in memory."""
 
-    salesforce: LocalEmulatorSettings = LocalEmulatorSettings()
-    hubspot: LocalEmulatorSettings = LocalEmulatorSettings()
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, LocalEmulatorSettings] = Field(init=False)  # type: ignore[assignment]
+
     state_dir: Path = Path(".upm-emulators")
     """Where they write their TLS files and credentials (for CLI commands run beside the daemon)."""
+
+    def enabled(self) -> dict[str, LocalEmulatorSettings]:
+        """The emulators to start, by name."""
+        return {name: local for name, local in (self.__pydantic_extra__ or {}).items() if local.enabled}
+
+    def get(self, name: str) -> LocalEmulatorSettings:
+        """One emulator's settings (disabled defaults when the config names none)."""
+        return (self.__pydantic_extra__ or {}).get(name, LocalEmulatorSettings())
 
 
 class Settings(Section):

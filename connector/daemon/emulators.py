@@ -1,45 +1,49 @@
 """The local CRM emulators a daemon starts in-process (`emulators:` in the config): the daemon's
-out-of-the-box demo and an admin's rehearsal ground. Each writes its credentials where connections
-with `auth: {type: emulator}` (and CLI commands run beside the daemon) find them."""
+out-of-the-box demo and an admin's rehearsal ground. Emulators are found through the
+`upm_connector.emulators` entry-point group; each writes its credentials where connections with
+`auth: {type: emulator}` (and CLI commands run beside the daemon) find them."""
 
 from __future__ import annotations
 
 import json
 import logging
 from contextlib import ExitStack
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from connector.auth.oauth import emulator_credentials_path
 from connector.config.settings import Settings
 
 log = logging.getLogger(__name__)
-SEEDS = Path(__file__).resolve().parents[1] / "emulators" / "seeds"
+EMULATOR_GROUP = "upm_connector.emulators"
+
+
+def installed_emulators() -> dict[str, Any]:
+    """Every installed emulator plugin by name (an object with `serve(seed, state_dir, port)` and `command()`)."""
+    return {ep.name: ep.load() for ep in entry_points(group=EMULATOR_GROUP)}
+
+
+def emulator_plugin(name: str) -> Any:
+    """The emulator registered under `name`; LookupError naming the installed ones otherwise."""
+    for ep in entry_points(group=EMULATOR_GROUP):
+        if ep.name == name:
+            return ep.load()
+    known = sorted(ep.name for ep in entry_points(group=EMULATOR_GROUP))
+    raise LookupError(f"no emulator named '{name}' (installed: {', '.join(known) or 'none'})")
 
 
 def start_local_emulators(settings: Settings, stack: ExitStack) -> list[str]:
     """Start the enabled emulators inside `stack`; returns their base URLs."""
     urls = []
     state_dir = settings.resolve_path(settings.emulators.state_dir)
-    if settings.emulators.salesforce.enabled:
-        from connector.emulators.salesforce import EmulatorOptions as SalesforceOptions
-        from connector.emulators.salesforce import serve_in_background as serve_salesforce
-
-        local = settings.emulators.salesforce
-        seed = settings.resolve_path(local.seed_file) if local.seed_file else SEEDS / "salesforce.json"
-        running = stack.enter_context(serve_salesforce(SalesforceOptions(seed_file=seed), state_dir=state_dir / "salesforce", port=local.port))
-        _write(emulator_credentials_path(settings, "salesforce"), running.credentials)
+    for name, local in settings.emulators.enabled().items():
+        plugin = emulator_plugin(name)
+        seed = settings.resolve_path(local.seed_file) if local.seed_file else None
+        running = stack.enter_context(plugin.serve(seed, state_dir / name, local.port))
+        _write(emulator_credentials_path(settings, name), running.credentials)
         urls.append(running.base_url)
-    if settings.emulators.hubspot.enabled:
-        from connector.emulators.hubspot import EmulatorOptions as HubSpotOptions
-        from connector.emulators.hubspot import serve_in_background as serve_hubspot
-
-        local = settings.emulators.hubspot
-        seed = settings.resolve_path(local.seed_file) if local.seed_file else SEEDS / "hubspot.json"
-        running = stack.enter_context(serve_hubspot(HubSpotOptions(seed_file=seed), port=local.port))
-        _write(emulator_credentials_path(settings, "hubspot"), running.credentials)
-        urls.append(running.base_url)
-    for url in urls:
-        log.info("local CRM emulator serving at %s", url)
+        log.info("local CRM emulator %s serving at %s", name, running.base_url)
     return urls
 
 

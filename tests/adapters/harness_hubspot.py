@@ -23,10 +23,10 @@ from connector.auth.keys import keyring
 from connector.auth.oauth import OAuthClient, OAuthParams
 from connector.auth.vault import TokenVault
 from connector.clock import Clock
-from connector.emulators.clock import EmulatorClock
-from connector.emulators.hubspot import EmulatorOptions, HubSpotEmulator, RunningEmulator
-from connector.emulators.hubspot.app import create_app
-from connector.emulators.runner import BackgroundServer
+from crm_emulators.clock import EmulatorClock
+from crm_emulators.hubspot import EmulatorOptions, HubSpotEmulator, RunningEmulator
+from crm_emulators.hubspot.app import create_app
+from crm_emulators.runner import BackgroundServer
 from connector.store import Database
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)

@@ -25,12 +25,12 @@ from connector.adapters.salesforce import SalesforceAdapter
 from connector.auth.keys import keyring
 from connector.auth.oauth import OAuthClient, OAuthParams
 from connector.auth.vault import TokenVault
-from connector.emulators.clock import EmulatorClock
-from connector.emulators.runner import BackgroundServer
-from connector.emulators.salesforce import EmulatorOptions, SalesforceEmulator
-from connector.emulators.salesforce.app import create_app
-from connector.emulators.salesforce.server import credentials
-from connector.emulators.salesforce.tls import ensure_tls_files
+from crm_emulators.clock import EmulatorClock
+from crm_emulators.runner import BackgroundServer
+from crm_emulators.salesforce import EmulatorOptions, SalesforceEmulator
+from crm_emulators.salesforce.app import create_app
+from crm_emulators.salesforce.server import credentials
+from crm_emulators.salesforce.tls import ensure_tls_files
 from connector.store import Database
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)

@@ -12,7 +12,7 @@ import pytest
 from connector.adapters.base import AuthError, FatalError, QuotaError, RetriableError
 from connector.adapters.hubspot import HubSpotAdapter, PrivateAppToken
 from connector.clock import ManualClock
-from connector.emulators.runner import free_port
+from crm_emulators.runner import free_port
 
 from .conftest import RecordingSleep
 from .harness_hubspot import START, HubSpotHarness

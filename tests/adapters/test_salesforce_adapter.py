@@ -17,7 +17,7 @@ import requests
 from connector.adapters.base import AuthError, FatalError, QuotaError, adapter_class
 from connector.adapters.salesforce import SalesforceAdapter
 from connector.auth.vault import TokenSet
-from connector.emulators.salesforce import EmulatorOptions
+from crm_emulators.salesforce import EmulatorOptions
 from connector.store import Database
 
 from .conftest import Backends, RecordingSleep

@@ -27,7 +27,7 @@ from hubspot.crm.contacts import (
 from hubspot.crm.contacts.exceptions import ApiException, NotFoundException, UnauthorizedException
 from hubspot.crm.properties import PropertyCreate
 
-from connector.emulators.hubspot import EmulatorOptions, RunningEmulator, serve_in_background
+from crm_emulators.hubspot import EmulatorOptions, RunningEmulator, serve_in_background
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

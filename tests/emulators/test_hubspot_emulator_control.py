@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from hubspot import HubSpot
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputUpsert, PublicObjectSearchRequest
 
-from connector.emulators.hubspot import EmulatorOptions, HubSpotEmulator, RunningEmulator, serve_in_background
-from connector.emulators.hubspot import cli
+from crm_emulators.hubspot import EmulatorOptions, HubSpotEmulator, RunningEmulator, serve_in_background
+from crm_emulators.hubspot import cli
 
 RATE_HEADERS = {
     "x-hubspot-ratelimit-max",

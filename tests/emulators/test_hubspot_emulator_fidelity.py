@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from connector.emulators.hubspot import EmulatorOptions, RunningEmulator, serve_in_background
+from crm_emulators.hubspot import EmulatorOptions, RunningEmulator, serve_in_background
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "crm-fixtures"
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

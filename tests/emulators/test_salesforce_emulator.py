@@ -32,7 +32,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from connector.emulators.salesforce import EmulatorOptions, RunningEmulator, serve_in_background
+from crm_emulators.salesforce import EmulatorOptions, RunningEmulator, serve_in_background
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "crm-fixtures"
 CREDENTIAL_KEYS = {"instance_url", "token_url", "client_id", "client_secret", "refresh_token", "ca_file"}
@@ -751,7 +751,7 @@ def test_cli_serves_with_the_credentials_it_writes(tmp_path: Path) -> None:
                  "--daily-api-limit", "50", "--rotate-refresh-tokens"]
     with (tmp_path / "stderr.txt").open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from connector.emulators.salesforce.cli import command; command()", *arguments],
+            [sys.executable, "-c", "from crm_emulators.salesforce.cli import command; command()", *arguments],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )

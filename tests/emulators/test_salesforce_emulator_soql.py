@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 from simple_salesforce import format_soql
 
-from connector.emulators.clock import EmulatorClock
-from connector.emulators.salesforce import SalesforceEmulator
-from connector.emulators.salesforce.soql import SoqlError, parse
+from crm_emulators.clock import EmulatorClock
+from crm_emulators.salesforce import SalesforceEmulator
+from crm_emulators.salesforce.soql import SoqlError, parse
 
 
 class StillClock(EmulatorClock):

@@ -17,7 +17,7 @@ from connector.api.app import create_app
 from connector.cli import main
 from connector.config.secrets import Secret
 from connector.config.settings import HttpSettings
-from connector.emulators.runner import BackgroundServer
+from crm_emulators.runner import BackgroundServer
 from connector.leads import lifecycle
 from connector.leads.service import LeadService
 from connector.store import Database

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from connector.config import Settings, load_settings
-from connector.emulators.hubspot import EmulatorOptions, serve_in_background
+from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from connector.store import Database
 from connector.store.migrate import upgrade
 from connector.sync.connections import open_database, open_engine
@@ -111,8 +111,8 @@ def salesforce_profile(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def sf(tmp_path: Path, database_url: str, salesforce_profile: str) -> Iterator[SalesforceSetup]:
-    from connector.emulators.salesforce import EmulatorOptions as SalesforceOptions
-    from connector.emulators.salesforce import serve_in_background as serve_salesforce
+    from crm_emulators.salesforce import EmulatorOptions as SalesforceOptions
+    from crm_emulators.salesforce import serve_in_background as serve_salesforce
 
     with serve_salesforce(SalesforceOptions(), state_dir=tmp_path / "sf-state") as running:
         config = write_config(tmp_path, database_url, running.credentials, salesforce_profile, crm="salesforce", name="sf")

@@ -12,7 +12,7 @@ from connector.cli import main
 from connector.clock import SystemClock
 from connector.daemon.lease import LeaseStore
 from connector.store import Database
-from connector.emulators.hubspot import EmulatorOptions, serve_in_background
+from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 
 REPO = Path(__file__).resolve().parents[2]
 

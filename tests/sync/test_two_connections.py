@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from connector.config import load_settings
-from connector.emulators.hubspot import EmulatorOptions, serve_in_background
+from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from connector.store.migrate import upgrade
 from connector.store.records import Contact
 from connector.sync.connections import open_database, open_engine

@@ -13,6 +13,7 @@ from connector.adapters.base import FatalError, ObjectDescription
 from connector.config.located_yaml import KeyPath, LocatedYamlError, Problem, locate, parse_located_yaml
 from connector.config.validation_report import problems_from_errors
 from connector.mapping.profile import ObjectMap, Profile
+from connector.mapping.through import through
 from connector.store.modules import MODULES_BY_KEY
 
 Describe = Callable[[str], ObjectDescription]
@@ -104,8 +105,15 @@ def _check_fields(loaded: LoadedProfile, i: int, obj: ObjectMap, earlier: list[s
         problems.append(Problem(loaded.where("objects", i, "modified", "upm"), f"objects.{i}.modified.upm",
                                 f"'{obj.modified.upm}' is not a field of {obj.module}{_suggest(obj.modified.upm, columns)}"))
     for j, field in enumerate(obj.fields):
+        direction = field.direction or obj.direction
+        where, at = loaded.where("objects", i, "fields", j, "upm"), f"objects.{i}.fields.{j}.upm"
         for name in field.upm_fields:
-            if name not in columns:
+            if "." in name:
+                try:
+                    through(MODULES_BY_KEY[obj.module], name)
+                except ValueError as exc:
+                    problems.append(Problem(where, at, f"'{name}': {exc}"))
+            elif name not in columns:
                 problems.append(Problem(loaded.where("objects", i, "fields", j, "upm"), f"objects.{i}.fields.{j}.upm",
                                         f"'{name}' is not a field of {obj.module}{_suggest(name, columns)}"))
         if field.relation is not None:
@@ -115,7 +123,15 @@ def _check_fields(loaded: LoadedProfile, i: int, obj: ObjectMap, earlier: list[s
             elif field.relation != obj.module and field.relation not in earlier and loaded.profile.object_for(field.relation):
                 problems.append(Problem(loaded.where("objects", i, "fields", j, "relation"), f"objects.{i}.fields.{j}.relation",
                                         f"'{field.relation}' is synced after '{obj.module}': list it earlier so no record is pushed before what it points at"))
-        direction = field.direction or obj.direction
+        if (field.through or field.relation_from or field.link) and direction != "to_crm":
+            problems.append(Problem(where, at, "a field read through a relation, a polymorphic relation (relation_from) or a "
+                                                "link only goes to the CRM: give it direction to_crm"))
+        if field.relation_from is not None and field.relation_from not in columns:
+            problems.append(Problem(loaded.where("objects", i, "fields", j, "relation_from"), f"objects.{i}.fields.{j}.relation_from",
+                                    f"'{field.relation_from}' is not a field of {obj.module}{_suggest(field.relation_from, columns)}"))
+        if field.link and loaded.profile.crm != "hubspot":
+            problems.append(Problem(loaded.where("objects", i, "fields", j, "link"), f"objects.{i}.fields.{j}.link",
+                                    f"links are HubSpot associations; {loaded.profile.crm} relates records by a field (crm: ParentId)"))
         if field.values and direction in ("to_crm", "both"):
             targets = [str(v) for v in field.values.values()]
             if len(set(targets)) != len(targets):

@@ -13,6 +13,7 @@ from sqlalchemy import Column
 
 from connector.mapping.coerce import CoercionError, python_type, to_column, to_wire
 from connector.mapping.profile import FieldMap, ObjectMap
+from connector.mapping.through import Through, through
 from connector.mapping.transforms import apply_in, apply_out
 from connector.store.modules import MODULES_BY_KEY
 
@@ -47,7 +48,11 @@ class Mapper:
         self.module = MODULES_BY_KEY[object_map.module]
         self.columns: dict[str, Column[Any]] = {c.name: c for c in self.module.model.__table__.columns}
         self.inbound = [f for f in object_map.fields if self._flows(f, "to_upm")]
-        self.outbound = [f for f in object_map.fields if self._flows(f, "to_crm")]
+        self.outbound = [f for f in object_map.fields if self._flows(f, "to_crm") and not f.link]
+        self.links = [f for f in object_map.fields if f.link and self._flows(f, "to_crm")]
+        """Relations written as associations after the record is (HubSpot v4 links)."""
+        self.through: list[Through] = [through(self.module, n) for f in self.outbound for n in f.upm_fields if "." in n]
+        """Fields read from related records (`contact.email`), looked up before a push."""
         self._inbound_steps = [self._inbound_step(f) for f in self.inbound]
 
     def _inbound_step(self, field: FieldMap) -> tuple[FieldMap, list[str], type | None]:
@@ -76,6 +81,12 @@ class Mapper:
         """CRM fields a read must fetch: inbound fields, the key, and the modified stamp."""
         names = [f.crm for f in self.inbound if f.crm and f.constant is None]
         return list(dict.fromkeys([*names, self.map.key.crm, self.map.modified.crm]))
+
+    @property
+    def upm_read_fields(self) -> set[str]:
+        """UPM fields a push reads from the record itself (not through a relation)."""
+        names = {n for f in [*self.outbound, *self.links] for n in [*f.upm_fields, f.relation_from] if n}
+        return {n for n in names if "." not in n}
 
     @property
     def upm_write_fields(self) -> set[str]:
@@ -155,6 +166,24 @@ class Mapper:
             out[field.crm] = self._outbound_value(field, upm, resolve)
         return out
 
+    @staticmethod
+    def _relation_of(field: FieldMap, upm: Mapping[str, Any]) -> str | None:
+        """The module a relation field points at: fixed, or named by another UPM field."""
+        if field.relation_from is not None:
+            named = upm.get(field.relation_from)
+            return None if _empty(named) else str(named)
+        return field.relation
+
+    def link_targets(self, upm: Mapping[str, Any]) -> list[tuple[str, int]]:
+        """(UPM module, record id) of each record this one is linked to by association."""
+        targets = []
+        for field in self.links:
+            value = upm.get(field.upm_fields[0])
+            module = self._relation_of(field, upm)
+            if module is not None and not _empty(value):
+                targets.append((module, int(value)))
+        return targets
+
     def _outbound_value(self, field: FieldMap, upm: Mapping[str, Any], resolve: ResolveOut) -> Any:
         assert field.crm is not None
         if field.constant is not None:
@@ -162,10 +191,11 @@ class Mapper:
         names = field.upm_fields
         value = [upm.get(n) for n in names] if len(names) == 2 else upm.get(names[0])
         label = f"{names[0]} -> {field.crm}"
-        if field.relation is not None and not _empty(value):
-            resolved = resolve(field.relation, int(value))
+        relation = self._relation_of(field, upm)
+        if relation is not None and not _empty(value):
+            resolved = resolve(relation, int(value))
             if resolved is None:
-                raise MappingError(label, f"{field.relation} {value} is not in the CRM yet")
+                raise MappingError(label, f"{relation} {value} is not in the CRM yet")
             value = resolved
         if field.values is not None and not _empty(value):
             reverse = {str(v): k for k, v in field.values.items()}

@@ -43,6 +43,12 @@ class FieldMap(_Data):
     relation: str | None = None
     """The UPM module this field points at: values are record ids in UPM and CRM ids in the CRM,
     translated through bindings."""
+    relation_from: str | None = None
+    """A polymorphic relation (to_crm): the UPM field naming the module the id points at (a note's
+    `record_module`), used instead of a fixed `relation`."""
+    link: bool = False
+    """HubSpot (to_crm): the related record is linked by a v4 association after the write, not by a
+    property; `crm` is then left out."""
 
     @field_validator("transform")
     @classmethod
@@ -58,11 +64,21 @@ class FieldMap(_Data):
             raise ValueError("a field needs 'upm', 'crm' or both")
         if self.constant is not None and self.upm is not None and self.crm is not None:
             raise ValueError("a constant names only its target side: 'crm' (written to the CRM) or 'upm'")
-        if self.constant is None and (self.upm is None or self.crm is None):
+        if self.link:
+            if self.upm is None or self.crm is not None or not (self.relation or self.relation_from):
+                raise ValueError("a link names 'upm' and 'relation' (or 'relation_from'), and no 'crm'")
+        elif self.constant is None and (self.upm is None or self.crm is None):
             raise ValueError("a field without a constant needs both 'upm' and 'crm'")
+        if self.relation and self.relation_from:
+            raise ValueError("a field has 'relation' or 'relation_from', not both")
         if isinstance(self.upm, list) and (len(self.upm) != 2 or "full_name" not in self.transform):
             raise ValueError("a list of UPM fields must be two ([first, last]) with transform full_name")
         return self
+
+    @property
+    def through(self) -> bool:
+        """Read through a relation (`contact.email`): read-only, from the related record."""
+        return any("." in name for name in self.upm_fields)
 
     @property
     def upm_fields(self) -> list[str]:

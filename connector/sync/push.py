@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from connector.adapters.base import WriteResult
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
+from connector.mapping.through import read_through
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.sync.binder import Binder
@@ -76,15 +77,16 @@ class Pusher:
             binder = Binder(session, self.lane.connection)
             binder.load_records(self.obj.module, by_record)
             records = {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(list(by_record))))}
+            related = read_through(session, self.mapper.through, records.values()) if self.mapper.through else {}
             creates: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
             updates: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = []
             for record_id, group in by_record.items():
                 record = records.get(record_id)
                 try:
-                    outcome = self._payload(binder, record, record_id)
+                    outcome = self._payload(binder, record, record_id, related.get(record_id, {}))
                 except MappingError as exc:
                     counts.failed += 1
-                    local = {n: getattr(record, n) for f in self.mapper.outbound for n in f.upm_fields}
+                    local = {n: getattr(record, n) for n in self.mapper.upm_read_fields} | related.get(record_id, {})
                     self._fail(session, record_id, self.mapper.external_id(record_id), "MAPPING", str(exc), local)
                     self._mark(group, "failed")
                     continue
@@ -123,17 +125,19 @@ class Pusher:
         finally:
             session.close()
 
-    def _payload(self, binder: Binder, record: Any, record_id: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The CRM fields to send for a record, and the UPM values they carry; None when there is
-        nothing to send. Raises MappingError when the record cannot be mapped."""
+    def _payload(self, binder: Binder, record: Any, record_id: int,
+                 related: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The CRM fields to send for a record (`related`: its values read through relations), and
+        the UPM values they carry; None when there is nothing to send. Raises MappingError when the
+        record cannot be mapped."""
         if record is None or getattr(record, "archived_at", None) is not None:
             return None
         binding = binder.by_record(self.obj.module, record_id)
         creating = binding is None
         if not creating and self.lane.profile.mode != "advanced":
             return None  # basic/complete: UPM records are pushed once; afterwards the CRM is master
-        upm_fields = {name for f in self.mapper.outbound for name in f.upm_fields}
-        local = {name: getattr(record, name) for name in upm_fields}
+        local = {name: getattr(record, name) for name in self.mapper.upm_read_fields} | related
+        upm_fields = set(local)
         base = (binding.synced_values or {}) if binding else {}
         changed = None if creating else {k for k, v in local.items() if not same(v, base.get(k))}
         if changed is not None and not changed:
@@ -149,6 +153,7 @@ class Pusher:
             base = dict(binding.synced_values or {}) if binding else {}
             base.update(to_plain(upm_sent))
             binder.bind(self.obj.module, record_id, self.obj.crm_object, result.crm_id, base, None, self.lane.clock.now())
+            self._link(binder, result.crm_id, upm_sent)
             counts.pushed += 1
             self._mark(rows, "sent")
             return
@@ -162,6 +167,14 @@ class Pusher:
         for row in rows:
             row.last_error = f"{result.error_code}: {result.error_message}"
         self._mark(rows, "failed")
+
+    def _link(self, binder: Binder, crm_id: str, upm_sent: dict[str, Any]) -> None:
+        """Associate the written record with the records its link fields name (HubSpot v4: linking
+        twice is harmless). A target not in the CRM yet is linked when this record is next sent."""
+        for module, target_id in self.mapper.link_targets(upm_sent):
+            target = binder.by_record(module, target_id)
+            if target is not None:
+                self.lane.adapter.associate(self.obj.crm_object, crm_id, target.crm_object, [target.crm_id])
 
     def _fail(self, session: Session, record_id: int, external_id: Any, code: str | None, message: str, payload: dict[str, Any]) -> None:
         session.add(FailedRecord(connection=self.lane.connection, direction="to_crm", module=self.obj.module,

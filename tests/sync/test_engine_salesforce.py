@@ -3,7 +3,8 @@ running out (full resync) and the failures commands."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +15,7 @@ from connector.store.bindings import Binding
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
 from connector.sync.connections import open_engine
-from connector.store.records import Account, Campaign, Contact, Opportunity, Prospect
+from connector.store.records import Account, Campaign, Contact, Note, Opportunity, Prospect, RegisteredDeal
 
 from .conftest import SalesforceSetup
 
@@ -120,14 +121,40 @@ def test_complete_leads_become_prospects_and_partner_opportunities_go_back_as_le
         assert (prospect.last_name, prospect.country, prospect.status) == ("Lima", "USA", "Open")
         spring = s.scalars(select(Campaign)).one()
         assert prospect.campaign_id == spring.id and spring.crm_campaign_id == campaign
-        # Workflow 2: the partner's opportunity carries the campaign tags to the CRM as a Lead.
-        opportunity = Opportunity(name="Globex expansion", campaign_id=spring.id, offer_id="OF-1", tactic_id="TA-1")
+        # Workflow 2 and the basic flow: the partner's opportunity, with its contact, account and a
+        # note, carries the campaign tags to the CRM as a Lead along with the contact and account.
+        account = Account(name="Globex Corp", billing_country="USA")
+        contact = Contact(first_name="Ana", last_name="Lima", email="Ana@Globex.example")
+        s.add_all([account, contact])
+        s.flush()
+        opportunity = Opportunity(name="Globex expansion", campaign_id=spring.id, offer_id="OF-1", tactic_id="TA-1",
+                                  account_id=account.id, contact_id=contact.id, expected_close_date=date(2027, 3, 31))
         s.add(opportunity)
-    assert sf.run().pushed == 1
+        s.flush()
+        s.add(Note(record_module="opportunity", record_id=opportunity.id, title="Call", body="Wants 50 seats"))
+    counts = sf.run()
+    assert counts.failed == 0 and counts.pushed == 3, counts  # the account (workflow 1), the Lead, the note
     (lead,) = [r for r in sf.emulator.records("Lead") if str(r.get("UPM_Id__c", "")).startswith("upm-opportunity-")]
-    assert (lead["Company"], lead["Campaign_Id__c"], lead["Offer_Id__c"], lead["LeadSource"]) == ("Globex expansion", campaign, "OF-1", "Partner Referral")
+    assert (lead["Company"], lead["FirstName"], lead["LastName"], lead["Email"]) == ("Globex Corp", "Ana", "Lima", "Ana@Globex.example")
+    assert (lead["Campaign_Id__c"], lead["Offer_Id__c"], lead["LeadSource"]) == (campaign, "OF-1", "Partner Referral")
+    (note,) = sf.emulator.records("Note")
+    assert (note["ParentId"], note["Title"], note["Body"]) == (lead["Id"], "Call", "Wants 50 seats")
+    (crm_account,) = sf.emulator.records("Account")
+    assert (crm_account["Name"], crm_account["Approval_Status__c"]) == ("Globex Corp", "Submitted")
     with sf.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Prospect)) == 1, "our own Lead is not pulled back as a prospect"
+    # Workflow 1: the CRM admin approves the partner's account; the approval comes back.
+    sf.emulator.admin_upsert("Account", {"Id": crm_account["Id"], "Approval_Status__c": "Approved"})
+    # A registered deal (the won opportunity) reaches the CRM as an Opportunity.
+    with sf.db.session() as s:
+        s.add(RegisteredDeal(opportunity_id=opportunity.id, name="Globex expansion", account_id=account.id, amount=Decimal("5000")))
+    counts = sf.run()
+    assert counts.failed == 0, counts
+    (deal,) = sf.emulator.records("Opportunity")
+    assert (deal["Name"], deal["AccountId"], deal["StageName"], deal["CloseDate"], deal["Offer_Id__c"]) == (
+        "Globex expansion", crm_account["Id"], "Closed Won", "2027-03-31", "OF-1")
+    with sf.db.session() as s:
+        assert s.get(Account, account.id).approval_status == "Approved"  # type: ignore[union-attr]
     # The CRM admin works the Lead; its status flows back to the opportunity.
     sf.emulator.admin_upsert("Lead", {"Id": lead["Id"], "Status": "Working - Contacted"})
     sf.run()

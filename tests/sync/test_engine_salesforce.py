@@ -210,3 +210,51 @@ def test_a_later_no_change_cycle_reads_nothing_even_with_tied_stamps(sf: Salesfo
     counts = later_cycle()
     assert (counts.read, counts.created, counts.updated, counts.pushed) == (0, 0, 0, 0)
     assert sf.emulator.stats()["api_calls"]["by_category"].get("query", 0) - queries == 4, "one query per object"
+
+
+@pytest.mark.parametrize("salesforce_profile", ["basic.yaml", "advanced.yaml"])
+def test_basic_flow_opportunity_goes_as_lead_with_contact_account_and_note(sf: SalesforceSetup) -> None:
+    with sf.db.session() as s:
+        account = Account(name="Initech", billing_country="USA")
+        contact = Contact(first_name="Bill", last_name="Lumbergh", email="bill@initech.example", title="VP")
+        s.add_all([account, contact])
+        s.flush()
+        contact.account_id = account.id
+        opportunity = Opportunity(name="Initech renewal", account_id=account.id, contact_id=contact.id,
+                                  expected_close_date=date(2027, 6, 30))
+        s.add(opportunity)
+        s.flush()
+        s.add_all([Note(record_module="opportunity", record_id=opportunity.id, body="Budget approved"),
+                   Note(record_module="account", record_id=account.id, title="Site visit", body="HQ in Austin")])
+    counts = sf.run()
+    assert counts.failed == 0 and counts.pushed == 5, counts  # account, contact, Lead, two notes
+    (crm_account,) = sf.emulator.records("Account")
+    (lead,) = sf.emulator.records("Lead")
+    assert (lead["Company"], lead["FirstName"], lead["LastName"], lead["Email"], lead["Title"]) == (
+        "Initech", "Bill", "Lumbergh", "bill@initech.example", "VP")
+    notes = {n["Body"]: (n["ParentId"], n["Title"]) for n in sf.emulator.records("Note")}
+    assert notes == {"Budget approved": (lead["Id"], "Note"), "HQ in Austin": (crm_account["Id"], "Site visit")}
+    with sf.db.session() as s:
+        s.add(RegisteredDeal(opportunity_id=opportunity.id, name="Initech renewal", account_id=account.id, amount=Decimal("1200")))
+    assert sf.run().pushed == 1
+    (deal,) = sf.emulator.records("Opportunity")
+    assert (deal["AccountId"], deal["StageName"], deal["CloseDate"], deal["Approval_Status__c"]) == (
+        crm_account["Id"], "Closed Won", "2027-06-30", "Submitted")
+    assert sf.run().pushed == 0, "the pair settles: nothing is sent again"
+
+
+@pytest.mark.parametrize("salesforce_profile", ["advanced.yaml"])
+def test_advanced_note_edits_follow_to_the_crm(sf: SalesforceSetup) -> None:
+    with sf.db.session() as s:
+        account = Account(name="Initech")
+        s.add(account)
+        s.flush()
+        note = Note(record_module="account", record_id=account.id, title="Visit", body="Monday")
+        s.add(note)
+    assert sf.run().pushed == 2
+    with sf.db.session() as s:
+        s.get(Note, note.id).body = "Tuesday"  # type: ignore[union-attr]
+    assert sf.run().pushed == 1
+    (crm_note,) = sf.emulator.records("Note")
+    assert (crm_note["Title"], crm_note["Body"]) == ("Visit", "Tuesday")
+    assert sf.run().pushed == 0

@@ -149,11 +149,12 @@ class Pusher:
     def _record_result(self, session: Session, binder: Binder, record_id: int, upm_sent: dict[str, Any],
                        payload: dict[str, Any], result: WriteResult, rows: list[OutboxEntry], counts: Counts) -> None:
         if result.ok and result.crm_id:
+            result = self._link(binder, result, upm_sent)
+        if result.ok and result.crm_id:
             binding = binder.by_record(self.obj.module, record_id)
             base = dict(binding.synced_values or {}) if binding else {}
             base.update(to_plain(upm_sent))
             binder.bind(self.obj.module, record_id, self.obj.crm_object, result.crm_id, base, None, self.lane.clock.now())
-            self._link(binder, result.crm_id, upm_sent)
             counts.pushed += 1
             self._mark(rows, "sent")
             return
@@ -168,13 +169,23 @@ class Pusher:
             row.last_error = f"{result.error_code}: {result.error_message}"
         self._mark(rows, "failed")
 
-    def _link(self, binder: Binder, crm_id: str, upm_sent: dict[str, Any]) -> None:
-        """Associate the written record with the records its link fields name (HubSpot v4: linking
-        twice is harmless). A target not in the CRM yet is linked when this record is next sent."""
+    def _link(self, binder: Binder, written: WriteResult, upm_sent: dict[str, Any]) -> WriteResult:
+        """Associate the written record with the records its link fields name (HubSpot v4; linking
+        twice is harmless). A target not in the CRM yet is skipped. A refused link is the record's
+        result: it stays unbound, so a retry upserts it again by external id and links it."""
+        assert written.crm_id is not None
         for module, target_id in self.mapper.link_targets(upm_sent):
             target = binder.by_record(module, target_id)
-            if target is not None:
-                self.lane.adapter.associate(self.obj.crm_object, crm_id, target.crm_object, [target.crm_id])
+            if target is None:
+                continue
+            links = self.lane.adapter.associate(  # type: ignore[attr-defined]  # links are HubSpot-only (checked at load)
+                self.obj.crm_object, written.crm_id, target.crm_object, [target.crm_id])
+            for linked in links:
+                if not linked.ok:
+                    message = f"link to {target.crm_object} {target.crm_id}: {linked.error_message}"
+                    return WriteResult(key=written.key, outcome="failed", error_code=linked.error_code,
+                                       error_message=message, retriable=linked.retriable)
+        return written
 
     def _fail(self, session: Session, record_id: int, external_id: Any, code: str | None, message: str, payload: dict[str, Any]) -> None:
         session.add(FailedRecord(connection=self.lane.connection, direction="to_crm", module=self.obj.module,

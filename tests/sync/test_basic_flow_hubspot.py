@@ -7,7 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
+from connector.store.bindings import Binding
+from connector.store.failures import FailedRecord
 from connector.store.records import Account, Contact, Note, Opportunity, RegisteredDeal
 
 from .conftest import HubSpotSetup
@@ -58,3 +61,26 @@ def test_opportunity_goes_as_deal_with_contact_company_and_note(hs: HubSpotSetup
     finally:
         engine.adapter.close()
     assert hs.cycle().pushed == 0, "the pair settles: nothing is sent again"
+
+
+@pytest.mark.parametrize("hubspot_profile", ["basic.yaml"])
+def test_a_refused_link_fails_the_note_and_leaves_it_unbound(hs: HubSpotSetup) -> None:
+    with hs.db.session() as s:
+        account = Account(name="Initech")
+        s.add(account)
+        s.flush()
+        opportunity = Opportunity(name="Initech renewal", account_id=account.id)
+        s.add(opportunity)
+    assert hs.cycle().pushed == 2
+    (deal,) = hs.crm("deals")
+    hs.emulator.admin_archive(0, "deals", deal["id"])  # gone from HubSpot: a link to it is refused
+    with hs.db.session() as s:
+        note = Note(record_module="opportunity", record_id=opportunity.id, body="Call back")
+        s.add(note)
+    counts = hs.cycle()
+    assert counts.failed == 1 and counts.pushed == 0, counts
+    with hs.db.session() as s:
+        failure = s.scalars(select(FailedRecord)).one()
+        assert (failure.module, failure.record_id) == ("note", note.id)
+        assert f"link to deals {deal['id']}" in (failure.error_message or "")
+        assert s.scalar(select(func.count()).select_from(Binding).where(Binding.module == "note")) == 0

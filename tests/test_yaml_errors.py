@@ -76,6 +76,7 @@ BROKEN = {
     "python tag": (b"a: 1\nb: !!python/name:os.system\n", 2),
     "unhashable key": (b"a: 1\n? [x, y]\n: 2\n", 2),
     "not utf-8": (b"a: 1\nb: \xff\n", 2),
+    "nested too deeply": (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", 1),
 }
 
 

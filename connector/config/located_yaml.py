@@ -51,11 +51,14 @@ def read_yaml_text(path: Path, what: str) -> str:
 def parse_located_yaml(text: str, label: str) -> tuple[dict[str, Any], dict[KeyPath, int], list[Problem]]:
     """Parse a YAML mapping. Returns the data, the 1-based line of every key path (list items too),
     and problems that do not stop parsing (duplicate keys). Raises LocatedYamlError for anything
-    else: bad syntax, characters YAML forbids, tags the safe loader refuses, unhashable keys."""
+    else: bad syntax, characters YAML forbids, tags the safe loader refuses, unhashable keys,
+    nesting too deep."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise LocatedYamlError(_yaml_problem(exc, text, label)) from None
+    except RecursionError:
+        raise LocatedYamlError(Problem(f"{label}:1", "", "YAML nested too deeply")) from None
     if root is None:
         return {}, {}, []
     if not isinstance(root, yaml.MappingNode):
@@ -91,7 +94,10 @@ def parse_located_yaml(text: str, label: str) -> tuple[dict[str, Any], dict[KeyP
             return items
         return construct(node, path)
 
-    return build(root, ()), lines, problems
+    try:
+        return build(root, ()), lines, problems
+    except RecursionError:
+        raise LocatedYamlError(Problem(f"{label}:1", "", "YAML nested too deeply")) from None
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, label: str, key: str = "") -> Problem:

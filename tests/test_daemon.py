@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -206,3 +209,54 @@ def test_run_migrates_an_empty_database_and_answers_health(database_url: str, tm
     db = Database(database_url)
     assert not db.is_empty()
     db.dispose()
+
+
+def _example_folder(tmp_path: Path, port: int) -> Path:
+    """A folder set up as `./scripts/start` runs: the example config (lanes every 2 s), the shipped
+    mappings, the embedded SQLite database and the daemon's own emulators."""
+    folder = tmp_path / "upm"
+    shutil.copytree(REPO / "mappings", folder / "mappings")
+    config = (REPO / "config.example.yaml").read_text(encoding="utf-8")
+    config = config.replace("bind: 127.0.0.1:8080", f"bind: 127.0.0.1:{port}").replace("every: 1m}", "every: 2s}")
+    (folder / "config.yaml").write_text(config.replace("format: json", "format: text"), encoding="utf-8")
+    return folder
+
+
+def _run_in(folder: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "connector", "run"], cwd=folder, stdout=out,
+                                stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(REPO)))
+
+
+def test_a_second_start_in_the_same_folder_syncs_like_the_first(tmp_path: Path) -> None:
+    folder = _example_folder(tmp_path, free_port())
+    for start in (1, 2):
+        log = tmp_path / f"start{start}.log"
+        proc = _run_in(folder, log)
+        try:
+            def synced() -> bool:
+                text = log.read_text()
+                return all(len(re.findall(rf"sync:{c}: sync cycle: read [1-9]", text)) >= 2
+                           for c in ("vendor-salesforce", "partner-hubspot"))
+            wait_for(synced, 60, f"start {start}: both lanes did not sync twice:\n{log.read_text()}")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        text = log.read_text()
+        assert "Traceback" not in text and " ERROR " not in text, f"start {start}:\n{text}"
+    assert "tokens from the previous run's local emulators dropped" in (tmp_path / "start2.log").read_text()
+
+
+def test_run_with_the_http_port_taken_exits_2_before_starting_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        folder = _example_folder(tmp_path, port)
+        log = tmp_path / "run.log"
+        proc = _run_in(folder, log)
+        assert proc.wait(timeout=60) == 2
+    text = log.read_text()
+    assert f"cannot listen on 127.0.0.1:{port} (http.bind): Address already in use" in text
+    assert "emulator" not in text and "lane run" not in text and "Traceback" not in text
+    assert not (folder / ".upm-emulators").exists() and not (folder / "upm-connector.db").exists()

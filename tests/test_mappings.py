@@ -199,3 +199,24 @@ def test_two_modules_on_one_crm_object_need_a_prefix(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as exc:
         load_profile(path)
     assert f"{path}:11: objects.1.key: 'prospect' and 'opportunity' both map Lead without a key prefix" in str(exc.value)
+
+
+def test_an_approved_account_is_active_unless_the_profile_maps_active(tmp_path: Path) -> None:
+    body = """\
+        crm: salesforce
+        mode: basic
+        objects:
+          - module: account
+            crm_object: Account
+            key: {crm: UPM_Id__c}
+            modified: {crm: SystemModstamp}
+            fields:
+              - {upm: name, crm: Name}
+              - {upm: approval_status, crm: Approval_Status__c, direction: to_upm}
+        """
+    mapper = Mapper(load_profile(write(tmp_path, body)).profile.objects[0])
+    assert mapper.to_upm({"Name": "Globex", "Approval_Status__c": "Approved"}, lambda m, c: None)["active"] is True
+    assert "active" not in mapper.to_upm({"Name": "Globex", "Approval_Status__c": "Rejected"}, lambda m, c: None)
+    mapped = Mapper(load_profile(write(tmp_path, body.replace("direction: to_upm}", "direction: to_upm}\n              - {upm: active, crm: Active__c}"))).profile.objects[0])
+    assert mapped.to_upm({"Name": "Globex", "Approval_Status__c": "Approved", "Active__c": False},
+                         lambda m, c: None)["active"] is False, "a mapped active field is the CRM's to decide"

@@ -10,7 +10,7 @@ may call what:
 | POST /api/v1/leads/{lead}/assign | direct assignment (`to`, `reason`) | 403 |
 | POST /api/v1/leads/{lead}/distribute | by the assignment rules | 403 |
 | GET  /api/v1/inbox | 403 | the leads the user sees, newest first |
-| POST /api/v1/leads/{lead}/accept, /claim, /reject | 403 | as the user, on a lead they see |
+| POST /api/v1/leads/{lead}/accept, /claim, /reject | 403 | as the user, on a lead they see (claim: or were offered; 409 once taken) |
 
 `{lead}` is the UPM id, or `CONNECTION:CRM_ID` (e.g. `vendor-salesforce:00Q5e00000AbCdE`): the
 lead as a CRM knows it, found through the sync bindings. A lead a partner user does not see is
@@ -32,12 +32,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.api.auth import Authenticator, Caller
+from connector.leads import shark_tank
 from connector.leads.aging import AgingRules, age_colour
 from connector.leads.errors import (AlreadyClaimed, InvalidRule, InvalidTransition, LeadError, NotAllowed, NotFound,
                                     WindowClosed)
 from connector.leads.service import LeadService
 from connector.leads.visibility import access_of, visible_prospects
 from connector.store.bindings import Binding
+from connector.store.partners import PartnerUser
 from connector.store.records import Prospect
 
 STATUS_OF_ERROR: dict[type[LeadError], int] = {
@@ -163,7 +165,16 @@ def lead_router(service: LeadService, authenticate: Authenticator) -> APIRouter:
 
     @router.post("/leads/{ref}/claim")
     def claim(ref: str, caller: Caller = Depends(authenticate)) -> dict[str, Any]:
-        return asdict(service.claim(*act(ref, caller)))
+        """A partner that was offered the lead and lost the race no longer sees it, but is told
+        409 already claimed (by service.claim), not 404."""
+        user_id = _partner_only(caller)
+        with service.db.session() as session:
+            prospect_id = lead_id(session, ref)
+            user = session.get(PartnerUser, user_id)
+            offered = user is not None and shark_tank.was_offered(session, prospect_id, user.account_id)
+            if not offered and access_of(session, user_id, prospect_id) is None:
+                raise NotFound(f"no lead {ref}")
+        return asdict(service.claim(prospect_id, user_id))
 
     @router.post("/leads/{ref}/reject")
     def reject(ref: str, body: RejectRequest, caller: Caller = Depends(authenticate)) -> dict[str, Any]:

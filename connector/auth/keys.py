@@ -6,7 +6,9 @@ which is how a key is rotated without downtime.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -31,13 +33,30 @@ def parse_keys(material: str, source: str) -> list[str]:
 
 
 def write_key_file(path: Path, keys: list[str]) -> None:
-    """Write keys atomically with mode 0600."""
+    """Write keys atomically with mode 0600 (through a temporary file of its own, so concurrent
+    writers never share one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write("\n".join(keys) + "\n")
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write("\n".join(keys) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def create_key_file_once(path: Path) -> None:
+    """Generate the key file unless it exists, under an exclusive lock on `PATH.lock`: of lanes,
+    threads or processes starting together, one creates it and the others read that one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not path.exists():
+                write_key_file(path, [Fernet.generate_key().decode()])
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def key_file_path(settings: Settings) -> Path:
@@ -52,7 +71,7 @@ def load_keys(settings: Settings, create: bool = True) -> list[str]:
     if not path.exists():
         if not create:
             raise KeyMaterialError(f"key file {path} does not exist")
-        write_key_file(path, [Fernet.generate_key().decode()])
+        create_key_file_once(path)
     return parse_keys(path.read_text(encoding="ascii"), f"key file {path}")
 
 

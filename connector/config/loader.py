@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from connector.config.located_yaml import KeyPath, LocatedYamlError, Problem, parse_located_yaml
+from connector.config.located_yaml import KeyPath, LocatedYamlError, Problem, parse_located_yaml, read_yaml_text
 from connector.config.secrets import Secret
 from connector.config.settings import Settings
 from connector.config.validation_report import problems_from_errors, unwrap
@@ -22,7 +22,6 @@ DEFAULT_CONFIG_PATH = Path("config.yaml")
 EMBEDDED_DEFAULTS = Path(__file__).with_name("defaults.yaml")
 """What runs with no config file: a copy of config.example.yaml (SQLite, local emulators)."""
 ENV_PREFIX = "UPM_"
-
 
 
 ConfigProblem = Problem
@@ -57,18 +56,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: typing.Ma
     lines: dict[KeyPath, int] = {}
     problems: list[ConfigProblem] = []
     label = str(source) if source else "(embedded defaults)"
-    if source is None:
-        text = EMBEDDED_DEFAULTS.read_text(encoding="utf-8")
-    else:
-        try:
-            text = source.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError([ConfigProblem(str(source), "", f"cannot read the config file: {exc.strerror}")]) from None
-    if text:
-        try:
+    try:
+        text = read_yaml_text(source or EMBEDDED_DEFAULTS, "config file")
+        if text:
             data, lines, problems = parse_located_yaml(text, label)
-        except LocatedYamlError as exc:
-            raise ConfigError([exc.problem]) from None
+    except LocatedYamlError as exc:
+        raise ConfigError([exc.problem]) from None
     problems += _check_names(data, lines, label)
     origins = _apply_env_overrides(data, environ)
     base_dir = source.resolve().parent if source else Path.cwd()

@@ -9,7 +9,7 @@ from connector.config.loader import ConfigProblem
 from connector.config.settings import Settings
 from connector.jobs.custom import resolve_callable
 from connector.leads.rules import SPEC_FIELDS
-
+from connector.mapping.loader import ProfileError, load_profile
 
 
 def known_adapters() -> list[str]:
@@ -17,7 +17,8 @@ def known_adapters() -> list[str]:
 
 
 def check_references(settings: Settings) -> list[ConfigProblem]:
-    """Problems with files, adapters and callables the configuration names (empty when all is well)."""
+    """Problems with files, adapters and callables the configuration names, and inside the mapping
+    profiles it names (each with file:line); empty when all is well."""
     problems: list[ConfigProblem] = []
     adapters = known_adapters()
     for name, conn in settings.connections.items():
@@ -38,6 +39,11 @@ def check_references(settings: Settings) -> list[ConfigProblem]:
                     f"mapping profile {mapping} does not exist",
                 )
             )
+        else:
+            try:
+                load_profile(mapping)
+            except ProfileError as exc:
+                problems += exc.problems
         if conn.auth.file is not None and not settings.resolve_path(conn.auth.file).is_file():
             problems.append(
                 ConfigProblem(

@@ -12,8 +12,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete
+
 from connector.auth.oauth import emulator_credentials_path
 from connector.config.settings import Settings
+from connector.store.database import Database
+from connector.store.tokens import OAuthToken
 
 log = logging.getLogger(__name__)
 EMULATOR_GROUP = "upm_connector.emulators"
@@ -34,17 +38,34 @@ def emulator_plugin(name: str) -> Any:
 
 
 def start_local_emulators(settings: Settings, stack: ExitStack) -> list[str]:
-    """Start the enabled emulators inside `stack`; returns their base URLs."""
-    urls = []
+    """Start the enabled emulators inside `stack`; returns the names of those started."""
+    started = []
     state_dir = settings.resolve_path(settings.emulators.state_dir)
     for name, local in settings.emulators.enabled().items():
         plugin = emulator_plugin(name)
         seed = settings.resolve_path(local.seed_file) if local.seed_file else None
         running = stack.enter_context(plugin.serve(seed, state_dir / name, local.port))
         _write(emulator_credentials_path(settings, name), running.credentials)
-        urls.append(running.base_url)
+        started.append(name)
         log.info("local CRM emulator %s serving at %s", name, running.base_url)
-    return urls
+    return started
+
+
+def forget_previous_tokens(settings: Settings, db: Database, started: list[str]) -> list[str]:
+    """Drop the stored tokens (and instance URLs) of the connections on these freshly started
+    emulators: a previous run's emulators issued them, and each run's emulators start afresh on new
+    ports with new credentials, so each such connection authorizes again from the new credentials
+    file. Returns the connections whose tokens were dropped."""
+    names = [name for name, conn in settings.connections.items()
+             if conn.auth.type == "emulator" and conn.auth.file is None and conn.adapter in started]
+    if not names:
+        return []
+    with db.session() as session:
+        dropped = list(session.scalars(delete(OAuthToken).where(OAuthToken.connection.in_(names))
+                                       .returning(OAuthToken.connection)))
+    if dropped:
+        log.info("tokens from the previous run's local emulators dropped", extra={"connections": dropped})
+    return dropped
 
 
 def _write(path: Path, credentials: dict[str, object]) -> None:

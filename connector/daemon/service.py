@@ -20,7 +20,7 @@ from connector.api.app import create_app
 from connector.clock import Clock, SystemClock
 from connector.config.references import check_references
 from connector.config.settings import Settings
-from connector.daemon.emulators import start_local_emulators
+from connector.daemon.emulators import forget_previous_tokens, start_local_emulators
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.jobs import scheduled_jobs
@@ -74,16 +74,36 @@ def instance_id(settings: Settings) -> str:
     return settings.daemon.instance_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
+def port_taken(host: str, port: int) -> str | None:
+    """Why the HTTP server could not listen on host:port (None when it can), checked by binding it
+    the way uvicorn will (SO_REUSEADDR: a port in TIME_WAIT is free, one with a listener is not)."""
+    if port == 0:
+        return None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
-    """Run until signalled. Returns the process exit code."""
+    """Run until signalled. Returns the process exit code: 2 when the HTTP port is not free (checked
+    before any emulator or lane starts)."""
+    if reason := port_taken(settings.http.host, settings.http.port):
+        log.error("cannot listen on %s (http.bind): %s; stop what uses it or choose another port", settings.http.bind, reason)
+        return 2
     with contextlib.ExitStack() as emulators:
-        start_local_emulators(settings, emulators)
-        return _serve(settings, clock or SystemClock())
+        started = start_local_emulators(settings, emulators)
+        return _serve(settings, clock or SystemClock(), started)
 
 
-def _serve(settings: Settings, clock: Clock) -> int:
+def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
     db = open_database(settings)
     prepare_database(db)
+    forget_previous_tokens(settings, db, emulators)
     owner = instance_id(settings)
     leases = LeaseStore(db, owner, settings.daemon.lease_seconds, clock)
     scheduler = LaneScheduler(settings, db, leases, clock)

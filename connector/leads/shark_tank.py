@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connector.leads import assign, directory, lifecycle
 from connector.leads.errors import AlreadyClaimed, InvalidTransition, NotAllowed, NotFound, WindowClosed
-from connector.store.assignments import RecordAssignment
+from connector.store.assignments import AssignmentHistory, RecordAssignment
 from connector.store.partners import PartnerAccount
 from connector.store.records import Prospect
 
@@ -49,6 +49,15 @@ def offered_to(session: Session, prospect_id: int) -> set[int]:
     return set(session.scalars(select(RecordAssignment.assignee_id).where(
         RecordAssignment.record_module == assign.MODULE, RecordAssignment.record_id == prospect_id,
         RecordAssignment.assignee_type == "account", RecordAssignment.revoked_at.is_(None))))
+
+
+def was_offered(session: Session, prospect_id: int, account_id: int) -> bool:
+    """Whether the lead was ever offered to this partner account in a shark tank (the offer may
+    since have been withdrawn because someone else claimed it)."""
+    return session.scalar(select(AssignmentHistory.id).where(
+        AssignmentHistory.record_module == assign.MODULE, AssignmentHistory.record_id == prospect_id,
+        AssignmentHistory.action == "offered", AssignmentHistory.assignee_type == "account",
+        AssignmentHistory.assignee_id == account_id).limit(1)) is not None
 
 
 def take(session: Session, prospect_id: int, account_id: int, user_id: int, now: datetime) -> Prospect:

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from connector.adapters.base import FatalError, ObjectDescription
-from connector.config.located_yaml import KeyPath, LocatedYamlError, Problem, locate, parse_located_yaml
+from connector.config.located_yaml import KeyPath, LocatedYamlError, Problem, locate, parse_located_yaml, read_yaml_text
 from connector.config.validation_report import problems_from_errors
 from connector.mapping.profile import ObjectMap, Profile
 from connector.mapping.through import through
@@ -43,11 +43,7 @@ def load_profile(path: Path) -> LoadedProfile:
     """Parse and schema-check a profile; raise ProfileError with every problem found."""
     label = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError([Problem(label, "", f"cannot read the mapping profile: {exc.strerror}")]) from None
-    try:
-        data, lines, problems = parse_located_yaml(text, label)
+        data, lines, problems = parse_located_yaml(read_yaml_text(path, "mapping profile"), label)
     except LocatedYamlError as exc:
         raise ProfileError([exc.problem]) from None
     try:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Column
 
 from connector.mapping.coerce import CoercionError, python_type, to_column, to_wire
+from connector.mapping.derived import apply_rules, rules_for
 from connector.mapping.profile import FieldMap, ObjectMap
 from connector.mapping.through import Through, through
 from connector.mapping.transforms import apply_in, apply_out
@@ -54,6 +55,7 @@ class Mapper:
         self.through: list[Through] = [through(self.module, n) for f in self.outbound for n in f.upm_fields if "." in n]
         """Fields read from related records (`contact.email`), looked up before a push."""
         self._inbound_steps = [self._inbound_step(f) for f in self.inbound]
+        self._derived = rules_for(object_map.module, self.upm_write_fields)
 
     def _inbound_step(self, field: FieldMap) -> tuple[FieldMap, list[str], type | None]:
         """A field's way in, worked out once: (field, UPM names, plain type). A plain type is set for
@@ -109,7 +111,8 @@ class Mapper:
     def to_upm(self, crm: Mapping[str, Any], resolve: ResolveIn) -> dict[str, Any]:
         """UPM column values from a CRM record: ready to insert or set as they are (an empty value
         for a column that cannot be empty takes the column's default, e.g. an account's approval
-        status "Draft"). Raises MappingError naming the first bad field."""
+        status "Draft"), with the values UPM derives from them (derived.py: an approved account is
+        active). Raises MappingError naming the first bad field."""
         out: dict[str, Any] = {}
         for field, names, plain in self._inbound_steps:
             raw = field.constant if field.constant is not None else crm.get(field.crm or "")
@@ -120,6 +123,8 @@ class Mapper:
             values = value if len(names) == 2 else [value]
             for name, item in zip(names, values):
                 out[name] = self._inbound_value(field, name, item, resolve)
+        if self._derived:
+            apply_rules(self._derived, out)
         return out
 
     def _inbound_value(self, field: FieldMap, name: str, value: Any, resolve: ResolveIn) -> Any:

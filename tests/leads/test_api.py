@@ -3,7 +3,10 @@ and act on their own leads only."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +138,35 @@ def test_shark_tank_claims_over_the_api_one_winner(api: Api, make: Make, db: Dat
     won = api.post(f"/api/v1/leads/{lead}/claim", headers=bearer(beta_key))
     assert won.status_code == 200 and won.json()["account_id"] == beta
     late = api.post(f"/api/v1/leads/{lead}/claim", headers=bearer(alpha_key))
-    assert late.status_code == 404, "alpha's offer was withdrawn with the claim: alpha no longer sees the lead"
+    assert late.status_code == 409 and late.json()["error"] == "AlreadyClaimed", late.text
+    assert api.get(f"/api/v1/leads/{lead}", headers=bearer(alpha_key)).status_code == 404, "the offer was withdrawn"
+    make.partner("Gamma")
+    outsider = api.post(f"/api/v1/leads/{lead}/claim", headers=bearer(key_of(db, "rep0@gamma.example")))
+    assert outsider.status_code == 404, "a partner never offered the lead does not learn it exists"
     assert make.prospect(lead).partner_account_id == beta
+
+
+def test_fifty_simultaneous_claims_over_the_api_one_200_and_49_409(api: Api, make: Make, db: Database,
+                                                                   service: LeadService) -> None:
+    partners = [make.partner(f"Shark {n}") for n in range(50)]
+    make.group("Tank", partners, model="shark_tank")
+    service.save_rules([{"name": "tank", "target": "group:Tank"}])
+    lead = make.lead()
+    service.distribute(lead)
+    tokens = [key_of(db, f"rep0@shark-{n}.example") for n in range(50)]
+    barrier = threading.Barrier(len(tokens))
+
+    def claim(token: str) -> tuple[int, str]:
+        with requests.Session() as http:
+            barrier.wait(timeout=60)
+            answer = http.post(f"{api.base_url}/api/v1/leads/{lead}/claim", headers=bearer(token), timeout=60)
+            return answer.status_code, answer.json().get("error", "")
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        answers = list(pool.map(claim, tokens))
+    assert Counter(answers) == {(200, ""): 1, (409, "AlreadyClaimed"): 49}, Counter(answers)
+    winner = partners[[code for code, _ in answers].index(200)]
+    assert make.prospect(lead).partner_account_id == winner
 
 
 def test_reject_over_the_api_redistributes_past_the_partner(api: Api, make: Make, db: Database,

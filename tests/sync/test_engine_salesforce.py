@@ -178,12 +178,15 @@ def test_basic_pushes_a_new_account_once_then_salesforce_is_master(sf: Salesforc
     sf.run()
     with sf.db.session() as s:
         assert s.get(Account, account.id).approval_status == "Pending", "Submitted in Salesforce is Pending in UPM"  # type: ignore[union-attr]
+        assert s.get(Account, account.id).active is False, "not active before the CRM approves it"  # type: ignore[union-attr]
         s.get(Account, account.id).website = "vandelay.example"  # type: ignore[union-attr]
     sf.emulator.admin_upsert("Account", {"Id": crm["Id"], "Approval_Status__c": "Approved"})
     for _ in range(3):
         assert sf.run().pushed == 0
     with sf.db.session() as s:
-        assert s.get(Account, account.id).approval_status == "Approved"  # type: ignore[union-attr]
+        approved = s.get(Account, account.id)
+        assert approved is not None and (approved.approval_status, approved.active) == ("Approved", True), \
+            "the approval activates the account"
     (crm,) = [r for r in sf.emulator.records("Account") if r.get("UPM_Id__c") == f"upm-account-{account.id}"]
     assert not crm.get("Website"), "in basic mode a UPM edit after creation is not pushed"
 

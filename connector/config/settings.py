@@ -81,6 +81,13 @@ class DaemonSettings(Section):
     lease_seconds: Seconds = 60.0
     """A lane's lease lasts this long unless renewed; a dead daemon's lanes are free after it."""
     misfire_grace_seconds: Seconds = 30.0
+    ready_unless: list[Literal["NEEDS_AUTH", "NEEDS_FULL_RESYNC", "PAUSED_QUOTA", "FAILING", "SYNCING", "DISABLED"]] = [
+        "NEEDS_AUTH", "FAILING"]
+    """`/readyz` answers 503 while any lane is in one of these states (the database being down always
+    does). Lane states are the datastore's, so every replica turns not ready together: list only the
+    states that should page someone; `[]` makes readiness the process and the database alone."""
+    watchdog_seconds: Seconds | None = None
+    """How often the scheduler tells systemd it is alive; default half of the unit's WatchdogSec."""
 
 
 class ScheduleSettings(Section):

@@ -24,6 +24,7 @@ from connector.daemon.emulators import start_local_emulators
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.daemon.sd_notify import SystemdNotifier
+from connector.extras import MissingExtraError
 from connector.jobs import scheduled_jobs
 from connector.leads.service import LeadService
 from connector.store.database import Database
@@ -82,10 +83,14 @@ def instance_id(settings: Settings) -> str:
 
 
 def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
-    """Run until signalled. Returns the process exit code."""
-    with contextlib.ExitStack() as emulators:
-        start_local_emulators(settings, emulators)
-        return _serve(settings, clock or SystemClock())
+    """Run until signalled. Returns the process exit code (2: an extra the config needs is missing)."""
+    try:
+        with contextlib.ExitStack() as emulators:
+            start_local_emulators(settings, emulators)
+            return _serve(settings, clock or SystemClock())
+    except MissingExtraError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
 
 
 def _serve(settings: Settings, clock: Clock) -> int:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-from pydantic import ValidationError
+import requests
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from connector.api.app import create_app
 from connector.clock import ManualClock
@@ -21,6 +23,7 @@ from connector.store.lane_runs import record_run
 from connector.store.leases import Lease
 from connector.store.notifications import Notification
 from connector.store.outbox import OutboxEntry
+from crm_emulators.runner import BackgroundServer
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -31,9 +34,26 @@ def settings(**daemon: object) -> Settings:
         "hs": {"adapter": "hubspot", "mapping": "hs.yaml", "auth": {"type": "emulator"}}}})
 
 
-def client(db: Database, config: Settings, scheduler: bool = True) -> TestClient:
+class Api:
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(self.base_url + path, timeout=10)
+
+
+@contextmanager
+def serving(db: Database, config: Settings, scheduler: bool = True) -> Iterator[Api]:
+    """The daemon's app on a loopback port, its clock stopped at NOW."""
     clock = ManualClock(NOW)
-    return TestClient(create_app(db, lambda: scheduler, LeadService(db, config.leads, clock), config.http, config, clock))
+    app = create_app(db, lambda: scheduler, LeadService(db, config.leads, clock), config.http, config, clock)
+    with BackgroundServer(app) as server:
+        yield Api(server.base_url)
+
+
+def get(db: Database, config: Settings, path: str, scheduler: bool = True) -> requests.Response:
+    with serving(db, config, scheduler) as api:
+        return api.get(path)
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -61,9 +81,9 @@ def seed(db: Database) -> None:
 
 def test_metrics_report_lanes_quotas_queues_and_http(db: Database) -> None:
     seed(db)
-    api = client(db, settings())
-    assert api.get("/healthz").status_code == 200
-    response = api.get("/metrics")
+    with serving(db, settings()) as api:
+        assert api.get("/healthz").status_code == 200
+        response = api.get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     got = samples(response.text)
     lane = "upm_connector_lane_state"
@@ -90,7 +110,7 @@ def test_metrics_report_lanes_quotas_queues_and_http(db: Database) -> None:
     assert got[("upm_connector_http_requests_total", (("method", "GET"), ("route", "/healthz"), ("status", "200")))] == 1
     assert got[("upm_connector_http_request_duration_seconds_count", (("method", "GET"), ("route", "/healthz")))] == 1
     # Another replica on the same database answers the same lane facts.
-    again = samples(client(db, settings()).get("/metrics").text)
+    again = samples(get(db, settings(), "/metrics").text)
     assert {k: v for k, v in again.items() if k[0].startswith("upm_connector_lane")} == {
         k: v for k, v in got.items() if k[0].startswith("upm_connector_lane")}
 
@@ -99,20 +119,20 @@ def test_readyz_fails_for_the_states_the_policy_names(db: Database) -> None:
     seed(db)
     with db.session() as s:
         record_run(s, "notifications:delivery", None, "failed", NOW, NOW, error="SMTPServerDisconnected: gone")
-    answer = client(db, settings()).get("/readyz")
+    answer = get(db, settings(), "/readyz")
     assert answer.status_code == 503
     body = answer.json()
     assert body["status"] == "not ready" and body["lanes"]["sync:sf"] == "PAUSED_QUOTA"
     assert body["reasons"] == ["lane notifications:delivery is FAILING: 1 failed run(s) in a row: SMTPServerDisconnected: gone"]
-    paused = client(db, settings(ready_unless=["PAUSED_QUOTA"])).get("/readyz")
+    paused = get(db, settings(ready_unless=["PAUSED_QUOTA"]), "/readyz")
     assert paused.status_code == 503 and paused.json()["reasons"][0].startswith("lane sync:sf is PAUSED_QUOTA")
-    assert client(db, settings(ready_unless=[])).get("/readyz").status_code == 200
+    assert get(db, settings(ready_unless=[]), "/readyz").status_code == 200
 
 
 def test_readyz_names_a_stopped_scheduler_and_a_dead_database(db: Database, tmp_path: Path) -> None:
-    assert client(db, settings(), scheduler=False).get("/readyz").json()["reasons"] == ["the scheduler is not running"]
+    assert get(db, settings(), "/readyz", scheduler=False).json()["reasons"] == ["the scheduler is not running"]
     gone = Database(f"sqlite:///{tmp_path}/missing/dir/x.db")
-    body = client(gone, settings()).get("/readyz")
+    body = get(gone, settings(), "/readyz")
     assert body.status_code == 503 and body.json()["reasons"][0].startswith("the database does not answer")
     gone.dispose()
 

@@ -10,16 +10,24 @@ from fastapi.responses import JSONResponse
 from connector import __version__
 from connector.api.auth import Authenticator
 from connector.api.leads import install_lead_errors, lead_router
-from connector.config.settings import HttpSettings
+from connector.api.metrics import install_metrics
+from connector.clock import Clock, SystemClock
+from connector.config.settings import HttpSettings, Settings
 from connector.leads.service import LeadService
 from connector.store.database import Database
+from connector.sync.lane_state import lane_states
 
 
 def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadService,
-               http: HttpSettings | None = None) -> FastAPI:
+               http: HttpSettings | None = None, settings: Settings | None = None,
+               clock: Clock | None = None) -> FastAPI:
     """The daemon's HTTP API. `scheduler_running` reports the scheduler's state for /readyz;
-    `http.api_keys` are the vendor callers of the lead API."""
+    `http.api_keys` are the vendor callers of the lead API; `settings` name the lanes that /readyz
+    and /metrics report (and `daemon.ready_unless`)."""
+    settings = settings or Settings()
+    clock = clock or SystemClock()
     app = FastAPI(title="UPM Connector", version=__version__, docs_url=None, redoc_url=None)
+    install_metrics(app, settings, db, clock)
     app.include_router(lead_router(leads, Authenticator(db, (http or HttpSettings()).api_keys)))
     install_lead_errors(app)
 
@@ -30,15 +38,27 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
-        """Ready to work: the database answers and the scheduler runs. 503 otherwise."""
+        """Ready to work: the database answers, the scheduler runs, and no lane is in a state
+        `daemon.ready_unless` names. 503 otherwise, with the reasons."""
         checks: dict[str, str] = {}
+        reasons: list[str] = []
         try:
             db.ping()
             checks["database"] = "ok"
         except Exception as exc:  # report, never raise: this is a probe
             checks["database"] = f"error: {type(exc).__name__}"
+            reasons.append(f"the database does not answer ({type(exc).__name__})")
         checks["scheduler"] = "ok" if scheduler_running() else "stopped"
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+        if checks["scheduler"] != "ok":
+            reasons.append("the scheduler is not running")
+        lanes: dict[str, str] = {}
+        if checks["database"] == "ok":
+            for lane in lane_states(settings, db, clock.now()):
+                lanes[lane.lane] = lane.state.value
+                if lane.state.value in settings.daemon.ready_unless:
+                    reasons.append(f"lane {lane.lane} is {lane.state.value}: {lane.reason}")
+        ready = not reasons
+        body = {"status": "ready" if ready else "not ready", "checks": checks, "lanes": lanes, "reasons": reasons}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return app

@@ -30,7 +30,7 @@ def check_references(settings: Settings) -> list[ConfigProblem]:
                     f"unknown adapter '{conn.adapter}'; installed: {', '.join(adapters) or 'none'}",
                 )
             )
-        mapping = settings.resolve_path(conn.mapping)
+        mapping = settings.resolve_mapping(conn.mapping)
         if not mapping.is_file():
             problems.append(
                 ConfigProblem(

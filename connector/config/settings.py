@@ -4,6 +4,7 @@ local bind, a generated key file), so an empty or absent config file is a valid 
 from __future__ import annotations
 
 import re
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -81,6 +82,13 @@ class DaemonSettings(Section):
     lease_seconds: Seconds = 60.0
     """A lane's lease lasts this long unless renewed; a dead daemon's lanes are free after it."""
     misfire_grace_seconds: Seconds = 30.0
+    ready_unless: list[Literal["NEEDS_AUTH", "NEEDS_FULL_RESYNC", "PAUSED_QUOTA", "FAILING", "SYNCING", "DISABLED"]] = [
+        "NEEDS_AUTH", "FAILING"]
+    """`/readyz` answers 503 while any lane is in one of these states (the database being down always
+    does). Lane states are the datastore's, so every replica turns not ready together: list only the
+    states that should page someone; `[]` makes readiness the process and the database alone."""
+    watchdog_seconds: Seconds | None = None
+    """How often the scheduler tells systemd it is alive; default half of the unit's WatchdogSec."""
 
 
 class ScheduleSettings(Section):
@@ -276,6 +284,16 @@ class Settings(Section):
         if path.is_absolute() or self._source is None:
             return path
         return self._source.resolve().parent / path
+
+    def resolve_mapping(self, path: Path) -> Path:
+        """A mapping profile's path: beside the config (as `resolve_path`) when that file exists, else
+        the profile shipped in the package when the path names one (`mappings/CRM/NAME.yaml`), so the
+        embedded defaults work from any folder. Neither: the path beside the config (errors name it)."""
+        beside = self.resolve_path(path)
+        if beside.is_file() or path.is_absolute() or path.parts[:1] != ("mappings",):
+            return beside
+        shipped = Path(str(files("connector"))).joinpath(*path.parts)
+        return shipped if shipped.is_file() else beside
 
     @property
     def source(self) -> Path | None:

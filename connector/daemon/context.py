@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from connector.clock import Clock
 from connector.config.settings import Settings
@@ -23,6 +24,10 @@ class JobContext:
     shutdown: threading.Event
     lease_lost: threading.Event
     connection: str | None = None
+    outcome: str = "ok"
+    """How the run ended when it did not raise: `ok`, or `quota` / `auth` for a lane that paused."""
+    report: dict[str, Any] = field(default_factory=dict)
+    """What the run tells the datastore beside its outcome (`LaneRun` columns: counts, quota, error)."""
 
     def should_stop(self) -> bool:
         """True once the daemon is shutting down or this lane's lease could not be renewed."""

@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from connector.auth.oauth import emulator_credentials_path
 from connector.config.settings import Settings
+from connector.extras import require
 from connector.store.database import Database
 from connector.store.tokens import OAuthToken
 
@@ -32,6 +33,7 @@ def emulator_plugin(name: str) -> Any:
     """The emulator registered under `name`; LookupError naming the installed ones otherwise."""
     for ep in entry_points(group=EMULATOR_GROUP):
         if ep.name == name:
+            require("trustme", "emulators", f"the local {name} emulator")
             return ep.load()
     known = sorted(ep.name for ep in entry_points(group=EMULATOR_GROUP))
     raise LookupError(f"no emulator named '{name}' (installed: {', '.join(known) or 'none'})")

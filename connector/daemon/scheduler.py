@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from datetime import datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,8 +20,11 @@ from connector.daemon.lease import LeaseStore
 from connector.jobs import JobSpec
 from connector.logs import log_context
 from connector.store.database import Database
+from connector.store.lane_runs import record_run
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT = "daemon:heartbeat"
 
 
 def trigger_for(schedule: ScheduleSettings) -> BaseTrigger:
@@ -62,7 +67,7 @@ class LaneScheduler:
         self._scheduler.start()
 
     def lanes(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs()]
+        return [job.id for job in self._scheduler.get_jobs() if job.id != HEARTBEAT]
 
     def run_lane(self, spec: JobSpec) -> bool:
         """One run of a lane. Returns False when the lease is held elsewhere (nothing ran)."""
@@ -88,12 +93,31 @@ class LaneScheduler:
                 log.log(spec.log_level, "lane run started")
                 try:
                     spec.run(context)
-                except Exception:
+                except Exception as exc:
                     log.exception("lane run failed")
+                    context.outcome = "failed"
+                    context.report["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+                self._record(context, started)
+                if context.outcome == "failed":
                     return True
             log.log(spec.log_level, "lane run finished",
                     extra={"seconds": round((self.clock.now() - started).total_seconds(), 3)})
             return True
+
+    def _record(self, context: JobContext, started: datetime) -> None:
+        """Keep the run's outcome in `lane_runs` (what lane state and metrics read); never fail the lane."""
+        try:
+            with self.db.session() as session:
+                record_run(session, context.lane, context.connection, context.outcome, started, self.clock.now(),
+                           **context.report)
+        except Exception:
+            log.exception("could not record the lane run")
+
+    def add_heartbeat(self, beat: Callable[[], object], seconds: float) -> None:
+        """Call `beat` every `seconds` while the scheduler's own thread runs jobs (systemd's watchdog)."""
+        self._scheduler.add_executor(ThreadPoolExecutor(max_workers=1), HEARTBEAT)  # never queued behind lanes
+        self._scheduler.add_job(beat, IntervalTrigger(seconds=seconds, timezone="UTC"), id=HEARTBEAT, name=HEARTBEAT,
+                                executor=HEARTBEAT, next_run_time=self.clock.now())
 
     def stop(self) -> None:
         """Take no new runs; wait for running lanes to finish their current batch (they release leases)."""

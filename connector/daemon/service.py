@@ -23,6 +23,8 @@ from connector.config.settings import Settings
 from connector.daemon.emulators import forget_previous_tokens, start_local_emulators
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
+from connector.daemon.sd_notify import SystemdNotifier
+from connector.extras import MissingExtraError
 from connector.jobs import scheduled_jobs
 from connector.leads.service import LeadService
 from connector.store.database import Database
@@ -39,9 +41,15 @@ class _Server(uvicorn.Server):
     before the scheduler finishes its batches: here the signal is handled, not re-raised.
     """
 
-    def __init__(self, config: uvicorn.Config, on_exit: Any):
+    def __init__(self, config: uvicorn.Config, on_exit: Any, on_started: Any):
         super().__init__(config)
         self._on_exit = on_exit
+        self._on_started = on_started
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         self._on_exit(sig)
@@ -91,13 +99,17 @@ def port_taken(host: str, port: int) -> str | None:
 
 def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
     """Run until signalled. Returns the process exit code: 2 when the HTTP port is not free (checked
-    before any emulator or lane starts)."""
+    before any emulator or lane starts) or an extra the config needs is missing."""
     if reason := port_taken(settings.http.host, settings.http.port):
         log.error("cannot listen on %s (http.bind): %s; stop what uses it or choose another port", settings.http.bind, reason)
         return 2
-    with contextlib.ExitStack() as emulators:
-        started = start_local_emulators(settings, emulators)
-        return _serve(settings, clock or SystemClock(), started)
+    try:
+        with contextlib.ExitStack() as emulators:
+            started = start_local_emulators(settings, emulators)
+            return _serve(settings, clock or SystemClock(), started)
+    except MissingExtraError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
 
 
 def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
@@ -116,6 +128,9 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
     for spec in scheduled_jobs(settings):
         scheduler.add(spec)
     scheduler.start()
+    notifier = SystemdNotifier()
+    if notifier.watchdog_seconds:
+        scheduler.add_heartbeat(notifier.watchdog, settings.daemon.watchdog_seconds or notifier.watchdog_seconds / 2)
     log.info(
         "daemon started",
         extra={"instance": owner, "lanes": scheduler.lanes(), "http": settings.http.bind, "database": db.backend},
@@ -124,15 +139,17 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
     def on_signal(sig: int) -> None:
         log.info("signal %s received: finishing running batches, then exiting", sig)
         scheduler.shutdown_requested.set()
+        notifier.stopping()
 
     config = uvicorn.Config(
-        create_app(db, lambda: scheduler.running and not scheduler.shutdown_requested.is_set(), leads, settings.http),
+        create_app(db, lambda: scheduler.running and not scheduler.shutdown_requested.is_set(), leads, settings.http,
+                   settings, clock),
         host=settings.http.host,
         port=settings.http.port,
         log_config=None,
         access_log=False,
     )
-    server = _Server(config, on_signal)
+    server = _Server(config, on_signal, lambda: notifier.ready(f"{len(scheduler.lanes())} lanes, HTTP on {settings.http.bind}"))
     try:
         server.run()
     finally:

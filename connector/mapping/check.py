@@ -14,7 +14,7 @@ def check_files(settings: Settings, files: list[Path], *, offline: bool) -> tupl
     """Problems found, and a line per profile checked (saying whether the CRM was asked)."""
     targets: list[tuple[Path, str | None]] = [(f, None) for f in files]
     if not files:
-        targets = [(settings.resolve_path(c.mapping), name) for name, c in settings.connections.items()]
+        targets = [(settings.resolve_mapping(c.mapping), name) for name, c in settings.connections.items()]
     problems: list[Problem] = []
     report: list[str] = []
     for path, connection in targets:

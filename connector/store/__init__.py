@@ -14,6 +14,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     directory_version,
     distribution,
     failures,
+    lane_runs,
     leases,
     notifications,
     outbox,

@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector.extras import require
+
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for plain `postgresql://` URLs (SQLAlchemy would pick psycopg2)."""
@@ -47,6 +49,7 @@ class Database:
         backend = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if backend == "postgresql":
+            require("psycopg", "postgres", "a PostgreSQL database")
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if backend == "sqlite":

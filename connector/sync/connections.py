@@ -50,7 +50,7 @@ def open_adapter(
 
 def load_connection_profile(settings: Settings, name: str) -> LoadedProfile:
     """The connection's mapping profile, checked (raises ProfileError listing every problem)."""
-    return load_profile(settings.resolve_path(settings.connections[name].mapping))
+    return load_profile(settings.resolve_mapping(settings.connections[name].mapping))
 
 
 def outbox_router(settings: Settings) -> OutboxRouter:

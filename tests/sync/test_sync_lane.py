@@ -25,9 +25,14 @@ def context(hs: HubSpotSetup) -> JobContext:
 
 def test_a_run_syncs(hs: HubSpotSetup, caplog: pytest.LogCaptureFixture) -> None:
     hs.emulator.admin_upsert(0, "contacts", {"email": "a@x.example", "lastname": "A"})
+    ran = context(hs)
     with caplog.at_level(logging.INFO, logger="connector.lane.sync:hs"):
-        sync_lane.run(context(hs))
+        sync_lane.run(ran)
     assert "sync cycle: read 1, created 1" in caplog.text
+    # What the scheduler keeps in lane_runs: the counts, and HubSpot's windows as its headers said
+    # (searches carry no rate-limit headers: a pull-only run leaves them unknown).
+    assert ran.outcome == "ok" and ran.report["records_read"] == 1 and ran.report["records_written"] == 1
+    assert ran.report["api_calls"] == 3 and "rate_limit" in ran.report and "quota_limit" in ran.report
 
 
 def test_needs_reauth_pauses_the_lane_without_calls(hs: HubSpotSetup, caplog: pytest.LogCaptureFixture) -> None:
@@ -35,8 +40,10 @@ def test_needs_reauth_pauses_the_lane_without_calls(hs: HubSpotSetup, caplog: py
     vault.mark_needs_reauth("hs", "invalid_grant: refresh token revoked")
     token_calls = hs.calls("token")
     for _ in range(3):
+        paused = context(hs)
         with caplog.at_level(logging.INFO, logger="connector.lane.sync:hs"):
-            sync_lane.run(context(hs))
+            sync_lane.run(paused)
+        assert paused.outcome == "auth" and "invalid_grant" in paused.report["error"]
     assert caplog.text.count("lane paused") == 3 and "auth login hs" in caplog.text
     assert "Traceback" not in caplog.text
     assert hs.calls("token") == token_calls and hs.calls("search") == 0

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 2000
 MIN_BATCH_SIZE = 200
 MAX_REPLICATION_IDS = 600_000
+MIN_REPLICATION_WINDOW = timedelta(minutes=1)
 UPDATED_WINDOW = timedelta(days=30)
 _BATCH_SIZE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 _LOCATOR = re.compile(r"(01g[0-9A-Za-z]{12,15})-(\d+)")
@@ -280,20 +281,23 @@ def delete_by_external_id(emu: SalesforceEmulator, req: RestRequest, m: re.Match
 
 
 def _replication_window(emu: SalesforceEmulator, req: RestRequest) -> tuple[datetime, datetime]:
-    """(start, latestDateCovered), both on whole minutes, the end capped at now."""
+    """(start, latestDateCovered), both on whole minutes, the end capped at now. As the real API, the
+    start must precede the end by more than one minute (INVALID_REPLICATION_DATE otherwise)."""
     moments = []
     for name in ("start", "end"):
         text = req.params.get(name)
         if not text:
             raise ApiError.bad_request("MISSING_ARGUMENT", f"Missing required parameter: {name}")
         try:
-            moments.append(floor_minute(parse_datetime(text)))
+            moments.append(parse_datetime(text))
         except ValueError:
             raise ApiError.bad_request("INVALID_REPLICATION_DATE", f"Invalid date format: {text}") from None
     start, end = moments
-    if end < start:
-        raise ApiError.bad_request("INVALID_REPLICATION_DATE", "EndDate can not be before StartDate")
-    return start, min(end, floor_minute(emu.clock.now()))
+    if end - start <= MIN_REPLICATION_WINDOW:
+        raise ApiError.bad_request(
+            "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate by more than one minute"
+        )
+    return floor_minute(start), min(floor_minute(end), floor_minute(emu.clock.now()))
 
 
 def get_updated(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> RestResponse:
@@ -312,13 +316,19 @@ def get_deleted(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> 
     """GET sobjects/X/deleted/?start=&end=: logged deletions and the log's coverage."""
     definition = object_def(emu, m["object"])
     start, latest = _replication_window(emu, req)
+    earliest = emu.store.earliest_date_available(definition.name)
+    if earliest > start:
+        raise ApiError.bad_request(
+            "INVALID_REPLICATION_DATE",
+            f"startDate is before the earliest date available ({format_datetime(earliest)}): the delete log was purged",
+        )
     entries = emu.store.deleted_entries(definition.name, format_datetime(start), format_datetime(latest))
     if len(entries) > MAX_REPLICATION_IDS:
         raise ApiError.bad_request("EXCEEDED_ID_LIMIT", "Too many records to replicate; narrow the date range")
     return RestResponse(
         body={
             "deletedRecords": [{"id": record_id, "deletedDate": stamp} for stamp, record_id in entries],
-            "earliestDateAvailable": format_datetime(emu.store.earliest_date_available(definition.name)),
+            "earliestDateAvailable": format_datetime(earliest),
             "latestDateCovered": format_datetime(latest),
         }
     )

@@ -108,6 +108,7 @@ def test_deleted_records_are_reported(crm: CrmHarness) -> None:
     crm.advance_clock(10)
     crm.crm_delete(created[1].crm_id or "")
     deleted = crm.adapter.delete(crm.obj, [created[2].crm_id or ""])
+    crm.advance_clock(61)  # Salesforce's getDeleted needs a window of more than a minute
 
     assert [(d.outcome, d.crm_id) for d in deleted] == [("deleted", created[2].crm_id)]
     report = crm.adapter.read_deleted(crm.obj, mark)

@@ -595,10 +595,21 @@ def test_get_updated_and_get_deleted(running: RunningEmulator, client: Client) -
     assert earliest.replace(tzinfo=timezone.utc) <= start
 
     assert client.control("POST", "/__emulator/delete-log/purge", json={"object": "Lead"}).status_code == 204
-    purged = client.sf.Lead.deleted(start, end)
-    earliest = datetime.strptime(purged["earliestDateAvailable"], "%Y-%m-%dT%H:%M:%S.000+0000")
-    assert earliest.replace(tzinfo=timezone.utc) > start and purged["deletedRecords"] == []
+    with pytest.raises(SalesforceMalformedRequest) as purged:
+        client.sf.Lead.deleted(start, end)
+    assert purged.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+    assert "earliest date available" in purged.value.content[0]["message"]
     assert client.sf.query_all("SELECT Id FROM Lead", include_deleted=True)["totalSize"] == 2
+
+
+def test_a_replication_window_of_a_minute_or_less_is_refused(running: RunningEmulator, client: Client) -> None:
+    end = client.advance(600)
+    for resource in (client.sf.Lead.deleted, client.sf.Lead.updated):
+        with pytest.raises(SalesforceMalformedRequest) as refused:
+            resource(end - timedelta(seconds=60), end)
+        assert refused.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+        assert "more than one minute" in refused.value.content[0]["message"]
+        assert "latestDateCovered" in resource(end - timedelta(seconds=61), end)
 
 
 def test_delete_log_keeps_15_days(running: RunningEmulator, client: Client) -> None:
@@ -614,6 +625,9 @@ def test_delete_log_keeps_15_days(running: RunningEmulator, client: Client) -> N
     earliest = datetime.strptime(answer["earliestDateAvailable"], "%Y-%m-%dT%H:%M:%S.000+0000")
     assert earliest.replace(tzinfo=timezone.utc) >= now - timedelta(days=15, seconds=1) > deleted_at
     assert answer["deletedRecords"] == []
+    with pytest.raises(SalesforceMalformedRequest) as too_old:
+        sf.Lead.deleted(deleted_at - timedelta(minutes=1), now)
+    assert too_old.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
 
 
 # ---- limits ----------------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ Operation = Callable[[CrmApi], tuple[int, Any]]
 
 @dataclass(frozen=True)
 class EmulatorOptions:
-    """How the emulated HubSpot behaves. A limit of None switches that limit off."""
+    """How the emulated HubSpot behaves. A limit of None switches that limit off. Search sees a write
+    only `search_lag_seconds` after it, as real HubSpot's index lags a few seconds behind writes."""
 
     portals: int = 1
     token_ttl: int = 1800
@@ -35,7 +36,7 @@ class EmulatorOptions:
     search_per_second: int | None = 5
     seed_file: str | Path | None = None
     invalidate_rotated_refresh_tokens: bool = False
-    search_lag_seconds: float = 0.0
+    search_lag_seconds: float = 2.0
 
 
 @dataclass

@@ -163,7 +163,9 @@ class HubSpotBackend:
     """A HubSpot emulator served for a whole test session (two portals, HubSpot's default limits)."""
 
     def __init__(self, options: EmulatorOptions | None = None):
-        self.emulator = HubSpotEmulator(options or EmulatorOptions(portals=2), clock=StillClock())
+        # No search lag by default: the still clock never moves past it on its own, so every read right
+        # after a write would see nothing. The lag is tested with the default on (test_hubspot_adapter.py).
+        self.emulator = HubSpotEmulator(options or EmulatorOptions(portals=2, search_lag_seconds=0), clock=StillClock())
         self._server = BackgroundServer(create_app(self.emulator))
 
     def __enter__(self) -> HubSpotBackend:

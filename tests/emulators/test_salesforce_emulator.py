@@ -350,6 +350,31 @@ def test_describe_objects_and_fields(client: Client) -> None:
     assert {"Approval_Status__c", "Campaign_Id__c", "Offer_Id__c", "Tactic_Id__c"} <= set(lead)
 
 
+REAL_FIELD_KEYS = frozenset(
+    "aggregatable aiPredictionField autoNumber byteLength calculated calculatedFormula cascadeDelete caseSensitive "
+    "compoundFieldName controllerName createable custom defaultValue defaultValueFormula defaultedOnCreate "
+    "dependentPicklist deprecatedAndHidden digits displayLocationInDecimal encrypted externalId extraTypeInfo "
+    "filterable filteredLookupInfo formulaTreatNullNumberAsZero groupable highScaleNumber htmlFormatted idLookup "
+    "inlineHelpText label length mask maskType name nameField namePointing nillable permissionable picklistValues "
+    "polymorphicForeignKey precision queryByDistance referenceTargetField referenceTo relationshipName "
+    "relationshipOrder restrictedDelete restrictedPicklist scale searchPrefilterable soapType sortable type unique "
+    "updateable writeRequiresMasterRead".split()
+)
+"""The keys the real describe sends for every field, whatever its type (API v50 and later)."""
+
+
+def test_describe_sends_the_real_fixed_set_of_keys_for_every_field(client: Client) -> None:
+    for name in ("Lead", "Account", "Contact", "Opportunity", "Campaign", "Note", "User"):
+        for field in getattr(client.sf, name).describe()["fields"]:
+            assert set(field) == REAL_FIELD_KEYS, (name, field["name"], set(field) ^ REAL_FIELD_KEYS)
+    lead = {f["name"]: f for f in client.sf.Lead.describe()["fields"]}
+    assert lead["Email"]["compoundFieldName"] is None and lead["OwnerId"]["relationshipName"] == "Owner"
+    assert (lead["FirstName"]["compoundFieldName"], lead["City"]["compoundFieldName"]) == ("Name", "Address")
+    account = {f["name"]: f for f in client.sf.Account.describe()["fields"]}
+    assert account["BillingCity"]["compoundFieldName"] == "BillingAddress"
+    assert lead["Id"]["nillable"] is False and lead["Id"]["idLookup"] is True and lead["Id"]["updateable"] is False
+
+
 def test_record_crud_upsert_and_who_modified(running: RunningEmulator, client: Client) -> None:
     created = client.sf.Account.create({"Name": "Acme", "UPM_Id__c": "A-1"})
     assert created["success"] is True and re.fullmatch(r"001[0-9A-Za-z]{15}", created["id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import soql
@@ -34,14 +35,38 @@ def object_def(emu: SalesforceEmulator, name: str) -> ObjectDef:
     return definition
 
 
-def record_json(definition: ObjectDef, record: dict[str, Any], field_names: list[str], version: str) -> dict[str, Any]:
-    """A record as the API writes it: `attributes` first, then the fields asked for."""
+def record_json(
+    definition: ObjectDef,
+    record: dict[str, Any],
+    field_names: list[str],
+    version: str,
+    parents: Sequence[tuple[soql.ParentField, dict[str, Any] | None]] = (),
+) -> dict[str, Any]:
+    """A record as the API writes it: `attributes` first, then the fields asked for, then each parent's
+    fields nested under its relationship name (`"Account": {"attributes": ..., "Name": ...}`; null when
+    the lookup is empty). `parents` pairs each selected parent field with the parent record."""
     document: dict[str, Any] = {
         "attributes": {"type": definition.name, "url": sobject_url(version, definition.name, record["Id"])}
     }
     for name in field_names:
         document[name] = record.get(name)
+    for selected, parent in parents:
+        if parent is None:
+            document[selected.relationship] = None
+            continue
+        nested = document.get(selected.relationship) or {
+            "attributes": {"type": selected.parent.name, "url": sobject_url(version, selected.parent.name, parent["Id"])}
+        }
+        nested[selected.field.name] = parent.get(selected.field.name)
+        document[selected.relationship] = nested
     return document
+
+
+def parent_records(
+    emu: SalesforceEmulator, selected: Sequence[soql.ParentField], record: dict[str, Any]
+) -> list[tuple[soql.ParentField, dict[str, Any] | None]]:
+    """Each selected parent field with the live parent record its lookup on `record` points to (or None)."""
+    return [(parent_field, parent_field.parent_of(record, emu.store.get)) for parent_field in selected]
 
 
 def record_error_response(error: RecordError) -> ApiError:
@@ -102,9 +127,14 @@ def query(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> RestRe
     field_names = [field.name for field in parsed.fields]
     body: dict[str, Any] = {"totalSize": len(rows), "done": len(rows) <= batch}
     if len(rows) > batch:
-        cursor = emu.cursors.open(definition.name, field_names, [r["Id"] for r in rows], batch, include_deleted)
+        cursor = emu.cursors.open(
+            definition.name, field_names, [r["Id"] for r in rows], batch, include_deleted, parsed.parents
+        )
         body["nextRecordsUrl"] = cursor.next_records_url(req.version, batch)
-    body["records"] = [record_json(definition, record, field_names, req.version) for record in rows[:batch]]
+    body["records"] = [
+        record_json(definition, record, field_names, req.version, parent_records(emu, parsed.parents, record))
+        for record in rows[:batch]
+    ]
     return RestResponse(body=body)
 
 
@@ -131,7 +161,9 @@ def query_more(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> R
     if not done:
         body["nextRecordsUrl"] = cursor.next_records_url(req.version, offset + batch)
     body["records"] = [
-        record_json(definition, record, cursor.field_names, req.version) for record in page if record is not None
+        record_json(definition, record, cursor.field_names, req.version, parent_records(emu, cursor.parents, record))
+        for record in page
+        if record is not None
     ]
     return RestResponse(body=body)
 

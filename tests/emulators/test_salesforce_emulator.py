@@ -589,6 +589,27 @@ def test_bulk2_query_pages_with_locators(running: RunningEmulator, client: Clien
     assert pages[0].startswith('"Id","UPM_Id__c","CreatedDate"\n')
 
 
+def test_parent_fields_come_nested_under_the_relationship_as_real_salesforce(running: RunningEmulator, client: Client) -> None:
+    account = client.sf.Account.create({"Name": "Acme", "UPM_Id__c": "A-1"})["id"]
+    for n in range(250):
+        client.sf.Contact.create({"LastName": f"C{n:03d}", "UPM_Id__c": f"C-{n:03d}", **({"AccountId": account} if n else {})})
+    soql = "SELECT Id, LastName, Account.Name, Owner.Email FROM Contact ORDER BY LastName"
+    first = client.sf.query(soql, headers={"Sforce-Query-Options": "batchSize=200"})
+    real = fixture("sf_query_relationships.json")["records"][0]["ParentWhizbang__r"]
+    orphan, child = first["records"][0], first["records"][1]
+    assert orphan["Account"] is None and orphan["Owner"]["Email"] == "integ@upm-emulator.example.com"
+    assert set(child["Account"]) == {"attributes", "Name"} and set(child["Account"]["attributes"]) == set(real["attributes"])
+    assert child["Account"]["Name"] == "Acme" and child["Account"]["attributes"]["type"] == "Account"
+    assert child["Account"]["attributes"]["url"].endswith(f"/sobjects/Account/{account}")
+    assert set(child) == {"attributes", "Id", "LastName", "Account", "Owner"}
+    rest = client.sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)["records"]
+    assert [r["Account"]["Name"] for r in rest] == ["Acme"] * 50, "a queryMore page nests its parents too"
+    pages = list(client.sf.bulk2.Contact.query(soql, wait=0.01))
+    rows = [row for page in pages for row in csv.DictReader(io.StringIO(page))]
+    assert pages[0].startswith('"Id","LastName","Account.Name","Owner.Email"\n')
+    assert (rows[0]["Account.Name"], rows[1]["Account.Name"]) == ("", "Acme")
+
+
 def test_bulk_api_1_is_not_enabled(client: Client) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         client.sf.bulk.Lead.insert([{"LastName": "x", "Company": "y"}])

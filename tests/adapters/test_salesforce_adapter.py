@@ -349,6 +349,15 @@ def test_a_timed_out_call_is_retried(salesforce: SalesforceHarness, sleeps: Reco
 # ---- deletes
 
 
+def test_parent_fields_are_read_flat_under_their_soql_paths(salesforce: SalesforceHarness) -> None:
+    salesforce.adapter.upsert("Lead", "UPM_Id__c", leads(salesforce, range(2)))
+
+    records = [r for page in salesforce.adapter.read_changes("Lead", None, ["Company", "Owner.Email"]) for r in page]
+
+    assert [r.fields["Owner.Email"] for r in records] == ["integ@upm-emulator.example.com"] * 2
+    assert "Owner" not in records[0].fields
+
+
 def test_deletes_older_than_the_current_minute_come_from_the_delete_log(salesforce: SalesforceHarness) -> None:
     created = salesforce.adapter.upsert("Lead", "UPM_Id__c", leads(salesforce, range(3)))
     mark = salesforce.now()

@@ -199,3 +199,27 @@ def test_two_modules_on_one_crm_object_need_a_prefix(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as exc:
         load_profile(path)
     assert f"{path}:11: objects.1.key: 'prospect' and 'opportunity' both map Lead without a key prefix" in str(exc.value)
+
+
+def test_a_parent_field_is_read_only(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        crm: salesforce
+        mode: advanced
+        objects:
+          - module: contact
+            crm_object: Contact
+            key: {crm: UPM_Id__c}
+            modified: {crm: SystemModstamp}
+            fields:
+              - {upm: last_name, crm: LastName}
+              - {upm: email, crm: Owner.Email}
+        """)
+    mapper = Mapper(load_profile(path).profile.objects[0])
+    assert "Owner.Email" in mapper.crm_read_fields
+    assert mapper.to_upm({"LastName": "Ann", "Owner.Email": "o@crm.example"}, resolve=lambda m, c: None)["email"] == "o@crm.example"
+    assert mapper.to_crm({"last_name": "Ann", "email": "o@crm.example"}, resolve=lambda m, r: None, creating=True) == {"LastName": "Ann"}
+
+    path.write_text(path.read_text().replace("crm: Owner.Email}", "crm: Owner.Email, direction: both}"))
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    assert f"{path}:10: objects.0.fields.1.direction: 'Owner.Email' is a field of a related record" in str(exc.value)

@@ -115,7 +115,11 @@ def _check_fields(loaded: LoadedProfile, i: int, obj: ObjectMap, earlier: list[s
             elif field.relation != obj.module and field.relation not in earlier and loaded.profile.object_for(field.relation):
                 problems.append(Problem(loaded.where("objects", i, "fields", j, "relation"), f"objects.{i}.fields.{j}.relation",
                                         f"'{field.relation}' is synced after '{obj.module}': list it earlier so no record is pushed before what it points at"))
-        direction = field.direction or obj.direction
+        direction = field.flow(obj.direction)
+        if field.parent_field and direction != "to_upm":  # only an explicit direction can say so (flow())
+            problems.append(Problem(loaded.where("objects", i, "fields", j, "direction"), f"objects.{i}.fields.{j}.direction",
+                                    f"'{field.crm}' is a field of a related record: the CRM only reads it, so its "
+                                    f"direction must be to_upm (here {direction})"))
         if field.values and direction in ("to_crm", "both"):
             targets = [str(v) for v in field.values.values()]
             if len(set(targets)) != len(targets):
@@ -134,7 +138,8 @@ def _check_against_crm(loaded: LoadedProfile, i: int, obj: ObjectMap, describe: 
     names = list(description.fields)
     problems: list[Problem] = []
     wanted: list[tuple[KeyPath, str]] = [(("key", "crm"), obj.key.crm), (("modified", "crm"), obj.modified.crm)]
-    wanted += [(("fields", j, "crm"), f.crm) for j, f in enumerate(obj.fields) if f.crm]
+    # a parent field (Account.Name) is not in this object's describe: the CRM checks it when reading
+    wanted += [(("fields", j, "crm"), f.crm) for j, f in enumerate(obj.fields) if f.crm and not f.parent_field]
     for path, name in wanted:
         if name not in description.fields:
             problems.append(Problem(loaded.where("objects", i, *path), f"objects.{i}." + ".".join(map(str, path)),

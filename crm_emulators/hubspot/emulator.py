@@ -13,7 +13,7 @@ from .associations import AssociationStore
 from .auth import TokenAuthority
 from .crm import CrmApi, conflict_message
 from .errors import HubSpotError, error_body
-from .faults import GATEWAY_MESSAGES, Fault, FaultPlan
+from .faults import STATUS_ERRORS, Fault, FaultPlan
 from .rate_limits import PortalRateLimiter
 from . import schema
 from .schema import CUSTOM_GROUP, OBJECT_TYPES, PropertyDefinition, epoch_ms, iso_ms
@@ -267,4 +267,7 @@ class HubSpotEmulator:
 
 
 def _gateway_error(fault: Fault) -> CallResult:
-    return CallResult(fault.status, error_body(GATEWAY_MESSAGES[fault.status]), {})
+    message, extra = STATUS_ERRORS.get(fault.status, ("Error", {}))
+    category = extra.get("category")
+    body = error_body(fault.message or message, category, **{k: v for k, v in extra.items() if k != "category"})
+    return CallResult(fault.status, body, dict(fault.headers))

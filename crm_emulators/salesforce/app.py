@@ -84,6 +84,8 @@ def create_app(emulator: SalesforceEmulator) -> FastAPI:
         fault = emulator.take_request_fault(route.category)
         if fault is not None and fault.kind == "unavailable":
             return _json(UNAVAILABLE_BODY, 503)
+        if fault is not None and fault.kind == "status":
+            return _json(fault.body, fault.status, fault.headers)
         if fault is not None:
             await asyncio.sleep(fault.delay_seconds)
         rest_request = RestRequest(

@@ -50,6 +50,12 @@ class CrmHarness(Protocol):
     def fail_next_calls(self, count: int, status: int = 503) -> None:
         """The next `count` API calls answer `status` (a transient server error)."""
 
+    def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
+        """The next `count` API calls answer `status` with `headers` and the CRM's real body for it."""
+
+    def token_refreshes(self) -> int:
+        """Token refreshes the emulator has answered so far."""
+
     def fail_record_once(self, external_id: str) -> None:
         """The next write of this record fails with a transient per-record error (Salesforce
         UNABLE_TO_LOCK_ROW), then succeeds."""

@@ -129,7 +129,14 @@ class HubSpotHarness:
         return sum(count for category, count in by_category.items() if category != "token")
 
     def fail_next_calls(self, count: int, status: int = 503) -> None:
-        self.emulator.add_fault({"type": "http_error", "status": status, "count": count, "portal": 0})
+        self.answer_next_calls(count, status)
+
+    def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
+        self.emulator.add_fault({"type": "http_error", "status": status, "headers": dict(headers or {}), "count": count,
+                                 "portal": 0})
+
+    def token_refreshes(self) -> int:
+        return int(self.portal_stats()["api_calls"]["by_category"].get("token", 0))
 
     def fail_record_once(self, external_id: str) -> None:
         self.emulator.add_fault({"type": "record_error", "values": [external_id], "count": 1, "portal": 0,

@@ -41,12 +41,14 @@ class EmulatorOptions:
 
 @dataclass
 class CallResult:
-    """An HTTP answer: status, JSON body (None for 204), headers, and how long to hold it back."""
+    """An HTTP answer: status, JSON body (None for 204), headers, how long to hold it back, and whether
+    to drop it on the way (the call was carried out all the same)."""
 
     status: int
     body: Any
     headers: dict[str, str]
     delay_seconds: float = 0.0
+    dropped: bool = False
 
 
 class HubSpotEmulator:
@@ -105,7 +107,8 @@ class HubSpotEmulator:
                 status, body = operation(api)
             except HubSpotError as exc:
                 status, body = exc.status, exc.body
-            return CallResult(status, body, headers, fault.delay_seconds if fault is not None else 0.0)
+            dropped = fault is not None and fault.type == "drop"
+            return CallResult(status, body, headers, fault.delay_seconds if fault is not None else 0.0, dropped)
 
     def token(self, form: dict[str, str]) -> CallResult:
         """`POST /oauth/v1/token`."""

@@ -8,6 +8,8 @@ Request faults hit the next API calls:
                                                                 real body for it (401 INVALID_SESSION_ID, 403
                                                                 REQUEST_LIMIT_EXCEEDED, 400 MALFORMED_QUERY...)
                                                                 unless "body" gives one
+    {"kind": "drop", "count": 1}                             -> the call is carried out (a write is applied),
+                                                                then the connection drops before the answer
 Each takes an optional "category" (query, sobject, collections, composite, bulk2...) to hit only those calls.
 
 Record faults hit API writes of chosen records, matched by id or by any external id value:
@@ -26,7 +28,7 @@ from typing import Any
 from .errors import RecordError
 from .ids import normalize_id
 
-REQUEST_KINDS = ("unavailable", "timeout", "status")
+REQUEST_KINDS = ("unavailable", "timeout", "status", "drop")
 RECORD_KINDS = ("lock_row", "validation")
 UNAVAILABLE_BODY = [
     {"message": "Server is temporarily unavailable. Please try again later.", "errorCode": "SERVER_UNAVAILABLE"}

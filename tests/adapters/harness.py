@@ -53,6 +53,9 @@ class CrmHarness(Protocol):
     def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
         """The next `count` API calls answer `status` with `headers` and the CRM's real body for it."""
 
+    def drop_next_response(self) -> None:
+        """The next API call is carried out (a write applied), then its answer is dropped mid-way."""
+
     def token_refreshes(self) -> int:
         """Token refreshes the emulator has answered so far."""
 

@@ -135,6 +135,9 @@ class HubSpotHarness:
         self.emulator.add_fault({"type": "http_error", "status": status, "headers": dict(headers or {}), "count": count,
                                  "portal": 0})
 
+    def drop_next_response(self) -> None:
+        self.emulator.add_fault({"type": "drop", "count": 1, "portal": 0})
+
     def token_refreshes(self) -> int:
         return int(self.portal_stats()["api_calls"]["by_category"].get("token", 0))
 

@@ -134,6 +134,9 @@ class SalesforceHarness:
     def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
         self.emulator.faults.add({"kind": "status", "status": status, "headers": dict(headers or {}), "count": count})
 
+    def drop_next_response(self) -> None:
+        self.emulator.faults.add({"kind": "drop", "count": 1})
+
     def token_refreshes(self) -> int:
         return int(self.emulator.stats()["other_requests"].get("token", 0))
 

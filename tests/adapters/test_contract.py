@@ -269,6 +269,17 @@ def test_a_lasting_401_is_an_auth_error_after_one_refresh(crm: CrmHarness, sleep
     assert crm.token_refreshes() == refreshes + 1 and sleeps.calls == []
 
 
+def test_a_dropped_write_response_never_duplicates_a_record(crm: CrmHarness, sleeps: RecordingSleep) -> None:
+    upsert(crm, [0])
+    sleeps.clear()
+    crm.drop_next_response()
+
+    results = upsert(crm, range(1, 4))
+
+    assert [r.ok for r in results] == [True, True, True] and len(sleeps.calls) == 1, "retried once"
+    assert live_external_ids(crm) == upm(0, 1, 2, 3), "the write the lost answer was for, applied once"
+
+
 def test_spent_quota_raises_quota_error_without_hammering(crm: CrmHarness, sleeps: RecordingSleep) -> None:
     upsert(crm, [0])
     sleeps.clear()

@@ -95,6 +95,9 @@ class HubSpotEmulator:
             if fault is not None and fault.type == "http_error":
                 portal.rejected[f"fault_{fault.status}"] += 1
                 return _gateway_error(fault)
+            if fault is not None and fault.type == "reset":
+                portal.rejected["fault_reset"] += 1
+                return CallResult(200, None, {}, dropped=True)
             try:
                 portal.limiter.admit(now, search)
             except HubSpotError as exc:

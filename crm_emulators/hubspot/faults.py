@@ -10,6 +10,7 @@ A fault is a JSON object posted to `/__emulator/faults`:
     {"type": "timeout", "delay_seconds": 3, "count": 1}         # the next call is processed, then held 3 s
     {"type": "drop", "count": 1}                                # the next call is processed (a write applied),
                                                                 # then the connection drops before the answer
+    {"type": "reset", "count": 1}                               # the connection drops before the call is processed
     {"type": "record_error", "values": ["U-17"], "count": 1}    # the next write naming U-17 fails for that record:
                                                                 # as its id, idProperty value, a unique property
                                                                 # value it already has, or a value being written
@@ -24,7 +25,7 @@ from typing import Any, Iterable
 
 from .schema import object_type
 
-KINDS = ("http_error", "timeout", "record_error", "drop")
+KINDS = ("http_error", "timeout", "record_error", "drop", "reset")
 STATUS_ERRORS: dict[int, tuple[str, dict[str, str]]] = {
     400: ("Property values were not valid", {"category": "VALIDATION_ERROR"}),
     401: ("Authentication credentials not found.", {"category": "INVALID_AUTHENTICATION"}),
@@ -102,7 +103,7 @@ class FaultPlan:
         return [asdict(f) for f in self._faults]
 
     def take_call_fault(self, portal: int, method: str, path: str) -> Fault | None:
-        """The http_error, timeout or drop fault this API call triggers, if any (consumes one use)."""
+        """The http_error, timeout, drop or reset fault this API call triggers, if any (consumes one use)."""
         for fault in self._faults:
             if fault.type == "record_error":
                 continue

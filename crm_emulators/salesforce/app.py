@@ -88,6 +88,8 @@ def create_app(emulator: SalesforceEmulator) -> FastAPI:
             return _json(UNAVAILABLE_BODY, 503)
         if fault is not None and fault.kind == "status":
             return _json(fault.body, fault.status, fault.headers)
+        if fault is not None and fault.kind == "reset":
+            return DroppedResponse()
         if fault is not None and fault.kind == "timeout":
             await asyncio.sleep(fault.delay_seconds)
         rest_request = RestRequest(

@@ -10,6 +10,7 @@ Request faults hit the next API calls:
                                                                 unless "body" gives one
     {"kind": "drop", "count": 1}                             -> the call is carried out (a write is applied),
                                                                 then the connection drops before the answer
+    {"kind": "reset", "count": 1}                            -> the connection drops before the call is carried out
 Each takes an optional "category" (query, sobject, collections, composite, bulk2...) to hit only those calls.
 
 Record faults hit API writes of chosen records, matched by id or by any external id value:
@@ -28,7 +29,7 @@ from typing import Any
 from .errors import RecordError
 from .ids import normalize_id
 
-REQUEST_KINDS = ("unavailable", "timeout", "status", "drop")
+REQUEST_KINDS = ("unavailable", "timeout", "status", "drop", "reset")
 RECORD_KINDS = ("lock_row", "validation")
 UNAVAILABLE_BODY = [
     {"message": "Server is temporarily unavailable. Please try again later.", "errorCode": "SERVER_UNAVAILABLE"}

@@ -56,6 +56,9 @@ class CrmHarness(Protocol):
     def drop_next_response(self) -> None:
         """The next API call is carried out (a write applied), then its answer is dropped mid-way."""
 
+    def reset_next_connection(self) -> None:
+        """The next API call's connection drops before the CRM carries it out."""
+
     def token_refreshes(self) -> int:
         """Token refreshes the emulator has answered so far."""
 

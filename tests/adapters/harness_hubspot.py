@@ -138,6 +138,9 @@ class HubSpotHarness:
     def drop_next_response(self) -> None:
         self.emulator.add_fault({"type": "drop", "count": 1, "portal": 0})
 
+    def reset_next_connection(self) -> None:
+        self.emulator.add_fault({"type": "reset", "count": 1, "portal": 0})
+
     def token_refreshes(self) -> int:
         return int(self.portal_stats()["api_calls"]["by_category"].get("token", 0))
 

@@ -137,6 +137,9 @@ class SalesforceHarness:
     def drop_next_response(self) -> None:
         self.emulator.faults.add({"kind": "drop", "count": 1})
 
+    def reset_next_connection(self) -> None:
+        self.emulator.faults.add({"kind": "reset", "count": 1})
+
     def token_refreshes(self) -> int:
         return int(self.emulator.stats()["other_requests"].get("token", 0))
 

@@ -280,6 +280,16 @@ def test_a_dropped_write_response_never_duplicates_a_record(crm: CrmHarness, sle
     assert live_external_ids(crm) == upm(0, 1, 2, 3), "the write the lost answer was for, applied once"
 
 
+def test_a_reset_connection_is_retried(crm: CrmHarness, sleeps: RecordingSleep) -> None:
+    upsert(crm, range(3))
+    sleeps.clear()
+    crm.reset_next_connection()
+
+    records = flat(read(crm, None))
+
+    assert sorted(external_ids(crm, records)) == upm(0, 1, 2) and len(sleeps.calls) == 1
+
+
 def test_spent_quota_raises_quota_error_without_hammering(crm: CrmHarness, sleeps: RecordingSleep) -> None:
     upsert(crm, [0])
     sleeps.clear()

@@ -121,6 +121,8 @@ class HubSpotClient:
         self.calls += 1
         try:
             response = method(*args, _request_timeout=self.options.timeout, **kwargs)
+            if isinstance(response, HTTPResponse):
+                response.read(cache_content=True)  # the body read here: a dropped answer is classified and retried
         except Exception as exc:
             error = classify(exc, self.clock.now())
             if error is None:

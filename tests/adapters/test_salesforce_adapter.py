@@ -419,6 +419,16 @@ def test_the_next_read_starts_at_latest_date_covered(salesforce: SalesforceHarne
 # ---- the quota
 
 
+def test_an_injected_403_request_limit_exceeded_is_a_quota_error_at_once(salesforce: SalesforceHarness, sleeps: RecordingSleep) -> None:
+    sleeps.clear()
+    salesforce.answer_next_calls(3, 403)
+
+    with pytest.raises(QuotaError) as refused:
+        salesforce.adapter.upsert("Lead", "UPM_Id__c", leads(salesforce, range(2)))
+
+    assert refused.value.code == "REQUEST_LIMIT_EXCEEDED" and sleeps.calls == [], "checkpoint and stop, no sleeping"
+
+
 def test_the_quota_guard_stops_before_the_org_runs_dry(salesforce: SalesforceHarness, sleeps: RecordingSleep) -> None:
     emulator = salesforce.emulator
     adapter = salesforce.oauth_adapter(quota_stop_share=0.5, quota_recheck_seconds=600)

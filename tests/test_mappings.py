@@ -220,3 +220,27 @@ def test_an_approved_account_is_active_unless_the_profile_maps_active(tmp_path: 
     mapped = Mapper(load_profile(write(tmp_path, body.replace("direction: to_upm}", "direction: to_upm}\n              - {upm: active, crm: Active__c}"))).profile.objects[0])
     assert mapped.to_upm({"Name": "Globex", "Approval_Status__c": "Approved", "Active__c": False},
                          lambda m, c: None)["active"] is False, "a mapped active field is the CRM's to decide"
+
+
+def test_a_parent_field_is_read_only(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        crm: salesforce
+        mode: advanced
+        objects:
+          - module: contact
+            crm_object: Contact
+            key: {crm: UPM_Id__c}
+            modified: {crm: SystemModstamp}
+            fields:
+              - {upm: last_name, crm: LastName}
+              - {upm: email, crm: Owner.Email}
+        """)
+    mapper = Mapper(load_profile(path).profile.objects[0])
+    assert "Owner.Email" in mapper.crm_read_fields
+    assert mapper.to_upm({"LastName": "Ann", "Owner.Email": "o@crm.example"}, resolve=lambda m, c: None)["email"] == "o@crm.example"
+    assert mapper.to_crm({"last_name": "Ann", "email": "o@crm.example"}, resolve=lambda m, r: None, creating=True) == {"LastName": "Ann"}
+
+    path.write_text(path.read_text().replace("crm: Owner.Email}", "crm: Owner.Email, direction: both}"))
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    assert f"{path}:10: objects.0.fields.1.direction: 'Owner.Email' is a field of a related record" in str(exc.value)

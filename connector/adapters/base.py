@@ -12,6 +12,8 @@ Errors, by what the caller should do:
 - `QuotaError`: the daily allocation is spent (or the guard's share reached): stop the lane until
   `resets_at`; do not sleep for hours.
 - `FatalError`: the CRM will never accept this request (malformed query, unknown field).
+- `NeedsFullResync`: the CRM's delete log no longer reaches back to the asked start (purged or past
+  its retention): deletes since then can only be found by a full reconcile.
 - Per-record failures are not exceptions: they are `WriteResult(outcome="failed", ...)` and the rest
   of the batch goes on.
 """
@@ -73,6 +75,10 @@ class FatalError(AdapterError):
     """A request the CRM will never accept as sent."""
 
 
+class NeedsFullResync(AdapterError):
+    """The delete log was purged past the asked start: only a full reconcile finds the deletes since."""
+
+
 @dataclass(frozen=True)
 class FieldInfo:
     """One field of a CRM object, as its describe reports it."""
@@ -117,6 +123,9 @@ class DeletedRecords:
     ids: list[tuple[str, datetime]]
     complete: bool
     earliest_available: datetime | None = None
+    covered_until: datetime | None = None
+    """Where the next read should start when the CRM says (Salesforce's latestDateCovered, or the
+    unchanged start when the window was too short to ask); None: the caller's own ceiling."""
 
 
 Outcome = Literal["created", "updated", "deleted", "failed"]
@@ -185,7 +194,8 @@ class CrmAdapter(ABC):
 
     @abstractmethod
     def read_deleted(self, obj: str, since: datetime) -> DeletedRecords:
-        """Records deleted since `since`, and whether the CRM's delete log reaches back that far."""
+        """Records deleted since `since`, and where the next read should start (`covered_until`).
+        Raises NeedsFullResync when the CRM's delete log no longer reaches back to `since`."""
 
     @abstractmethod
     def upsert(self, obj: str, external_id_field: str, records: Sequence[Mapping[str, Any]]) -> list[WriteResult]:

@@ -101,7 +101,7 @@ def _check_fields(loaded: LoadedProfile, i: int, obj: ObjectMap, earlier: list[s
         problems.append(Problem(loaded.where("objects", i, "modified", "upm"), f"objects.{i}.modified.upm",
                                 f"'{obj.modified.upm}' is not a field of {obj.module}{_suggest(obj.modified.upm, columns)}"))
     for j, field in enumerate(obj.fields):
-        direction = field.direction or obj.direction
+        direction = field.flow(obj.direction)
         where, at = loaded.where("objects", i, "fields", j, "upm"), f"objects.{i}.fields.{j}.upm"
         for name in field.upm_fields:
             if "." in name:
@@ -128,6 +128,10 @@ def _check_fields(loaded: LoadedProfile, i: int, obj: ObjectMap, earlier: list[s
         if field.link and loaded.profile.crm != "hubspot":
             problems.append(Problem(loaded.where("objects", i, "fields", j, "link"), f"objects.{i}.fields.{j}.link",
                                     f"links are HubSpot associations; {loaded.profile.crm} relates records by a field (crm: ParentId)"))
+        if field.parent_field and direction != "to_upm":  # only an explicit direction can say so (flow())
+            problems.append(Problem(loaded.where("objects", i, "fields", j, "direction"), f"objects.{i}.fields.{j}.direction",
+                                    f"'{field.crm}' is a field of a related record: the CRM only reads it, so its "
+                                    f"direction must be to_upm (here {direction})"))
         if field.values and direction in ("to_crm", "both"):
             targets = [str(v) for v in field.values.values()]
             if len(set(targets)) != len(targets):
@@ -146,7 +150,8 @@ def _check_against_crm(loaded: LoadedProfile, i: int, obj: ObjectMap, describe: 
     names = list(description.fields)
     problems: list[Problem] = []
     wanted: list[tuple[KeyPath, str]] = [(("key", "crm"), obj.key.crm), (("modified", "crm"), obj.modified.crm)]
-    wanted += [(("fields", j, "crm"), f.crm) for j, f in enumerate(obj.fields) if f.crm]
+    # a parent field (Account.Name) is not in this object's describe: the CRM checks it when reading
+    wanted += [(("fields", j, "crm"), f.crm) for j, f in enumerate(obj.fields) if f.crm and not f.parent_field]
     for path, name in wanted:
         if name not in description.fields:
             problems.append(Problem(loaded.where("objects", i, *path), f"objects.{i}." + ".".join(map(str, path)),

@@ -71,7 +71,7 @@ class Mapper:
         return field, names, target if plain else None
 
     def _flows(self, field: FieldMap, direction: str) -> bool:
-        effective = field.direction or self.map.direction
+        effective = field.flow(self.map.direction)
         if effective not in ("both", direction):
             return False
         if field.constant is not None:  # a constant flows only towards the side it names

@@ -50,6 +50,17 @@ class FieldMap(_Data):
     """HubSpot (to_crm): the related record is linked by a v4 association after the write, not by a
     property; `crm` is then left out."""
 
+    @property
+    def parent_field(self) -> bool:
+        """A field of a related record (`Account.Name`, `Owner.Email`): the CRM reads it, never writes it."""
+        return self.crm is not None and "." in self.crm
+
+    def flow(self, object_direction: Direction) -> Direction:
+        """The way this field's values flow: its own direction, else the object's (a parent field: to_upm)."""
+        if self.direction is not None:
+            return self.direction
+        return "to_upm" if self.parent_field else object_direction
+
     @field_validator("transform")
     @classmethod
     def _known_transforms(cls, value: list[str]) -> list[str]:

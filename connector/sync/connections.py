@@ -65,7 +65,7 @@ def outbox_router(settings: Settings) -> OutboxRouter:
         except Exception:
             continue
         for obj in loaded.profile.objects:
-            if obj.direction != "to_upm" and any((f.direction or obj.direction) != "to_upm" for f in obj.fields):
+            if obj.direction != "to_upm" and any(f.flow(obj.direction) != "to_upm" for f in obj.fields):
                 router.add(obj.module, name)
     return router
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from connector.adapters.base import CrmRecord
+from connector.adapters.base import CrmRecord, DeletedRecords, NeedsFullResync
 from connector.leads.service import LeadService
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
@@ -284,7 +284,10 @@ class Puller:
             if start is None:  # first run: what it bound was read after the ceiling; deletes from there on
                 cursor.deletes_at = self.ceiling
             else:
-                deleted = self.lane.adapter.read_deleted(self.obj.crm_object, start)
+                try:
+                    deleted = self.lane.adapter.read_deleted(self.obj.crm_object, start)
+                except NeedsFullResync:  # recorded on the cursor (`status` shows it), not a failed lane
+                    deleted = DeletedRecords(ids=[], complete=False)
                 binder = Binder(session, self.lane.connection)
                 binder.load_crm_ids(self.obj.module, [i for i, _ in deleted.ids])
                 for crm_id, _at in deleted.ids:
@@ -298,7 +301,7 @@ class Puller:
                         if self.lane.dry_run:
                             counts.changes.append(f"UPM {self.obj.module} {record.id} archived: {self.obj.crm_object} {crm_id} deleted")
                 cursor.needs_reconcile = cursor.needs_reconcile or not deleted.complete
-                cursor.deletes_at = max(start, self.ceiling)
+                cursor.deletes_at = max(start, min(self.ceiling, deleted.covered_until or self.ceiling))
             cursor.deletes_checked_at = self.lane.started_at
             if self.lane.dry_run:
                 session.rollback()

@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from crm_emulators.dropped import DroppedResponse
+
 from .crm import CrmApi
 from .emulator import CallResult, HubSpotEmulator
 from .errors import HubSpotError, error
@@ -61,6 +63,8 @@ def _int(request: Request, name: str, default: int) -> int:
 async def _respond(result: CallResult) -> Response:
     if result.delay_seconds:
         await asyncio.sleep(result.delay_seconds)
+    if result.dropped:
+        return DroppedResponse()
     headers = dict(result.headers)
     if isinstance(result.body, dict) and "correlationId" in result.body:
         headers["X-HubSpot-Correlation-Id"] = str(result.body["correlationId"])

@@ -25,11 +25,14 @@ from .emulator import EmulatorOptions, HubSpotEmulator
 @click.option("--daily-limit", type=click.IntRange(min=1), default=500_000, show_default=True, help="Calls per day per portal.")
 @click.option("--search-per-second", type=click.IntRange(min=0), default=5, show_default=True,
               help="Searches per second per portal (0: no limit, for benchmarks).")
+@click.option("--search-lag", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Seconds before search sees a write (real HubSpot's index lags a few seconds).")
 def command(host: str, port: int, portals: int, seed_file: Path | None, write_credentials: Path | None,
-            token_ttl: int, ten_second_limit: int, daily_limit: int, search_per_second: int) -> None:
+            token_ttl: int, ten_second_limit: int, daily_limit: int, search_per_second: int, search_lag: float) -> None:
     """Serve an emulated HubSpot (CRM v3/v4 objects, search, associations, OAuth) until interrupted."""
     options = EmulatorOptions(portals=portals, token_ttl=token_ttl, ten_second_limit=ten_second_limit,
-                              daily_limit=daily_limit, search_per_second=search_per_second or None, seed_file=seed_file)
+                              daily_limit=daily_limit, search_per_second=search_per_second or None, seed_file=seed_file,
+                              search_lag_seconds=search_lag)
     emulator = HubSpotEmulator(options)
     port = port or free_port(host)
     public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -13,7 +13,7 @@ from .associations import AssociationStore
 from .auth import TokenAuthority
 from .crm import CrmApi, conflict_message
 from .errors import HubSpotError, error_body
-from .faults import GATEWAY_MESSAGES, Fault, FaultPlan
+from .faults import STATUS_ERRORS, Fault, FaultPlan
 from .rate_limits import PortalRateLimiter
 from . import schema
 from .schema import CUSTOM_GROUP, OBJECT_TYPES, PropertyDefinition, epoch_ms, iso_ms
@@ -26,7 +26,8 @@ Operation = Callable[[CrmApi], tuple[int, Any]]
 
 @dataclass(frozen=True)
 class EmulatorOptions:
-    """How the emulated HubSpot behaves. A limit of None switches that limit off."""
+    """How the emulated HubSpot behaves. A limit of None switches that limit off. Search sees a write
+    only `search_lag_seconds` after it, as real HubSpot's index lags a few seconds behind writes."""
 
     portals: int = 1
     token_ttl: int = 1800
@@ -35,17 +36,19 @@ class EmulatorOptions:
     search_per_second: int | None = 5
     seed_file: str | Path | None = None
     invalidate_rotated_refresh_tokens: bool = False
-    search_lag_seconds: float = 0.0
+    search_lag_seconds: float = 2.0
 
 
 @dataclass
 class CallResult:
-    """An HTTP answer: status, JSON body (None for 204), headers, and how long to hold it back."""
+    """An HTTP answer: status, JSON body (None for 204), headers, how long to hold it back, and whether
+    to drop it on the way (the call was carried out all the same)."""
 
     status: int
     body: Any
     headers: dict[str, str]
     delay_seconds: float = 0.0
+    dropped: bool = False
 
 
 class HubSpotEmulator:
@@ -92,6 +95,9 @@ class HubSpotEmulator:
             if fault is not None and fault.type == "http_error":
                 portal.rejected[f"fault_{fault.status}"] += 1
                 return _gateway_error(fault)
+            if fault is not None and fault.type == "reset":
+                portal.rejected["fault_reset"] += 1
+                return CallResult(200, None, {}, dropped=True)
             try:
                 portal.limiter.admit(now, search)
             except HubSpotError as exc:
@@ -104,7 +110,8 @@ class HubSpotEmulator:
                 status, body = operation(api)
             except HubSpotError as exc:
                 status, body = exc.status, exc.body
-            return CallResult(status, body, headers, fault.delay_seconds if fault is not None else 0.0)
+            dropped = fault is not None and fault.type == "drop"
+            return CallResult(status, body, headers, fault.delay_seconds if fault is not None else 0.0, dropped)
 
     def token(self, form: dict[str, str]) -> CallResult:
         """`POST /oauth/v1/token`."""
@@ -266,4 +273,7 @@ class HubSpotEmulator:
 
 
 def _gateway_error(fault: Fault) -> CallResult:
-    return CallResult(fault.status, error_body(GATEWAY_MESSAGES[fault.status]), {})
+    message, extra = STATUS_ERRORS.get(fault.status, ("Error", {}))
+    category = extra.get("category")
+    body = error_body(fault.message or message, category, **{k: v for k, v in extra.items() if k != "category"})
+    return CallResult(fault.status, body, dict(fault.headers))

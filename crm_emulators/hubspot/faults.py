@@ -3,7 +3,14 @@
 A fault is a JSON object posted to `/__emulator/faults`:
 
     {"type": "http_error", "status": 503, "count": 2}          # the next 2 API calls get a 503
+    {"type": "http_error", "status": 429, "headers": {"Retry-After": "2"}}
+                                                                # any status 400-599 with these headers and the
+                                                                # real body for it (429 RATE_LIMIT, 401
+                                                                # INVALID_AUTHENTICATION, 400 VALIDATION_ERROR...)
     {"type": "timeout", "delay_seconds": 3, "count": 1}         # the next call is processed, then held 3 s
+    {"type": "drop", "count": 1}                                # the next call is processed (a write applied),
+                                                                # then the connection drops before the answer
+    {"type": "reset", "count": 1}                               # the connection drops before the call is processed
     {"type": "record_error", "values": ["U-17"], "count": 1}    # the next write naming U-17 fails for that record:
                                                                 # as its id, idProperty value, a unique property
                                                                 # value it already has, or a value being written
@@ -18,14 +25,18 @@ from typing import Any, Iterable
 
 from .schema import object_type
 
-KINDS = ("http_error", "timeout", "record_error")
-GATEWAY_STATUSES = (500, 502, 503, 504)
-GATEWAY_MESSAGES = {
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
+KINDS = ("http_error", "timeout", "record_error", "drop", "reset")
+STATUS_ERRORS: dict[int, tuple[str, dict[str, str]]] = {
+    400: ("Property values were not valid", {"category": "VALIDATION_ERROR"}),
+    401: ("Authentication credentials not found.", {"category": "INVALID_AUTHENTICATION"}),
+    403: ("This app hasn't been granted all required scopes", {"category": "MISSING_SCOPES"}),
+    429: ("You have reached your ten_secondly_rolling limit.", {"errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}),
+    500: ("Internal Server Error", {}),
+    502: ("Bad Gateway", {}),
+    503: ("Service Unavailable", {}),
+    504: ("Gateway Timeout", {}),
 }
+"""The message and extra keys of HubSpot's body for each status a fault can inject (else a plain error)."""
 
 
 @dataclass
@@ -43,6 +54,7 @@ class Fault:
     values: list[str] = field(default_factory=list)
     category: str = "VALIDATION_ERROR"
     message: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, spec: dict[str, Any]) -> "Fault":
@@ -60,8 +72,9 @@ class Fault:
             raise ValueError(f"type must be one of {KINDS}")
         if fault.count < 1:
             raise ValueError("count must be at least 1")
-        if fault.type == "http_error" and fault.status not in GATEWAY_STATUSES:
-            raise ValueError(f"status must be one of {GATEWAY_STATUSES}")
+        if fault.type == "http_error" and not 400 <= fault.status <= 599:
+            raise ValueError("status must be from 400 to 599")
+        fault.headers = {str(k): str(v) for k, v in dict(fault.headers).items()}
         if fault.type == "timeout" and fault.delay_seconds <= 0:
             raise ValueError("delay_seconds must be positive")
         if fault.type == "record_error" and not fault.values:
@@ -90,7 +103,7 @@ class FaultPlan:
         return [asdict(f) for f in self._faults]
 
     def take_call_fault(self, portal: int, method: str, path: str) -> Fault | None:
-        """The http_error or timeout fault this API call triggers, if any (consumes one use)."""
+        """The http_error, timeout, drop or reset fault this API call triggers, if any (consumes one use)."""
         for fault in self._faults:
             if fault.type == "record_error":
                 continue

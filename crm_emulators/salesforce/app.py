@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crm_emulators.dropped import DroppedResponse
+
 from .auth import OAuthError
 from .emulator import SalesforceEmulator
 from .errors import JSON_CONTENT_TYPE, ApiError, RecordError
@@ -84,7 +86,11 @@ def create_app(emulator: SalesforceEmulator) -> FastAPI:
         fault = emulator.take_request_fault(route.category)
         if fault is not None and fault.kind == "unavailable":
             return _json(UNAVAILABLE_BODY, 503)
-        if fault is not None:
+        if fault is not None and fault.kind == "status":
+            return _json(fault.body, fault.status, fault.headers)
+        if fault is not None and fault.kind == "reset":
+            return DroppedResponse()
+        if fault is not None and fault.kind == "timeout":
             await asyncio.sleep(fault.delay_seconds)
         rest_request = RestRequest(
             method=request.method,
@@ -96,6 +102,8 @@ def create_app(emulator: SalesforceEmulator) -> FastAPI:
             user_id=user_id,
         )
         response = emulator.call(route, match, rest_request)
+        if fault is not None and fault.kind == "drop":
+            return DroppedResponse()
         return Response(response.content(), response.status, response.headers, media_type=response.media_type)
 
     @app.api_route("/services/async/{path:path}", methods=_DATA_METHODS)

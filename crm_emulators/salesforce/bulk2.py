@@ -354,6 +354,15 @@ def _csv_value(field_def: FieldDef, value: Any) -> str:
     return str(value)
 
 
+def _csv_row(emu: SalesforceEmulator, parsed: soql.Query, record: dict[str, Any]) -> list[str]:
+    """One result row: the selected fields, then each selected parent field (`Account.Name`)."""
+    row = [_csv_value(f, record.get(f.name)) for f in parsed.fields]
+    for selected in parsed.parents:
+        parent = selected.parent_of(record, emu.store.get)
+        row.append(_csv_value(selected.field, None if parent is None else parent.get(selected.field.name)))
+    return row
+
+
 def create_query_job(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> RestResponse:
     """POST jobs/query: runs the query at once (the job is JobComplete when next read)."""
     body = req.json()
@@ -382,8 +391,8 @@ def create_query_job(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]
         column_delimiter=delimiter,
         state="UploadComplete",
         query=str(body["query"]),
-        header=[f.name for f in parsed.fields],
-        rows=[[_csv_value(f, record.get(f.name)) for f in parsed.fields] for record in records],
+        header=[f.name for f in parsed.fields] + [p.path for p in parsed.parents],
+        rows=[_csv_row(emu, parsed, record) for record in records],
     )
     answer = job.info(full=False)
     job.state = "JobComplete"

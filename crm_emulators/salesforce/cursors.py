@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .ids import IdFactory
+from .soql import ParentField
 
 MAX_OPEN = 10
 IDLE_TIMEOUT = timedelta(minutes=15)
@@ -28,6 +29,7 @@ class QueryCursor:
     batch_size: int
     include_deleted: bool
     last_used: datetime
+    parents: list[ParentField]
 
     def next_records_url(self, version: str, offset: int) -> str:
         """The relative `nextRecordsUrl` of the page starting at `offset`."""
@@ -44,14 +46,20 @@ class CursorStore:
         self._open: OrderedDict[str, QueryCursor] = OrderedDict()
 
     def open(
-        self, object_name: str, field_names: list[str], ids: list[str], batch_size: int, include_deleted: bool
+        self,
+        object_name: str,
+        field_names: list[str],
+        ids: list[str],
+        batch_size: int,
+        include_deleted: bool,
+        parents: list[ParentField],
     ) -> QueryCursor:
         """Keep a query's results for paging."""
         self._expire()
         while len(self._open) >= MAX_OPEN:
             self._open.popitem(last=False)
         cursor = QueryCursor(
-            self._ids.new("01g"), object_name, field_names, ids, batch_size, include_deleted, self._now()
+            self._ids.new("01g"), object_name, field_names, ids, batch_size, include_deleted, self._now(), parents
         )
         self._open[cursor.locator] = cursor
         return cursor

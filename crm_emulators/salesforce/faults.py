@@ -3,7 +3,15 @@
 Request faults hit the next API calls:
     {"kind": "unavailable", "count": 2}                      -> 503 SERVER_UNAVAILABLE (not counted)
     {"kind": "timeout", "count": 1, "delay_seconds": 5}      -> the call is held that long, then answered
-Either takes an optional "category" (query, sobject, collections, composite, bulk2...) to hit only those calls.
+    {"kind": "status", "status": 429, "headers": {"Retry-After": "3"}, "count": 1}
+                                                             -> that status and headers (not counted), with the
+                                                                real body for it (401 INVALID_SESSION_ID, 403
+                                                                REQUEST_LIMIT_EXCEEDED, 400 MALFORMED_QUERY...)
+                                                                unless "body" gives one
+    {"kind": "drop", "count": 1}                             -> the call is carried out (a write is applied),
+                                                                then the connection drops before the answer
+    {"kind": "reset", "count": 1}                            -> the connection drops before the call is carried out
+Each takes an optional "category" (query, sobject, collections, composite, bulk2...) to hit only those calls.
 
 Record faults hit API writes of chosen records, matched by id or by any external id value:
     {"kind": "lock_row", "keys": ["UPM-1", "00Q..."], "count": 1}  -> UNABLE_TO_LOCK_ROW, `count` times per key
@@ -21,11 +29,18 @@ from typing import Any
 from .errors import RecordError
 from .ids import normalize_id
 
-REQUEST_KINDS = ("unavailable", "timeout")
+REQUEST_KINDS = ("unavailable", "timeout", "status", "drop", "reset")
 RECORD_KINDS = ("lock_row", "validation")
 UNAVAILABLE_BODY = [
     {"message": "Server is temporarily unavailable. Please try again later.", "errorCode": "SERVER_UNAVAILABLE"}
 ]
+STATUS_BODIES: dict[int, list[dict[str, str]]] = {
+    400: [{"message": "The request could not be understood", "errorCode": "MALFORMED_QUERY"}],
+    401: [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}],
+    403: [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+    404: [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}],
+    429: [{"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+}
 
 
 @dataclass
@@ -36,11 +51,14 @@ class RequestFault:
     remaining: int
     delay_seconds: float = 0.0
     category: str | None = None
+    status: int = 503
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
 
     def describe(self) -> dict[str, Any]:
         """This fault as JSON."""
         return {"kind": self.kind, "remaining": self.remaining, "delay_seconds": self.delay_seconds,
-                "category": self.category}
+                "category": self.category, "status": self.status, "headers": self.headers, "body": self.body}
 
 
 @dataclass
@@ -79,7 +97,12 @@ class FaultPlan:
             delay = float(spec.get("delay_seconds", 0))
             if count < 1 or delay < 0 or (kind == "timeout" and delay <= 0):
                 raise ValueError("count must be >= 1 and a timeout needs delay_seconds > 0")
-            request_fault = RequestFault(kind, count, delay, spec.get("category"))
+            status = int(spec.get("status", 503))
+            if kind == "status" and not 400 <= status <= 599:
+                raise ValueError("a status fault needs a status from 400 to 599")
+            headers = {str(k): str(v) for k, v in dict(spec.get("headers") or {}).items()}
+            body = spec.get("body", STATUS_BODIES.get(status, UNAVAILABLE_BODY))
+            request_fault = RequestFault(kind, count, delay, spec.get("category"), status, headers, body)
             self._requests.append(request_fault)
             return request_fault.describe()
         if kind in RECORD_KINDS:

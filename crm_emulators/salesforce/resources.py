@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import soql
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 2000
 MIN_BATCH_SIZE = 200
 MAX_REPLICATION_IDS = 600_000
+MIN_REPLICATION_WINDOW = timedelta(minutes=1)
 UPDATED_WINDOW = timedelta(days=30)
 _BATCH_SIZE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 _LOCATOR = re.compile(r"(01g[0-9A-Za-z]{12,15})-(\d+)")
@@ -33,14 +35,38 @@ def object_def(emu: SalesforceEmulator, name: str) -> ObjectDef:
     return definition
 
 
-def record_json(definition: ObjectDef, record: dict[str, Any], field_names: list[str], version: str) -> dict[str, Any]:
-    """A record as the API writes it: `attributes` first, then the fields asked for."""
+def record_json(
+    definition: ObjectDef,
+    record: dict[str, Any],
+    field_names: list[str],
+    version: str,
+    parents: Sequence[tuple[soql.ParentField, dict[str, Any] | None]] = (),
+) -> dict[str, Any]:
+    """A record as the API writes it: `attributes` first, then the fields asked for, then each parent's
+    fields nested under its relationship name (`"Account": {"attributes": ..., "Name": ...}`; null when
+    the lookup is empty). `parents` pairs each selected parent field with the parent record."""
     document: dict[str, Any] = {
         "attributes": {"type": definition.name, "url": sobject_url(version, definition.name, record["Id"])}
     }
     for name in field_names:
         document[name] = record.get(name)
+    for selected, parent in parents:
+        if parent is None:
+            document[selected.relationship] = None
+            continue
+        nested = document.get(selected.relationship) or {
+            "attributes": {"type": selected.parent.name, "url": sobject_url(version, selected.parent.name, parent["Id"])}
+        }
+        nested[selected.field.name] = parent.get(selected.field.name)
+        document[selected.relationship] = nested
     return document
+
+
+def parent_records(
+    emu: SalesforceEmulator, selected: Sequence[soql.ParentField], record: dict[str, Any]
+) -> list[tuple[soql.ParentField, dict[str, Any] | None]]:
+    """Each selected parent field with the live parent record its lookup on `record` points to (or None)."""
+    return [(parent_field, parent_field.parent_of(record, emu.store.get)) for parent_field in selected]
 
 
 def record_error_response(error: RecordError) -> ApiError:
@@ -101,9 +127,14 @@ def query(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> RestRe
     field_names = [field.name for field in parsed.fields]
     body: dict[str, Any] = {"totalSize": len(rows), "done": len(rows) <= batch}
     if len(rows) > batch:
-        cursor = emu.cursors.open(definition.name, field_names, [r["Id"] for r in rows], batch, include_deleted)
+        cursor = emu.cursors.open(
+            definition.name, field_names, [r["Id"] for r in rows], batch, include_deleted, parsed.parents
+        )
         body["nextRecordsUrl"] = cursor.next_records_url(req.version, batch)
-    body["records"] = [record_json(definition, record, field_names, req.version) for record in rows[:batch]]
+    body["records"] = [
+        record_json(definition, record, field_names, req.version, parent_records(emu, parsed.parents, record))
+        for record in rows[:batch]
+    ]
     return RestResponse(body=body)
 
 
@@ -130,7 +161,9 @@ def query_more(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> R
     if not done:
         body["nextRecordsUrl"] = cursor.next_records_url(req.version, offset + batch)
     body["records"] = [
-        record_json(definition, record, cursor.field_names, req.version) for record in page if record is not None
+        record_json(definition, record, cursor.field_names, req.version, parent_records(emu, cursor.parents, record))
+        for record in page
+        if record is not None
     ]
     return RestResponse(body=body)
 
@@ -280,20 +313,23 @@ def delete_by_external_id(emu: SalesforceEmulator, req: RestRequest, m: re.Match
 
 
 def _replication_window(emu: SalesforceEmulator, req: RestRequest) -> tuple[datetime, datetime]:
-    """(start, latestDateCovered), both on whole minutes, the end capped at now."""
+    """(start, latestDateCovered), both on whole minutes, the end capped at now. As the real API, the
+    start must precede the end by more than one minute (INVALID_REPLICATION_DATE otherwise)."""
     moments = []
     for name in ("start", "end"):
         text = req.params.get(name)
         if not text:
             raise ApiError.bad_request("MISSING_ARGUMENT", f"Missing required parameter: {name}")
         try:
-            moments.append(floor_minute(parse_datetime(text)))
+            moments.append(parse_datetime(text))
         except ValueError:
             raise ApiError.bad_request("INVALID_REPLICATION_DATE", f"Invalid date format: {text}") from None
     start, end = moments
-    if end < start:
-        raise ApiError.bad_request("INVALID_REPLICATION_DATE", "EndDate can not be before StartDate")
-    return start, min(end, floor_minute(emu.clock.now()))
+    if end - start <= MIN_REPLICATION_WINDOW:
+        raise ApiError.bad_request(
+            "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate by more than one minute"
+        )
+    return floor_minute(start), min(floor_minute(end), floor_minute(emu.clock.now()))
 
 
 def get_updated(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> RestResponse:
@@ -312,13 +348,19 @@ def get_deleted(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> 
     """GET sobjects/X/deleted/?start=&end=: logged deletions and the log's coverage."""
     definition = object_def(emu, m["object"])
     start, latest = _replication_window(emu, req)
+    earliest = emu.store.earliest_date_available(definition.name)
+    if earliest > start:
+        raise ApiError.bad_request(
+            "INVALID_REPLICATION_DATE",
+            f"startDate is before the earliest date available ({format_datetime(earliest)}): the delete log was purged",
+        )
     entries = emu.store.deleted_entries(definition.name, format_datetime(start), format_datetime(latest))
     if len(entries) > MAX_REPLICATION_IDS:
         raise ApiError.bad_request("EXCEEDED_ID_LIMIT", "Too many records to replicate; narrow the date range")
     return RestResponse(
         body={
             "deletedRecords": [{"id": record_id, "deletedDate": stamp} for stamp, record_id in entries],
-            "earliestDateAvailable": format_datetime(emu.store.earliest_date_available(definition.name)),
+            "earliestDateAvailable": format_datetime(earliest),
             "latestDateCovered": format_datetime(latest),
         }
     )

@@ -28,6 +28,9 @@ _SOAP_TYPES = {
     "int": "xsd:int",
 }
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_NAME_PARTS = frozenset({"Salutation", "FirstName", "MiddleName", "LastName", "Suffix"})
+_ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "Latitude", "Longitude", "GeocodeAccuracy")
+_ADDRESS_PREFIXES = frozenset({"", "Billing", "Shipping", "Mailing", "Other"})
 ANY_OBJECT = "*"  # referenceTo of a polymorphic lookup such as Note.ParentId
 
 
@@ -59,6 +62,17 @@ class FieldDef:
     def custom(self) -> bool:
         """Whether this is a custom (`__c`) field."""
         return self.name.endswith("__c")
+
+    @property
+    def compound_field_name(self) -> str | None:
+        """The compound field this one is a part of: `Name` for FirstName, `BillingAddress` for BillingCity."""
+        if not self.custom and self.name in _NAME_PARTS:
+            return "Name"
+        for part in _ADDRESS_PARTS:
+            prefix = self.name[: -len(part)]
+            if not self.custom and self.name.endswith(part) and prefix in _ADDRESS_PREFIXES:
+                return f"{prefix}Address"
+        return None
 
     @property
     def relationship_name(self) -> str | None:
@@ -130,26 +144,55 @@ class FieldDef:
     def describe(self) -> dict[str, Any]:
         """This field's entry in `sobjects/X/describe`."""
         text_like = self.type in TEXT_TYPES or self.type in ID_TYPES
+        polymorphic = self.reference_to == (ANY_OBJECT,) or len(self.reference_to) > 1
         return {
             "aggregatable": self.type != "textarea",
+            "aiPredictionField": False,
             "autoNumber": False,
             "byteLength": self.length * 3 if text_like else 0,
             "calculated": False,
+            "calculatedFormula": None,
+            "cascadeDelete": False,
             "caseSensitive": False,
+            "compoundFieldName": self.compound_field_name,
+            "controllerName": None,
             "createable": self.createable,
             "custom": self.custom,
             "defaultValue": self.default,
+            "defaultValueFormula": None,
             "defaultedOnCreate": self.default is not None or self.type == "boolean" or not self.createable,
+            "dependentPicklist": False,
+            "deprecatedAndHidden": False,
             "digits": 9 if self.type == "int" else 0,
+            "displayLocationInDecimal": False,
+            "encrypted": False,
             "externalId": self.external_id,
+            "extraTypeInfo": None,
             "filterable": self.type != "textarea",
+            "filteredLookupInfo": None,
+            "formulaTreatNullNumberAsZero": False,
             "groupable": self.type not in NUMBER_TYPES and self.type != "textarea",
+            "highScaleNumber": False,
+            "htmlFormatted": False,
             "idLookup": self.type == "id" or self.external_id,
+            "inlineHelpText": None,
             "label": self.label,
             "length": self.length if text_like else 0,
+            "mask": None,
+            "maskType": None,
             "name": self.name,
             "nameField": self.name_field,
+            "namePointing": polymorphic,
             "nillable": not self.required and self.type != "boolean" and self.type != "id",
+            "permissionable": self.custom and not self.required,
+            "polymorphicForeignKey": polymorphic,
+            "queryByDistance": False,
+            "referenceTargetField": None,
+            "relationshipOrder": None,
+            "restrictedDelete": False,
+            "restrictedPicklist": self.type == "picklist",
+            "searchPrefilterable": False,
+            "writeRequiresMasterRead": False,
             "picklistValues": [
                 {
                     "active": True,

@@ -1,10 +1,11 @@
 """A SOQL subset: parse a query against the schema, then filter, sort and slice stored records.
 
-Supported: `SELECT f1, f2 | COUNT() | COUNT(f) [alias] FROM Object [WHERE cond] [ORDER BY f [ASC|DESC]
+Supported: `SELECT f1, Parent.f2 | COUNT() | COUNT(f) [alias] FROM Object [WHERE cond] [ORDER BY f [ASC|DESC]
 [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]`; conditions with AND / OR (not mixed without parentheses, as
 in Salesforce), NOT, parentheses, = != <> < <= > >=, [NOT] IN (...), LIKE with % and _, null, quoted strings
 with Salesforce's escapes, numbers, true/false, date and unquoted datetime literals. Text comparisons ignore
-letter case, as Salesforce's do.
+letter case, as Salesforce's do. A selected `Account.Name` or `Owner.Email` (one lookup deep, not in WHERE
+or ORDER BY) is a field of the parent record the lookup points to.
 """
 
 from __future__ import annotations
@@ -86,6 +87,30 @@ class CountSpec:
     alias: str
 
 
+@dataclass(frozen=True)
+class ParentField:
+    """A selected `Account.Name`: `field` of the `parent` record the lookup `reference` (AccountId) names."""
+
+    reference: FieldDef
+    parent: ObjectDef
+    field: FieldDef
+
+    @property
+    def relationship(self) -> str:
+        """The relationship name results nest the parent's fields under (`Account`)."""
+        return self.reference.relationship_name or self.reference.name
+
+    @property
+    def path(self) -> str:
+        return f"{self.relationship}.{self.field.name}"
+
+    def parent_of(self, record: Record, get: Callable[[str, str], Record | None]) -> Record | None:
+        """The live parent record `record`'s lookup points to (None when empty or deleted); `get(object, id)`."""
+        parent_id = record.get(self.reference.name)
+        parent = get(self.parent.name, parent_id) if parent_id else None
+        return parent if parent is not None and not parent.get("IsDeleted") else None
+
+
 @dataclass
 class Query:
     """A parsed query, ready to run over an object's records."""
@@ -97,6 +122,7 @@ class Query:
     order: list[OrderKey]
     limit: int | None
     offset: int
+    parents: list[ParentField]
 
     def run(self, records: Iterable[Record]) -> list[Record]:
         """The matching records, sorted and sliced by ORDER BY / OFFSET / LIMIT."""
@@ -223,7 +249,7 @@ class _Parser:
                 "describe call for the appropriate names.",
                 "INVALID_TYPE",
             )
-        fields = self._selected_fields(field_tokens)
+        fields, parents = self._selected_fields(field_tokens)
         if count is not None and count[0] is not None:
             count_spec = CountSpec(self._field(count[0]), count[1])
         else:
@@ -239,7 +265,7 @@ class _Parser:
             raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000")
         if self._peek().kind != "eof":
             raise self._unexpected(self._peek())
-        return Query(self.object, fields, count_spec, where, order, limit, offset)
+        return Query(self.object, fields, count_spec, where, order, limit, offset, parents)
 
     def _select_list(self) -> tuple[tuple[_Token | None, str] | None, list[_Token]]:
         if self._is_word("COUNT") and self.tokens[self.position + 1].text == "(":
@@ -265,38 +291,67 @@ class _Parser:
             raise self._error(token.pos, f"Unknown function or aggregate: {token.text}")
         return token
 
-    def _selected_fields(self, tokens: list[_Token]) -> list[FieldDef]:
+    def _selected_fields(self, tokens: list[_Token]) -> tuple[list[FieldDef], list[ParentField]]:
         fields: list[FieldDef] = []
+        parents: list[ParentField] = []
         for token in tokens:
-            field = self._field(token)
-            if field in fields:
-                raise self._error(token.pos, f"duplicate field selected: {field.name}")
-            fields.append(field)
-        return fields
+            path = self._path(token)
+            selected: FieldDef | ParentField = self._parent_field(token, path) if len(path) == 2 else self._field(token)
+            chosen: list[Any] = parents if isinstance(selected, ParentField) else fields
+            if selected in chosen:
+                shown = selected.path if isinstance(selected, ParentField) else selected.name
+                raise self._error(token.pos, f"duplicate field selected: {shown}")
+            chosen.append(selected)
+        return fields, parents
+
+    def _path(self, token: _Token) -> list[str]:
+        """The field path of `token`, less a leading object name (`Lead.Email` is `Email`)."""
+        assert self.object is not None
+        path = token.text.split(".")
+        if len(path) > 1 and path[0].lower() == self.object.name.lower():
+            path = path[1:]
+        return path
+
+    def _parent_field(self, token: _Token, path: list[str]) -> ParentField:
+        assert self.object is not None
+        reference = next(
+            (f for f in self.object.fields.values() if (f.relationship_name or "").lower() == path[0].lower()), None
+        )
+        parent = self.schema.get(reference.reference_to[0]) if reference and len(reference.reference_to) == 1 else None
+        if reference is None or parent is None:
+            raise self._unknown_relationship(token, path[0])
+        field = parent.field(path[1])
+        if field is None:
+            raise self._no_such_column(token, path[1], parent.name)
+        return ParentField(reference, parent, field)
 
     def _field(self, token: _Token) -> FieldDef:
         assert self.object is not None
-        path = token.text.split(".")
-        if len(path) == 2 and path[0].lower() == self.object.name.lower():
-            path = path[1:]
+        path = self._path(token)
         if len(path) > 1:
-            raise self._error(
-                token.pos,
-                f"Didn't understand relationship '{path[0]}' in field path. If you are attempting to use a custom "
-                "relationship, be sure to append the '__r' after the custom relationship name. Please reference "
-                "your WSDL or the describe call for the appropriate names.",
-                "INVALID_FIELD",
-            )
+            raise self._unknown_relationship(token, path[0])
         field = self.object.field(path[0])
         if field is None:
-            raise self._error(
-                token.pos,
-                f"No such column '{path[0]}' on entity '{self.object.name}'. If you are attempting to use a custom "
-                "field, be sure to append the '__c' after the custom field name. Please reference your WSDL or "
-                "the describe call for the appropriate names.",
-                "INVALID_FIELD",
-            )
+            raise self._no_such_column(token, path[0], self.object.name)
         return field
+
+    def _unknown_relationship(self, token: _Token, name: str) -> SoqlError:
+        return self._error(
+            token.pos,
+            f"Didn't understand relationship '{name}' in field path. If you are attempting to use a custom "
+            "relationship, be sure to append the '__r' after the custom relationship name. Please reference "
+            "your WSDL or the describe call for the appropriate names.",
+            "INVALID_FIELD",
+        )
+
+    def _no_such_column(self, token: _Token, name: str, entity: str) -> SoqlError:
+        return self._error(
+            token.pos,
+            f"No such column '{name}' on entity '{entity}'. If you are attempting to use a custom "
+            "field, be sure to append the '__c' after the custom field name. Please reference your WSDL or "
+            "the describe call for the appropriate names.",
+            "INVALID_FIELD",
+        )
 
     def _condition(self) -> Predicate:
         predicates = [self._term()]

@@ -50,6 +50,18 @@ class CrmHarness(Protocol):
     def fail_next_calls(self, count: int, status: int = 503) -> None:
         """The next `count` API calls answer `status` (a transient server error)."""
 
+    def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
+        """The next `count` API calls answer `status` with `headers` and the CRM's real body for it."""
+
+    def drop_next_response(self) -> None:
+        """The next API call is carried out (a write applied), then its answer is dropped mid-way."""
+
+    def reset_next_connection(self) -> None:
+        """The next API call's connection drops before the CRM carries it out."""
+
+    def token_refreshes(self) -> int:
+        """Token refreshes the emulator has answered so far."""
+
     def fail_record_once(self, external_id: str) -> None:
         """The next write of this record fails with a transient per-record error (Salesforce
         UNABLE_TO_LOCK_ROW), then succeeds."""

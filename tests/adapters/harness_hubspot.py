@@ -129,7 +129,20 @@ class HubSpotHarness:
         return sum(count for category, count in by_category.items() if category != "token")
 
     def fail_next_calls(self, count: int, status: int = 503) -> None:
-        self.emulator.add_fault({"type": "http_error", "status": status, "count": count, "portal": 0})
+        self.answer_next_calls(count, status)
+
+    def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
+        self.emulator.add_fault({"type": "http_error", "status": status, "headers": dict(headers or {}), "count": count,
+                                 "portal": 0})
+
+    def drop_next_response(self) -> None:
+        self.emulator.add_fault({"type": "drop", "count": 1, "portal": 0})
+
+    def reset_next_connection(self) -> None:
+        self.emulator.add_fault({"type": "reset", "count": 1, "portal": 0})
+
+    def token_refreshes(self) -> int:
+        return int(self.portal_stats()["api_calls"]["by_category"].get("token", 0))
 
     def fail_record_once(self, external_id: str) -> None:
         self.emulator.add_fault({"type": "record_error", "values": [external_id], "count": 1, "portal": 0,
@@ -163,7 +176,9 @@ class HubSpotBackend:
     """A HubSpot emulator served for a whole test session (two portals, HubSpot's default limits)."""
 
     def __init__(self, options: EmulatorOptions | None = None):
-        self.emulator = HubSpotEmulator(options or EmulatorOptions(portals=2), clock=StillClock())
+        # No search lag by default: the still clock never moves past it on its own, so every read right
+        # after a write would see nothing. The lag is tested with the default on (test_hubspot_adapter.py).
+        self.emulator = HubSpotEmulator(options or EmulatorOptions(portals=2, search_lag_seconds=0), clock=StillClock())
         self._server = BackgroundServer(create_app(self.emulator))
 
     def __enter__(self) -> HubSpotBackend:

@@ -129,10 +129,19 @@ class SalesforceHarness:
         return int(self.emulator.stats()["api_calls"]["total"])
 
     def fail_next_calls(self, count: int, status: int = 503) -> None:
-        """The emulator answers scheduled failures with 503 SERVER_UNAVAILABLE whatever `status` (5xx) asks."""
-        if status < 500:
-            raise ValueError(f"only transient server errors (5xx) can be scheduled, not {status}")
-        self.emulator.faults.add({"kind": "unavailable", "count": count})
+        self.answer_next_calls(count, status)
+
+    def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
+        self.emulator.faults.add({"kind": "status", "status": status, "headers": dict(headers or {}), "count": count})
+
+    def drop_next_response(self) -> None:
+        self.emulator.faults.add({"kind": "drop", "count": 1})
+
+    def reset_next_connection(self) -> None:
+        self.emulator.faults.add({"kind": "reset", "count": 1})
+
+    def token_refreshes(self) -> int:
+        return int(self.emulator.stats()["other_requests"].get("token", 0))
 
     def fail_record_once(self, external_id: str) -> None:
         self.emulator.faults.add({"kind": "lock_row", "keys": [external_id], "count": 1, "object": OBJ})

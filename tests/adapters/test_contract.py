@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from connector.adapters.base import CrmRecord, QuotaError, RetriableError, WriteResult
+from connector.adapters.base import AuthError, CrmRecord, FatalError, QuotaError, RetriableError, WriteResult
 
 from .conftest import PAGE_SIZE, RecordingSleep
 from .harness import CrmHarness
@@ -108,6 +108,7 @@ def test_deleted_records_are_reported(crm: CrmHarness) -> None:
     crm.advance_clock(10)
     crm.crm_delete(created[1].crm_id or "")
     deleted = crm.adapter.delete(crm.obj, [created[2].crm_id or ""])
+    crm.advance_clock(61)  # Salesforce's getDeleted needs a window of more than a minute
 
     assert [(d.outcome, d.crm_id) for d in deleted] == [("deleted", created[2].crm_id)]
     report = crm.adapter.read_deleted(crm.obj, mark)
@@ -219,6 +220,74 @@ def test_lasting_server_errors_end_in_a_retriable_error_after_bounded_tries(crm:
 
     tries = crm.adapter.api_usage().calls_made - calls_before
     assert 2 <= tries <= 10 and len(sleeps.calls) == tries - 1
+
+
+def test_a_429_waits_at_least_its_retry_after(crm: CrmHarness, sleeps: RecordingSleep) -> None:
+    upsert(crm, [0])
+    sleeps.clear()
+    crm.answer_next_calls(1, 429, {"Retry-After": "7"})
+
+    results = upsert(crm, range(2))
+
+    assert [r.ok for r in results] == [True, True]
+    assert len(sleeps.calls) == 1 and sleeps.calls[0] >= 7
+    assert live_external_ids(crm) == upm(0, 1)
+
+
+def test_a_validation_400_is_not_retried(crm: CrmHarness, sleeps: RecordingSleep) -> None:
+    upsert(crm, [0])
+    sleeps.clear()
+    calls_before = crm.api_calls()
+    crm.answer_next_calls(5, 400)
+
+    with pytest.raises(FatalError):
+        upsert(crm, range(2))
+
+    assert sleeps.calls == [] and crm.api_calls() == calls_before, "one refused call, no retry"
+
+
+def test_a_401_gets_exactly_one_token_refresh(crm: CrmHarness, sleeps: RecordingSleep) -> None:
+    upsert(crm, [0])
+    refreshes = crm.token_refreshes()
+    crm.answer_next_calls(1, 401)
+
+    results = upsert(crm, range(2))
+
+    assert [r.ok for r in results] == [True, True]
+    assert crm.token_refreshes() == refreshes + 1
+    assert live_external_ids(crm) == upm(0, 1)
+
+
+def test_a_lasting_401_is_an_auth_error_after_one_refresh(crm: CrmHarness, sleeps: RecordingSleep) -> None:
+    upsert(crm, [0])
+    refreshes = crm.token_refreshes()
+    crm.answer_next_calls(10, 401)
+
+    with pytest.raises(AuthError):
+        upsert(crm, [1])
+
+    assert crm.token_refreshes() == refreshes + 1 and sleeps.calls == []
+
+
+def test_a_dropped_write_response_never_duplicates_a_record(crm: CrmHarness, sleeps: RecordingSleep) -> None:
+    upsert(crm, [0])
+    sleeps.clear()
+    crm.drop_next_response()
+
+    results = upsert(crm, range(1, 4))
+
+    assert [r.ok for r in results] == [True, True, True] and len(sleeps.calls) == 1, "retried once"
+    assert live_external_ids(crm) == upm(0, 1, 2, 3), "the write the lost answer was for, applied once"
+
+
+def test_a_reset_connection_is_retried(crm: CrmHarness, sleeps: RecordingSleep) -> None:
+    upsert(crm, range(3))
+    sleeps.clear()
+    crm.reset_next_connection()
+
+    records = flat(read(crm, None))
+
+    assert sorted(external_ids(crm, records)) == upm(0, 1, 2) and len(sleeps.calls) == 1
 
 
 def test_spent_quota_raises_quota_error_without_hammering(crm: CrmHarness, sleeps: RecordingSleep) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +13,13 @@ import pytest
 from connector.adapters.base import AuthError, FatalError, QuotaError, RetriableError
 from connector.adapters.hubspot import HubSpotAdapter, PrivateAppToken
 from connector.clock import ManualClock
+from connector.mapping.loader import load_profile
+from connector.store import Database
+from crm_emulators.hubspot import EmulatorOptions
 from crm_emulators.runner import free_port
 
 from .conftest import RecordingSleep
-from .harness_hubspot import START, HubSpotHarness
+from .harness_hubspot import START, HubSpotBackend, HubSpotHarness
 
 
 def contact(n: int, **extra: Any) -> dict[str, Any]:
@@ -32,6 +36,36 @@ def rejected(hubspot: HubSpotHarness, policy: str) -> int:
 
 def read_ids(adapter: HubSpotAdapter, obj: str = "contacts", since: datetime | None = None) -> list[str]:
     return [r.id for page in adapter.read_changes(obj, since, ["company"]) for r in page]
+
+
+# ---- the search index lags behind writes
+
+MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+
+
+def test_the_shipped_lookback_covers_the_search_lag(db: Database, sleeps: RecordingSleep) -> None:
+    lookback = load_profile(MAPPINGS / "hubspot" / "basic.yaml").profile.lookback_seconds
+    with HubSpotBackend(EmulatorOptions(portals=1)) as backend, backend.harness(db, sleep=sleeps) as hubspot:
+        assert hubspot.emulator.options.search_lag_seconds == 2.0, "HubSpot's lag is the emulator's default"
+        adapter = hubspot.private_app_adapter()
+        hubspot.emulator.admin_upsert(0, "contacts", {"upm_id": "early", "company": "Early"})
+        hubspot.advance_clock(10)
+        late = hubspot.emulator.admin_upsert(0, "contacts", {"upm_id": "late", "company": "Late"})
+        hubspot.advance_clock(1)  # the sync starts one second after the write: search does not show it yet
+        first_run = hubspot.now()
+        first = [r for page in adapter.read_changes("contacts", None, ["company"]) for r in page]
+        assert [r.fields["company"] for r in first] == ["Early"]
+        cursor = min(max(r.modified_at for r in first), first_run - timedelta(seconds=lookback))  # as the engine
+        hubspot.advance_clock(60)
+
+        second = read_ids_since(adapter, cursor, lookback)
+
+        assert late in second, "the next sync picks up the record the lag hid"
+        assert late not in read_ids_since(adapter, first_run, 0), "a cursor at the run's start would lose it"
+
+
+def read_ids_since(adapter: HubSpotAdapter, since: datetime, lookback: float) -> list[str]:
+    return [r.id for page in adapter.read_changes("contacts", since, ["company"], lookback_seconds=lookback) for r in page]
 
 
 # ---- reads past the search cap

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector.adapters.base import AuthError, FatalError, QuotaError, adapter_class
+from connector.adapters.base import AuthError, FatalError, NeedsFullResync, QuotaError, adapter_class
 from connector.adapters.salesforce import SalesforceAdapter
 from connector.auth.vault import TokenSet
 from crm_emulators.salesforce import EmulatorOptions
@@ -349,6 +349,15 @@ def test_a_timed_out_call_is_retried(salesforce: SalesforceHarness, sleeps: Reco
 # ---- deletes
 
 
+def test_parent_fields_are_read_flat_under_their_soql_paths(salesforce: SalesforceHarness) -> None:
+    salesforce.adapter.upsert("Lead", "UPM_Id__c", leads(salesforce, range(2)))
+
+    records = [r for page in salesforce.adapter.read_changes("Lead", None, ["Company", "Owner.Email"]) for r in page]
+
+    assert [r.fields["Owner.Email"] for r in records] == ["integ@upm-emulator.example.com"] * 2
+    assert "Owner" not in records[0].fields
+
+
 def test_deletes_older_than_the_current_minute_come_from_the_delete_log(salesforce: SalesforceHarness) -> None:
     created = salesforce.adapter.upsert("Lead", "UPM_Id__c", leads(salesforce, range(3)))
     mark = salesforce.now()
@@ -365,7 +374,7 @@ def test_deletes_older_than_the_current_minute_come_from_the_delete_log(salesfor
     assert report.ids == [(created[0].crm_id, START + timedelta(seconds=30)), (created[1].crm_id, START + timedelta(seconds=120))]
 
 
-def test_a_purged_delete_log_makes_the_report_incomplete(salesforce: SalesforceHarness) -> None:
+def test_a_purged_delete_log_needs_a_full_resync(salesforce: SalesforceHarness) -> None:
     created = salesforce.adapter.upsert("Lead", "UPM_Id__c", leads(salesforce, range(3)))
     mark = salesforce.now()
     salesforce.advance_clock(60)
@@ -373,22 +382,51 @@ def test_a_purged_delete_log_makes_the_report_incomplete(salesforce: SalesforceH
     salesforce.advance_clock(60)
     salesforce.emulator.purge_delete_log("Lead")
 
-    report = salesforce.adapter.read_deleted("Lead", mark)
+    with pytest.raises(NeedsFullResync) as purged:
+        salesforce.adapter.read_deleted("Lead", mark)
 
-    assert not report.complete and report.ids == []
-    assert report.earliest_available == salesforce.now()
+    assert purged.value.code == "INVALID_REPLICATION_DATE"
 
 
-def test_a_delete_log_older_than_15_days_is_incomplete(salesforce: SalesforceHarness) -> None:
+def test_a_delete_log_older_than_15_days_needs_a_full_resync(salesforce: SalesforceHarness) -> None:
     mark = salesforce.now()
     salesforce.advance_clock(timedelta(days=16).total_seconds())
 
+    with pytest.raises(NeedsFullResync):
+        salesforce.adapter.read_deleted("Lead", mark)
+
+
+def test_a_window_of_a_minute_or_less_is_not_asked_for(salesforce: SalesforceHarness) -> None:
+    mark = salesforce.now()
+    salesforce.advance_clock(60)
+    before = salesforce.api_calls()
+
+    skipped = salesforce.adapter.read_deleted("Lead", mark)
+
+    assert salesforce.api_calls() == before, "getDeleted refuses such a window: no call at all"
+    assert skipped.ids == [] and skipped.covered_until == mark
+
+
+def test_the_next_read_starts_at_latest_date_covered(salesforce: SalesforceHarness) -> None:
+    mark = salesforce.now()
+    salesforce.advance_clock(150)
+
     report = salesforce.adapter.read_deleted("Lead", mark)
 
-    assert not report.complete and report.earliest_available is not None and report.earliest_available > mark
+    assert report.covered_until == START + timedelta(minutes=2), "the last whole minute, not now"
 
 
 # ---- the quota
+
+
+def test_an_injected_403_request_limit_exceeded_is_a_quota_error_at_once(salesforce: SalesforceHarness, sleeps: RecordingSleep) -> None:
+    sleeps.clear()
+    salesforce.answer_next_calls(3, 403)
+
+    with pytest.raises(QuotaError) as refused:
+        salesforce.adapter.upsert("Lead", "UPM_Id__c", leads(salesforce, range(2)))
+
+    assert refused.value.code == "REQUEST_LIMIT_EXCEEDED" and sleeps.calls == [], "checkpoint and stop, no sleeping"
 
 
 def test_the_quota_guard_stops_before_the_org_runs_dry(salesforce: SalesforceHarness, sleeps: RecordingSleep) -> None:

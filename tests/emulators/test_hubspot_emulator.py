@@ -34,7 +34,10 @@ ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[RunningEmulator]:
-    with serve_in_background(EmulatorOptions(portals=2, search_per_second=None, ten_second_limit=None)) as running:
+    # No search lag: these tests search right after writing on a real clock (the lag's own test is in
+    # test_hubspot_emulator_control.py).
+    options = EmulatorOptions(portals=2, search_per_second=None, ten_second_limit=None, search_lag_seconds=0)
+    with serve_in_background(options) as running:
         yield running
 
 

@@ -162,7 +162,7 @@ def test_faults_can_be_listed_and_cleared(running: RunningEmulator) -> None:
     assert control(running, "GET", "faults").json()["faults"][0]["count"] == 5
     assert control(running, "DELETE", "faults").status_code == 204
     assert get_contacts(running).status_code == 200
-    bad = requests.post(f"{running.base_url}/__emulator/faults", json={"type": "http_error", "status": 418}, timeout=5)
+    bad = requests.post(f"{running.base_url}/__emulator/faults", json={"type": "http_error", "status": 302}, timeout=5)
     assert bad.status_code == 400
 
 

@@ -350,6 +350,31 @@ def test_describe_objects_and_fields(client: Client) -> None:
     assert {"Approval_Status__c", "Campaign_Id__c", "Offer_Id__c", "Tactic_Id__c"} <= set(lead)
 
 
+REAL_FIELD_KEYS = frozenset(
+    "aggregatable aiPredictionField autoNumber byteLength calculated calculatedFormula cascadeDelete caseSensitive "
+    "compoundFieldName controllerName createable custom defaultValue defaultValueFormula defaultedOnCreate "
+    "dependentPicklist deprecatedAndHidden digits displayLocationInDecimal encrypted externalId extraTypeInfo "
+    "filterable filteredLookupInfo formulaTreatNullNumberAsZero groupable highScaleNumber htmlFormatted idLookup "
+    "inlineHelpText label length mask maskType name nameField namePointing nillable permissionable picklistValues "
+    "polymorphicForeignKey precision queryByDistance referenceTargetField referenceTo relationshipName "
+    "relationshipOrder restrictedDelete restrictedPicklist scale searchPrefilterable soapType sortable type unique "
+    "updateable writeRequiresMasterRead".split()
+)
+"""The keys the real describe sends for every field, whatever its type (API v50 and later)."""
+
+
+def test_describe_sends_the_real_fixed_set_of_keys_for_every_field(client: Client) -> None:
+    for name in ("Lead", "Account", "Contact", "Opportunity", "Campaign", "Note", "User"):
+        for field in getattr(client.sf, name).describe()["fields"]:
+            assert set(field) == REAL_FIELD_KEYS, (name, field["name"], set(field) ^ REAL_FIELD_KEYS)
+    lead = {f["name"]: f for f in client.sf.Lead.describe()["fields"]}
+    assert lead["Email"]["compoundFieldName"] is None and lead["OwnerId"]["relationshipName"] == "Owner"
+    assert (lead["FirstName"]["compoundFieldName"], lead["City"]["compoundFieldName"]) == ("Name", "Address")
+    account = {f["name"]: f for f in client.sf.Account.describe()["fields"]}
+    assert account["BillingCity"]["compoundFieldName"] == "BillingAddress"
+    assert lead["Id"]["nillable"] is False and lead["Id"]["idLookup"] is True and lead["Id"]["updateable"] is False
+
+
 def test_record_crud_upsert_and_who_modified(running: RunningEmulator, client: Client) -> None:
     created = client.sf.Account.create({"Name": "Acme", "UPM_Id__c": "A-1"})
     assert created["success"] is True and re.fullmatch(r"001[0-9A-Za-z]{15}", created["id"])
@@ -564,6 +589,27 @@ def test_bulk2_query_pages_with_locators(running: RunningEmulator, client: Clien
     assert pages[0].startswith('"Id","UPM_Id__c","CreatedDate"\n')
 
 
+def test_parent_fields_come_nested_under_the_relationship_as_real_salesforce(running: RunningEmulator, client: Client) -> None:
+    account = client.sf.Account.create({"Name": "Acme", "UPM_Id__c": "A-1"})["id"]
+    for n in range(250):
+        client.sf.Contact.create({"LastName": f"C{n:03d}", "UPM_Id__c": f"C-{n:03d}", **({"AccountId": account} if n else {})})
+    soql = "SELECT Id, LastName, Account.Name, Owner.Email FROM Contact ORDER BY LastName"
+    first = client.sf.query(soql, headers={"Sforce-Query-Options": "batchSize=200"})
+    real = fixture("sf_query_relationships.json")["records"][0]["ParentWhizbang__r"]
+    orphan, child = first["records"][0], first["records"][1]
+    assert orphan["Account"] is None and orphan["Owner"]["Email"] == "integ@upm-emulator.example.com"
+    assert set(child["Account"]) == {"attributes", "Name"} and set(child["Account"]["attributes"]) == set(real["attributes"])
+    assert child["Account"]["Name"] == "Acme" and child["Account"]["attributes"]["type"] == "Account"
+    assert child["Account"]["attributes"]["url"].endswith(f"/sobjects/Account/{account}")
+    assert set(child) == {"attributes", "Id", "LastName", "Account", "Owner"}
+    rest = client.sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)["records"]
+    assert [r["Account"]["Name"] for r in rest] == ["Acme"] * 50, "a queryMore page nests its parents too"
+    pages = list(client.sf.bulk2.Contact.query(soql, wait=0.01))
+    rows = [row for page in pages for row in csv.DictReader(io.StringIO(page))]
+    assert pages[0].startswith('"Id","LastName","Account.Name","Owner.Email"\n')
+    assert (rows[0]["Account.Name"], rows[1]["Account.Name"]) == ("", "Acme")
+
+
 def test_bulk_api_1_is_not_enabled(client: Client) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         client.sf.bulk.Lead.insert([{"LastName": "x", "Company": "y"}])
@@ -595,10 +641,21 @@ def test_get_updated_and_get_deleted(running: RunningEmulator, client: Client) -
     assert earliest.replace(tzinfo=timezone.utc) <= start
 
     assert client.control("POST", "/__emulator/delete-log/purge", json={"object": "Lead"}).status_code == 204
-    purged = client.sf.Lead.deleted(start, end)
-    earliest = datetime.strptime(purged["earliestDateAvailable"], "%Y-%m-%dT%H:%M:%S.000+0000")
-    assert earliest.replace(tzinfo=timezone.utc) > start and purged["deletedRecords"] == []
+    with pytest.raises(SalesforceMalformedRequest) as purged:
+        client.sf.Lead.deleted(start, end)
+    assert purged.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+    assert "earliest date available" in purged.value.content[0]["message"]
     assert client.sf.query_all("SELECT Id FROM Lead", include_deleted=True)["totalSize"] == 2
+
+
+def test_a_replication_window_of_a_minute_or_less_is_refused(running: RunningEmulator, client: Client) -> None:
+    end = client.advance(600)
+    for resource in (client.sf.Lead.deleted, client.sf.Lead.updated):
+        with pytest.raises(SalesforceMalformedRequest) as refused:
+            resource(end - timedelta(seconds=60), end)
+        assert refused.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+        assert "more than one minute" in refused.value.content[0]["message"]
+        assert "latestDateCovered" in resource(end - timedelta(seconds=61), end)
 
 
 def test_delete_log_keeps_15_days(running: RunningEmulator, client: Client) -> None:
@@ -614,6 +671,9 @@ def test_delete_log_keeps_15_days(running: RunningEmulator, client: Client) -> N
     earliest = datetime.strptime(answer["earliestDateAvailable"], "%Y-%m-%dT%H:%M:%S.000+0000")
     assert earliest.replace(tzinfo=timezone.utc) >= now - timedelta(days=15, seconds=1) > deleted_at
     assert answer["deletedRecords"] == []
+    with pytest.raises(SalesforceMalformedRequest) as too_old:
+        sf.Lead.deleted(deleted_at - timedelta(minutes=1), now)
+    assert too_old.value.content[0]["errorCode"] == "INVALID_REPLICATION_DATE"
 
 
 # ---- limits ----------------------------------------------------------------------------------------------------

@@ -126,7 +126,10 @@ def test_count_queries(org: SalesforceEmulator) -> None:
         ("SELECT Id, Id FROM Lead", "MALFORMED_QUERY"),
         ("SELECT Id FROM Lead LIMIT 5 FOR UPDATE", "MALFORMED_QUERY"),
         ("SELECT Foo__c FROM Lead", "INVALID_FIELD"),
-        ("SELECT Owner.Name FROM Lead", "INVALID_FIELD"),
+        ("SELECT Manager.Name FROM Lead", "INVALID_FIELD"),
+        ("SELECT Owner.Manager.Name FROM Lead", "INVALID_FIELD"),
+        ("SELECT Owner.Nope FROM Lead", "INVALID_FIELD"),
+        ("SELECT Id FROM Lead WHERE Owner.Email = 'x'", "INVALID_FIELD"),
         ("SELECT Id FROM Whizbang", "INVALID_TYPE"),
         ("SELECT Id FROM Lead WHERE Id = 'nope'", "INVALID_QUERY_FILTER_OPERATOR"),
     ],
@@ -140,3 +143,13 @@ def test_error_message_points_at_the_problem(org: SalesforceEmulator) -> None:
         parse("SELECT Id, Foo FROM Lead", org.schema)
     assert caught.value.message.startswith("\nSELECT Id, Foo FROM Lead\n           ^\nERROR at Row:1:Column:12\n")
     assert "No such column 'Foo' on entity 'Lead'" in caught.value.message
+
+
+def test_parent_fields_are_selected_through_their_lookup(org: SalesforceEmulator) -> None:
+    query = parse("SELECT Id, Owner.Email, Owner.LastName, Lead.Company FROM Lead", org.schema)
+    assert [f.name for f in query.fields] == ["Id", "Company"]
+    assert [p.path for p in query.parents] == ["Owner.Email", "Owner.LastName"]
+    record = next(iter(org.store.all("Lead")))
+    owner = query.parents[0].parent_of(record, org.store.get)
+    assert owner is not None and owner["Id"] == record["OwnerId"]
+    assert query.parents[0].parent_of({"OwnerId": None}, org.store.get) is None

@@ -91,7 +91,8 @@ def hubspot_profile(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def hs(tmp_path: Path, database_url: str, hubspot_profile: str) -> Iterator[HubSpotSetup]:
-    with serve_in_background(EmulatorOptions(search_per_second=None, ten_second_limit=None)) as running:
+    # no search lag: these cycles run back to back on the real clock (lag: tests/adapters)
+    with serve_in_background(EmulatorOptions(search_per_second=None, ten_second_limit=None, search_lag_seconds=0)) as running:
         config = write_config(tmp_path, database_url, running.credentials, hubspot_profile)
         settings = load_settings(config)
         db = open_database(settings)

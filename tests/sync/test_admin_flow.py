@@ -22,7 +22,8 @@ def test_copy_change_check_dry_run_sync_export(tmp_path: Path, database_url: str
     text = (REPO / "mappings" / "hubspot" / "advanced.yaml").read_text()
     # The admin's change: contacts' job title is no longer synced into UPM's title, but into... a typo first.
     profile.write_text(text.replace("{upm: title, crm: jobtitle}", "{upm: titel, crm: jobtitle}"))
-    with serve_in_background(EmulatorOptions(search_per_second=None, ten_second_limit=None)) as running:
+    # no search lag: these cycles run back to back on the real clock (lag: tests/adapters)
+    with serve_in_background(EmulatorOptions(search_per_second=None, ten_second_limit=None, search_lag_seconds=0)) as running:
         (tmp_path / "creds.json").write_text(json.dumps(running.credentials))
         config = tmp_path / "config.yaml"
         config.write_text(f"""

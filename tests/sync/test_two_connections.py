@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_vendor_to_partner_and_back(tmp_path: Path, database_url: str) -> None:
-    with serve_in_background(EmulatorOptions(portals=2, search_per_second=None, ten_second_limit=None)) as running:
+    # no search lag: these cycles run back to back on the real clock (lag: tests/adapters)
+    with serve_in_background(EmulatorOptions(portals=2, search_per_second=None, ten_second_limit=None, search_lag_seconds=0)) as running:
         for index, name in enumerate(("vendor", "partner")):
             (tmp_path / f"{name}.json").write_text(json.dumps(running.credentials["portals"][index]))
         config = tmp_path / "config.yaml"

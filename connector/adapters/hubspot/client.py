@@ -5,27 +5,27 @@ fresh access token, paced by the rate limiter, classified, and retried by one te
   HubSpot does not promise a 401 as the signal. If a 401 arrives anyway the token is refreshed once
   and the call sent once more; a second 401 is an AuthError. Tokens are never logged.
 - Retries: urllib3 is configured with `Retry(total=0)`, so the only retry layer is tenacity here:
-  RetriableError (429, 5xx, timeouts, refused connections) is retried with exponential backoff and
-  jitter, waiting at least the `retry_after` HubSpot asked for, at most `max_attempts` tries, through
-  the injected sleep. QuotaError, AuthError and FatalError are never retried.
+  RetriableError (429, 5xx, timeouts, refused connections) is retried under the one policy of
+  connector.adapters.retry with this connection's AdapterOptions. QuotaError, AuthError and FatalError
+  are never retried.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from hubspot import HubSpot
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from urllib3 import HTTPResponse
 from urllib3.util.retry import Retry
 
 from connector.adapters.base import AuthError, QuotaError, RetriableError, Tokens
+from connector.adapters.retry import RetryPolicy
 from connector.clock import Clock
 
 from .errors import classify
@@ -92,23 +92,10 @@ class HubSpotClient:
             raw.release_conn()
 
     def retrying(self, retry: Any, **kwargs: Any) -> Retrying:
-        """The one backoff policy, for API calls and for re-sending records that failed transiently."""
-        return Retrying(
-            retry=retry,
-            stop=stop_after_attempt(self.options.max_attempts),
-            wait=self._wait,
-            sleep=self.sleep,
-            before_sleep=_log_retry,
-            reraise=True,
-            **kwargs,
-        )
-
-    def _wait(self, state: RetryCallState) -> float:
-        initial = self.options.backoff_initial
-        backoff = min(self.options.backoff_max, initial * 2.0 ** (state.attempt_number - 1) + random.uniform(0, initial))
-        failure = state.outcome.exception() if state.outcome is not None else None
-        retry_after = float(getattr(failure, "retry_after", None) or 0.0)
-        return max(backoff, retry_after)
+        """The one backoff policy (connector.adapters.retry), for API calls and for re-sending records
+        that failed transiently."""
+        policy = RetryPolicy(self.options.max_attempts, self.options.backoff_initial, self.options.backoff_max)
+        return policy.retrying(self.sleep, retry, before_sleep=_log_retry, **kwargs)
 
     def _attempt(self, method: Callable[..., Response], args: tuple[Any, ...], kwargs: dict[str, Any], search: bool) -> Response:
         """One try with a fresh token; a 401 anyway gets one refresh and one resend."""
@@ -134,6 +121,8 @@ class HubSpotClient:
         self.calls += 1
         try:
             response = method(*args, _request_timeout=self.options.timeout, **kwargs)
+            if isinstance(response, HTTPResponse):
+                response.read(cache_content=True)  # the body read here: a dropped answer is classified and retried
         except Exception as exc:
             error = classify(exc, self.clock.now())
             if error is None:

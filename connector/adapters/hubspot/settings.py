@@ -71,7 +71,7 @@ class AdapterOptions:
     - `page_size`: search results per page, 1-200 (small pages keep tests fast).
     - `max_attempts`: tries per API call on transient failures (429, 5xx, timeouts), and rounds of
       re-sending records that failed transiently.
-    - `backoff_initial` / `backoff_max`: seconds of exponential backoff (with jitter up to `backoff_initial`).
+    - `backoff_initial` / `backoff_max`: seconds of exponential backoff (plus up to half of itself at random; connector.adapters.retry).
     - `timeout`: seconds before a request counts as timed out.
     - `refresh_margin`: refresh an OAuth access token when fewer seconds than this remain.
     - `search_per_second`: searches per second this adapter allows itself (HubSpot allows 5 per account).

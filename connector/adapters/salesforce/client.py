@@ -5,21 +5,20 @@ simple-salesforce client, one token refresh after a 401, classification, and one
   `expires_in`, so the signal is 401 INVALID_SESSION_ID (SalesforceExpiredSession): the tokens are
   refreshed, the client rebuilt and the call sent once more; a second 401 is an AuthError.
 - Retries: RetriableError (5xx, timeouts, refused connections, too many concurrent requests) is retried
-  with exponential backoff plus up to 50% jitter, never sooner than the Retry-After Salesforce asked
-  for, at most `max_attempts` tries, through the injected sleep. QuotaError, AuthError and FatalError
-  are never retried.
+  under the one policy of connector.adapters.retry with this connection's AdapterOptions. QuotaError,
+  AuthError and FatalError are never retried.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from simple_salesforce.api import Salesforce
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import Retrying, retry_if_exception_type
 
 from connector.adapters.base import AuthError, QuotaError, RetriableError
+from connector.adapters.retry import RetryPolicy
 from connector.clock import Clock
 
 from .errors import INVALID_SESSION, classify, retry_after_seconds
@@ -52,21 +51,10 @@ class SalesforceClient:
         return result
 
     def retrying(self, retry: Any, **kwargs: Any) -> Retrying:
-        """The one backoff policy, for calls and for re-sending records that failed transiently."""
-        return Retrying(
-            retry=retry,
-            stop=stop_after_attempt(self.options.max_attempts),
-            wait=self._wait,
-            sleep=self.sleep,
-            reraise=True,
-            **kwargs,
-        )
-
-    def _wait(self, state: RetryCallState) -> float:
-        exponential = self.options.backoff_initial * 2.0 ** (state.attempt_number - 1)
-        backoff = min(self.options.backoff_max, exponential * (1 + random.uniform(0, 0.5)))
-        failure = state.outcome.exception() if state.outcome is not None else None
-        return max(backoff, float(getattr(failure, "retry_after", None) or 0.0))
+        """The one backoff policy (connector.adapters.retry), for calls and for re-sending records that
+        failed transiently."""
+        policy = RetryPolicy(self.options.max_attempts, self.options.backoff_initial, self.options.backoff_max)
+        return policy.retrying(self.sleep, retry, **kwargs)
 
     def _attempt(self, operation: Callable[[Salesforce], T]) -> T:
         self.guard.check()

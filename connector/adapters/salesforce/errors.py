@@ -76,7 +76,7 @@ def classify(exc: BaseException, retry_after: float | None) -> AdapterError | No
         return FatalError(f"Bulk API 2.0 job did not complete: {exc}", code="BULK_JOB_FAILED")
     if isinstance(exc, requests.exceptions.SSLError):
         return FatalError(f"TLS failure talking to Salesforce (wrong CA file?): {exc}", code="TLS")
-    if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
+    if isinstance(exc, (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
         return RetriableError(f"Salesforce unreachable: {type(exc).__name__}")
     return None
 

@@ -28,8 +28,17 @@ def parse_datetime(text: str) -> datetime:
 
 
 def crm_record(row: Mapping[str, Any]) -> CrmRecord:
-    """A query row as a CrmRecord: its fields without `attributes`, stamped by SystemModstamp."""
-    values = {name: value for name, value in row.items() if name != "attributes"}
+    """A query row as a CrmRecord: its fields without `attributes`, stamped by SystemModstamp. A parent's
+    fields, nested under the relationship (`"Account": {"Name": ...}`, null for an empty lookup), come out
+    flat under their SOQL paths (`Account.Name`)."""
+    values: dict[str, Any] = {}
+    for name, value in row.items():
+        if name == "attributes":
+            continue
+        if isinstance(value, Mapping) and "attributes" in value:
+            values.update((f"{name}.{key}", inner) for key, inner in value.items() if key != "attributes")
+        else:
+            values[name] = value
     return CrmRecord(
         id=str(values["Id"]),
         modified_at=parse_datetime(str(values[MODIFIED_FIELD])),

@@ -1,9 +1,9 @@
-"""The engine against the Salesforce emulator: the same contract as HubSpot, plus the delete log
+"""The engine against the Salesforce emulator, cases of its own (the shared contract is in
+test_engine_contract.py): the delete log
 running out (full resync) and the failures commands."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +13,6 @@ from connector.cli import main
 from connector.store.bindings import Binding
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
-from connector.sync.connections import open_engine
 from connector.store.records import Account, Campaign, Contact, Opportunity, Prospect
 
 from .conftest import SalesforceSetup
@@ -159,27 +158,3 @@ def test_basic_pushes_a_new_account_once_then_salesforce_is_master(sf: Salesforc
         assert s.get(Account, account.id).approval_status == "Approved"  # type: ignore[union-attr]
     (crm,) = [r for r in sf.emulator.records("Account") if r.get("UPM_Id__c") == f"upm-account-{account.id}"]
     assert not crm.get("Website"), "in basic mode a UPM edit after creation is not pushed"
-
-
-def test_a_later_no_change_cycle_reads_nothing_even_with_tied_stamps(sf: SalesforceSetup) -> None:
-    """Salesforce stamps have one-second precision and a bulk load shares one: after the lookback
-    has passed, a no-change cycle reads nothing (one query per object, no re-read of the tie)."""
-    seed(sf)
-    sf.run()
-
-    class Later:
-        def now(self):  # type: ignore[no-untyped-def]
-            return datetime.now(timezone.utc) + timedelta(minutes=10)
-
-    def later_cycle():  # type: ignore[no-untyped-def]
-        engine = open_engine(sf.settings, "sf", sf.db, clock=Later())
-        try:
-            return engine.cycle()
-        finally:
-            engine.adapter.close()
-
-    later_cycle()  # moves the cursors past the load (its start held them back by the lookback)
-    queries = sf.emulator.stats()["api_calls"]["by_category"].get("query", 0)
-    counts = later_cycle()
-    assert (counts.read, counts.created, counts.updated, counts.pushed) == (0, 0, 0, 0)
-    assert sf.emulator.stats()["api_calls"]["by_category"].get("query", 0) - queries == 4, "one query per object"

@@ -25,9 +25,11 @@ from .conftest import CrmSetup
 
 NAMES = {
     "salesforce": {"account": "Account", "contact": "Contact", "name": "Name", "last_name": "LastName",
-                   "email": "Email", "approval": "Approval_Status__c", "key": "UPM_Id__c", "reads": "query"},
+                   "email": "Email", "approval": "Approval_Status__c", "key": "UPM_Id__c", "title": "Title", "phone": "Phone",
+                   "reads": "query", "writes": "collections composite"},
     "hubspot": {"account": "companies", "contact": "contacts", "name": "name", "last_name": "lastname",
-                "email": "email", "approval": "approval_status", "key": "upm_id", "reads": "search"},
+                "email": "email", "approval": "approval_status", "key": "upm_id", "title": "jobtitle", "phone": "phone",
+                "reads": "search", "writes": "batch_upsert batch_update"},
 }
 """Each CRM's object and field names for the neutral ones the scenarios use."""
 
@@ -96,11 +98,19 @@ class Crm:
         back = {v: k for k, v in self.names.items()}
         return [{back.get(k, k): v for k, v in r.items()} for r in raw]
 
-    def reads(self) -> int:
-        """Read calls (queries, searches) the CRM has counted."""
+    def _calls(self, categories: str) -> int:
         stats = self.setup.emulator.stats()
         calls = stats["api_calls"] if self.kind == "salesforce" else stats["portals"][0]["api_calls"]
-        return int(calls["by_category"].get(self.names["reads"], 0))
+        return sum(int(calls["by_category"].get(c, 0)) for c in categories.split())
+
+    def reads(self) -> int:
+        """Read calls (queries, searches) the CRM has counted."""
+        return self._calls(self.names["reads"])
+
+    def writes(self) -> int:
+        """Record-writing calls the CRM has counted (on Salesforce, /composite also carries the
+        delete log's reads)."""
+        return self._calls(self.names["writes"])
 
     def cycle(self, *, later: float = 0, method: str = "cycle", **kwargs: Any) -> Counts:
         """One engine run, its clock `later` minutes ahead of the CRM's."""
@@ -177,6 +187,52 @@ def test_a_crm_delete_archives_never_destroys(crm: Crm) -> None:
     with crm.db.session() as s:
         archived = s.scalars(select(Contact.last_name).where(Contact.archived_at.is_not(None))).all()
     assert archived == ["Last 1"] and count(crm.db, Contact) == 3
+
+
+def test_echo_one_local_edit_ten_cycles_one_write(crm: Crm) -> None:
+    seed(crm)
+    crm.cycle()
+    with crm.db.session() as s:
+        contact = s.scalars(select(Contact).where(Contact.last_name == "Last 0")).one()
+        contact.phone = "+1 555 0100"
+    writes = crm.writes()
+    for _ in range(10):
+        crm.cycle(deletes="due")  # the delete log is not due again: every call counted is a write
+    assert crm.writes() - writes == 1, "exactly one write to the CRM"
+    (remote,) = [r for r in crm.records("contact") if r.get("last_name") == "Last 0"]
+    assert remote["phone"] == "+1 555 0100"
+    with crm.db.session() as s:
+        stamp = s.get(Contact, contact.id).updated_at  # type: ignore[union-attr]
+    crm.cycle()
+    with crm.db.session() as s:
+        assert s.get(Contact, contact.id).updated_at == stamp, "our write coming back changed nothing"  # type: ignore[union-attr]
+
+
+def test_echo_one_crm_edit_ten_cycles_one_local_write(crm: Crm) -> None:
+    ids = seed(crm)
+    crm.cycle()
+    crm.edit("contact", ids["c1"], title="CTO")
+    writes = crm.writes()
+    updated = sum(crm.cycle(deletes="due").updated for _ in range(10))
+    assert updated == 1 and crm.writes() == writes
+    with crm.db.session() as s:
+        assert s.scalars(select(Contact.title).where(Contact.last_name == "Last 1")).one() == "CTO"
+
+
+def test_disjoint_concurrent_edits_both_survive(crm: Crm) -> None:
+    ids = seed(crm)
+    crm.cycle()
+    crm.edit("contact", ids["c2"], title="VP Sales")
+    with crm.db.session() as s:
+        s.scalars(select(Contact).where(Contact.last_name == "Last 2")).one().phone = "+44 20 7946 0000"
+    crm.cycle()
+    crm.cycle()
+    (remote,) = [r for r in crm.records("contact") if r.get("last_name") == "Last 2"]
+    assert (remote["title"], remote["phone"]) == ("VP Sales", "+44 20 7946 0000")
+    with crm.db.session() as s:
+        local = s.scalars(select(Contact).where(Contact.last_name == "Last 2")).one()
+        assert (local.title, local.phone) == ("VP Sales", "+44 20 7946 0000")
+        assert s.scalar(select(func.count()).select_from(Conflict)) == 0
 
 
 class Killed(RuntimeError):

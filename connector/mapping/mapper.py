@@ -56,6 +56,8 @@ class Mapper:
         """Fields read from related records (`contact.email`), looked up before a push."""
         self._inbound_steps = [self._inbound_step(f) for f in self.inbound]
         self._derived = rules_for(object_map.module, self.upm_write_fields)
+        self.derived_fields = frozenset(self._derived)
+        """UPM fields derived from pulled values (derived.py): the CRM's, like `direction: to_upm` fields."""
 
     def _inbound_step(self, field: FieldMap) -> tuple[FieldMap, list[str], type | None]:
         """A field's way in, worked out once: (field, UPM names, plain type). A plain type is set for

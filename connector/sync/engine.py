@@ -48,6 +48,7 @@ class SyncEngine:
         lane = self._lane(dry_run, should_stop, progress)
         calls_before = self.adapter.api_usage().calls_made
         objects = lane.objects(only)
+        initial = [obj for obj in objects if self._never_run(lane, obj)]
         per_object: dict[tuple[str, str], Counts] = {}
         for obj in objects:
             if lane.should_stop():
@@ -57,7 +58,12 @@ class SyncEngine:
                 self._step(per_object, obj, lambda: puller.run(None, from_cursor=True))
                 if deletes == "now" or puller.deletes_due():
                     self._step(per_object, obj, lambda: puller.apply_deletes(None))
-        return self._push_and_record(lane, objects, per_object, calls_before)
+        return self._push_and_record(lane, objects, per_object, calls_before, both_ways=initial)
+
+    def _never_run(self, lane: Lane, obj: ObjectMap) -> bool:
+        """Has no (real) run of this connection covered the object yet?"""
+        with self.db.session() as session:
+            return cursor_row(session, lane, obj).last_run_at is None
 
     def _step(self, per_object: dict[tuple[str, str], Counts], obj: ObjectMap, work: Callable[[], Counts]) -> None:
         """Run one step of one object, adding its counts and the API calls it made to the object's."""
@@ -67,14 +73,19 @@ class SyncEngine:
         per_object.setdefault((obj.crm_object, obj.module), Counts()).add(counts)
 
     def _push_and_record(self, lane: Lane, objects: list[ObjectMap], per_object: dict[tuple[str, str], Counts],
-                         calls_before: int) -> Counts:
+                         calls_before: int, *, both_ways: list[ObjectMap]) -> Counts:
         """Relay the outbox object by object (dependency order), note each object's counts on its
-        cursor, and return the run's totals."""
+        cursor, and return the run's totals. Objects in `both_ways` (an initial sync, a full
+        resync) first queue the local records the CRM has never had: records that were in UPM
+        before the connection was made reach the CRM too."""
         for obj in objects:
             if lane.should_stop():
                 break
             if obj.direction != "to_upm" and lane.mapper(obj).outbound:
-                self._step(per_object, obj, Pusher(lane, obj).run)
+                pusher = Pusher(lane, obj)
+                if obj in both_ways and not lane.dry_run:
+                    pusher.queue_unbound()
+                self._step(per_object, obj, pusher.run)
         counts = Counts()
         for part in per_object.values():
             counts.add(part)
@@ -103,15 +114,15 @@ class SyncEngine:
             else:
                 self._step(per_object, obj, lambda: puller.run(since, from_cursor=False))
                 self._step(per_object, obj, lambda: puller.apply_deletes(since))
-        return self._push_and_record(lane, objects, per_object, calls_before)
+        return self._push_and_record(lane, objects, per_object, calls_before, both_ways=objects if full else [])
 
     def _full_read(self, puller: Puller, seen: set[str]) -> Counts:
         """Read everything, remembering which CRM ids exist."""
         counts = Counts()
         for batch in puller.batches(self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields)):
-            seen.update(r.id for r in batch)
-            puller.apply_page(batch, counts)
-            puller.lane.progress(f"pull {puller.obj.module}", len(batch))
+            seen.update(r.id for r in batch.records)
+            puller.apply_page(batch.records, counts, complete=batch.last)
+            puller.lane.progress(f"pull {puller.obj.module}", len(batch.records))
         return counts
 
     def _reconcile(self, lane: Lane, puller: Puller, seen: set[str]) -> Counts:

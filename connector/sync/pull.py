@@ -4,6 +4,7 @@ transaction as the rows it covers (one transaction per batch of pages)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,8 +38,47 @@ def cursor_row(session: Session, lane: Lane, obj: ObjectMap) -> SyncCursor:
     return row
 
 
+@dataclass
+class PullBatch:
+    """CRM records applied in one transaction."""
+
+    records: list[CrmRecord]
+    last: bool
+    """No page follows it in this read: every record up to its newest stamp has been read."""
+
+
+@dataclass
+class Fresh:
+    """A record new to UPM, inserted in bulk with the rest of its batch."""
+
+    crm: CrmRecord
+    values: dict[str, Any]
+
+
+@dataclass
+class Written:
+    """A record written through the session, bound once the batch is flushed."""
+
+    record: Any
+    crm: CrmRecord
+    values: dict[str, Any]
+    created: bool
+
+
+@dataclass
+class BatchWork:
+    """What a batch's records came to, before they are written in bulk and bound."""
+
+    fresh: list[Fresh] = field(default_factory=list)
+    written: list[Written] = field(default_factory=list)
+
+
 class Puller:
-    """Reads one object's changes and applies them according to the profile's mode."""
+    """Reads one object's changes and applies them according to the profile's mode.
+
+    Each record goes through the same steps, one method each: owns? -> map (or fail) -> local ->
+    echo? -> resolve (create | merge | overwrite) -> write; then, per batch: bind -> after ->
+    cursor -> commit."""
 
     def __init__(self, lane: Lane, obj: ObjectMap):
         self.lane = lane
@@ -53,47 +93,56 @@ class Puller:
         self._first_read = False
         """This run read the object for the first time (from no cursor): nothing was bound before it."""
         self._distributes = obj.distribute == "named_or_open" and lane.profile.mode == "complete"
+        self._crm_only = (self.mapper.upm_write_fields | self.mapper.derived_fields) - {n for f in self.mapper.outbound for n in f.upm_fields}
+        """UPM fields only the CRM writes (`direction: to_upm`, and what derives from them): taken from
+        the CRM, never a conflict."""
         self.siblings = [o for o in lane.profile.objects if o.crm_object == obj.crm_object and o.module != obj.module]
         """Other modules of this profile on the same CRM object (UPM opportunities pushed as Leads
         beside prospects pulled from Leads): the key prefix says whose each record is."""
 
     def run(self, since: datetime | None, *, from_cursor: bool) -> Counts:
-        """Apply every change since `since` (inclusive), or, `from_cursor`, strictly after the cursor.
+        """Apply every change since `since` (inclusive), or, `from_cursor`, strictly after the cursor:
+        page through the CRM, gather the pages into batches, save each batch.
 
-        Strictly after is safe because the cursor never passes the start of the run that set it
-        minus the lookback: everything stamped at or before it was committed, and read, by then.
-        (Reading `>=` instead would re-read, every cycle, all records sharing the cursor's stamp:
-        Salesforce stamps have one-second precision, and a bulk load shares one.)"""
+        Strictly after is safe because the cursor only ever covers stamps whose every record is
+        committed (see `_move_cursor`), and never passes the start of the run that set it minus the
+        lookback. (Reading `>=` instead would re-read, every cycle, all records sharing the cursor's
+        stamp: Salesforce stamps have one-second precision, and a bulk load shares one.)"""
         counts = Counts()
         if from_cursor:
-            with self.lane.db.session() as session:
-                cursor = cursor_row(session, self.lane, self.obj).changes_at
-            self._first_read = cursor is None
-            since = None if cursor is None else cursor + self.lane.adapter.stamp_resolution
+            since = self._after_cursor()
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         for batch in self.batches(pages):
-            self.apply_page(batch, counts)
-            self.lane.progress(f"pull {self.obj.module}", len(batch))
+            self.apply_page(batch.records, counts, complete=batch.last)
+            self.lane.progress(f"pull {self.obj.module}", len(batch.records))
             if self.lane.should_stop():
                 break
         return counts
 
+    def _after_cursor(self) -> datetime | None:
+        """The first stamp after the cursor (None: no cursor, read everything)."""
+        with self.lane.db.session() as session:
+            cursor = cursor_row(session, self.lane, self.obj).changes_at
+        self._first_read = cursor is None
+        return None if cursor is None else cursor + self.lane.adapter.stamp_resolution
+
     @staticmethod
-    def batches(pages: Iterable[list[CrmRecord]]) -> Iterator[list[CrmRecord]]:
+    def batches(pages: Iterable[list[CrmRecord]]) -> Iterator[PullBatch]:
         """The CRM's pages gathered into batches of at least APPLY_BATCH records (the last may be
         smaller), so a load commits once per batch whatever the CRM's page size (HubSpot's is 200).
-        Each record is in a batch once: one read twice (changed again while the read went on)
-        keeps its newest version, in the place it was read last."""
+        A full batch is handed on when the next page arrives, so each batch knows whether it is
+        the read's last. Each record is in a batch once: one read twice (changed again while the
+        read went on) keeps its newest version, in the place it was read last."""
         batch: dict[str, CrmRecord] = {}
         for page in pages:
+            if len(batch) >= APPLY_BATCH:
+                yield PullBatch(list(batch.values()), last=False)
+                batch = {}
             for record in page:
                 batch.pop(record.id, None)
                 batch[record.id] = record
-            if len(batch) >= APPLY_BATCH:
-                yield list(batch.values())
-                batch = {}
         if batch:
-            yield list(batch.values())
+            yield PullBatch(list(batch.values()), last=True)
 
     def owns(self, key: object) -> bool:
         """Is a CRM record with this key value ours? Alone on its CRM object a module owns every
@@ -106,66 +155,176 @@ class Puller:
             return text.startswith(self.obj.key.prefix)
         return not any(s.key.prefix and text.startswith(s.key.prefix) for s in self.siblings)
 
-    def apply_page(self, page: list[CrmRecord], counts: Counts, *, move_cursor: bool = True) -> None:
-        """Apply one page (or batch of pages) in one transaction, with the cursor moved in it."""
+    def apply_page(self, page: list[CrmRecord], counts: Counts, *, move_cursor: bool = True,
+                   complete: bool = True) -> None:
+        """Apply one page (or batch of pages) in one transaction, with the cursor moved in it.
+        `complete`: no record sharing the page's newest stamp is still to come."""
         session = self.lane.db.new_session()
         session.info[ORIGIN] = self.lane.connection
         try:
             binder = Binder(session, self.lane.connection)
-            self._prefetch(session, binder, page)
-            bound_ids = [b.record_id for r in page if (b := binder.by_crm(self.obj.module, r.id))]
-            records = {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(bound_ids)))} if bound_ids else {}
-            applied = []
-            fresh: list[tuple[CrmRecord, dict[str, Any]]] = []
+            records = self._prefetch(session, binder, page)
+            work = BatchWork()
             for crm in page:
                 counts.read += 1
-                outcome = self._apply(session, binder, records, crm, counts)
-                if outcome is None:
-                    continue
-                if outcome[0] is None:
-                    fresh.append((outcome[1], outcome[2]))
-                else:
-                    applied.append(outcome)
+                outcome = self._pull_one(session, binder, records, crm, counts)
+                if isinstance(outcome, Fresh):
+                    work.fresh.append(outcome)
+                elif isinstance(outcome, Written):
+                    work.written.append(outcome)
             session.flush()
             now = self.lane.clock.now()
-            if fresh:
-                self._insert_fresh(session, fresh, now)
-            binder.load_records(self.obj.module, [record.id for record, *_ in applied])
-            for record, crm, values, creating in applied:
-                if creating and self._distributes:
-                    LeadService(self.lane.db, self.lane.leads, self.lane.clock).place(session, record, actor=f"crm:{self.lane.connection}")
-                binder.bind(self.obj.module, record.id, self.obj.crm_object, crm.id, to_plain(values), crm.modified_at, now)
-            if not self.lane.dry_run:
-                if move_cursor:
-                    self._move_cursor(session, page)
-                session.commit()
-            else:
+            self._insert_fresh(session, work.fresh, now)
+            self._bind(binder, work.written, now)
+            self.after(session, [w.record for w in work.written if w.created])
+            if self.lane.dry_run:
                 session.rollback()
+                return
+            if move_cursor:
+                self._move_cursor(session, page, complete)
+            session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
 
-    def _prefetch(self, session: Session, binder: Binder, page: list[CrmRecord]) -> None:
-        """Bindings of the page's records and of the records they point at, in a few queries."""
+    def _pull_one(self, session: Session, binder: Binder, records: dict[int, Any], crm: CrmRecord,
+                  counts: Counts) -> Fresh | Written | None:
+        """One CRM record through the steps; None when there is nothing to write or bind."""
+        if not self.owns(crm.fields.get(self.obj.key.crm)):
+            return None
+        values = self._map(session, binder, crm, counts)
+        if values is None:
+            return None
+        binding, record = self._local(session, binder, records, crm)
+        base = binding.synced_values if binding else None
+        if record is not None and self._echo(base, values):
+            counts.unchanged += 1
+            return None
+        if record is None:
+            return self._create(session, crm, values, counts)
+        if self.lane.profile.mode == "advanced":
+            changes = self._merge(session, record, base, values, crm, counts)
+        else:
+            changes = self._overwrite(record, values)
+        return self._write(record, crm, values, changes, counts)
+
+    def _map(self, session: Session, binder: Binder, crm: CrmRecord, counts: Counts) -> dict[str, Any] | None:
+        """The record's UPM values; None, with a failed record queued, when it cannot be mapped."""
+        try:
+            return self.mapper.to_upm(crm.fields, binder.record_for)
+        except MappingError as exc:
+            counts.failed += 1
+            if not self.lane.dry_run:
+                session.add(FailedRecord(connection=self.lane.connection, direction="to_upm", module=self.obj.module,
+                                         crm_object=self.obj.crm_object, crm_id=crm.id, error_code="MAPPING",
+                                         error_message=str(exc), payload=to_plain(dict(crm.fields))))
+            return None
+
+    def _local(self, session: Session, binder: Binder, records: dict[int, Any],
+               crm: CrmRecord) -> tuple[Binding | None, Any]:
+        """The record's binding and UPM record: the bound one, or, unbound, one we pushed (its key
+        carries our id), or none."""
+        binding = binder.by_crm(self.obj.module, crm.id)
+        if binding is not None:
+            return binding, records.get(binding.record_id)
+        own_id = self.mapper.record_id(crm.fields.get(self.obj.key.crm))
+        return None, session.get(self.model, own_id) if own_id is not None else None
+
+    @staticmethod
+    def _echo(base: dict[str, Any] | None, values: dict[str, Any]) -> bool:
+        """Nothing changed on the CRM side since we last synced (our own write, read back)."""
+        return base is not None and all(same(values[k], base.get(k)) for k in values)
+
+    def _create(self, session: Session, crm: CrmRecord, values: dict[str, Any], counts: Counts) -> Fresh | Written:
+        """A record new to UPM: inserted in bulk, or, when it is distributed, added to the session
+        (distribution needs the record object)."""
+        counts.created += 1
+        if self.lane.dry_run:
+            counts.changes.append(f"UPM {self.obj.module} new <- {self.obj.crm_object} {crm.id}: {sorted(values)}")
+        if not self._distributes:
+            return Fresh(crm, values)
+        record = self.model(**values)
+        session.add(record)
+        return Written(record, crm, values, created=True)
+
+    def _merge(self, session: Session, record: Any, base: dict[str, Any] | None, values: dict[str, Any],
+               crm: CrmRecord, counts: Counts) -> dict[str, Any]:
+        """Advanced mode: a three-way merge of the two-way fields, conflicts logged; the CRM-only
+        fields taken as they are. Returns the fields to change."""
+        local = {k: getattr(record, k) for k in values}
+        two_way = {k: v for k, v in values.items() if k not in self._crm_only}
+        result = merge(base, {k: local[k] for k in two_way}, two_way, record.updated_at, crm.modified_at,
+                       self.lane.profile.clock_skew_seconds)
+        for conflict in result.conflicts:
+            counts.conflicts += 1
+            session.add(Conflict(connection=self.lane.connection, module=self.obj.module, record_id=record.id,
+                                 field=conflict.field, upm_value=to_plain(conflict.local),
+                                 crm_value=to_plain(conflict.remote), upm_modified_at=record.updated_at,
+                                 crm_modified_at=crm.modified_at,
+                                 winner="upm" if conflict.winner == "local" else "crm"))
+        merged = {**values, **result.values}
+        return {k: v for k, v in merged.items() if not same(v, local[k])}
+
+    @staticmethod
+    def _overwrite(record: Any, values: dict[str, Any]) -> dict[str, Any]:
+        """Basic and complete modes: the CRM is master for the mapped fields."""
+        return {k: v for k, v in values.items() if not same(v, getattr(record, k))}
+
+    def _write(self, record: Any, crm: CrmRecord, values: dict[str, Any], changes: dict[str, Any],
+               counts: Counts) -> Written:
+        """Set the changed fields on the UPM record (bound either way, so the base moves on)."""
+        if not changes:
+            counts.unchanged += 1
+            return Written(record, crm, values, created=False)
+        for key, value in changes.items():
+            setattr(record, key, value)
+        counts.updated += 1
+        if self.lane.dry_run:
+            counts.changes.append(f"UPM {self.obj.module} {record.id} <- {self.obj.crm_object} {crm.id}: {sorted(changes)}")
+        return Written(record, crm, values, created=False)
+
+    def _bind(self, binder: Binder, written: list[Written], now: datetime) -> None:
+        """Bind the records written through the session, with the values both sides now hold."""
+        binder.load_records(self.obj.module, [w.record.id for w in written])
+        for w in written:
+            binder.bind(self.obj.module, w.record.id, self.obj.crm_object, w.crm.id, to_plain(w.values),
+                        w.crm.modified_at, now)
+
+    def after(self, session: Session, created: list[Any]) -> None:
+        """New records handed on: complete mode distributes the prospects it brings in."""
+        if not self._distributes:
+            return
+        for record in created:
+            LeadService(self.lane.db, self.lane.leads, self.lane.clock).place(session, record, actor=f"crm:{self.lane.connection}")
+
+    def _prefetch(self, session: Session, binder: Binder, page: list[CrmRecord]) -> dict[int, Any]:
+        """Bindings of the page's records and of the records they point at, in a few queries; the
+        bound UPM records by id."""
         binder.load_crm_ids(self.obj.module, [r.id for r in page])
-        for field in self.mapper.inbound:
-            if field.relation and field.crm:
-                binder.load_crm_ids(field.relation, [str(v) for r in page if (v := r.fields.get(field.crm))])
+        for field_map in self.mapper.inbound:
+            if field_map.relation and field_map.crm:
+                binder.load_crm_ids(field_map.relation, [str(v) for r in page if (v := r.fields.get(field_map.crm))])
         own_ids = [i for r in page if (i := self.mapper.record_id(r.fields.get(self.obj.key.crm))) is not None]
         if own_ids:
             binder.load_records(self.obj.module, own_ids)
+        bound_ids = [b.record_id for r in page if (b := binder.by_crm(self.obj.module, r.id))]
+        if not bound_ids:
+            return {}
+        return {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(bound_ids)))}
 
-    def _insert_fresh(self, session: Session, fresh: list[tuple[CrmRecord, dict[str, Any]]], now: datetime) -> None:
+    def _insert_fresh(self, session: Session, fresh: list[Fresh], now: datetime) -> None:
         """Records new to UPM, in two bulk INSERTs (records, then bindings) instead of a unit of
         work per record; routed to the other connections' outboxes like any local change."""
-        ids = self._bulk_insert_records(session, [values for _, values in fresh])
+        if not fresh:
+            return
+        ids = self._bulk_insert_records(session, [f.values for f in fresh])
         session.connection().execute(insert(Binding.__table__), [
-            {"connection": self.lane.connection, "crm_object": self.obj.crm_object, "crm_id": crm.id,
-             "module": self.obj.module, "record_id": record_id, "synced_values": to_plain(values),
-             "synced_at": now, "crm_modified_at": crm.modified_at}
-            for record_id, (crm, values) in zip(ids, fresh)
+            {"connection": self.lane.connection, "crm_object": self.obj.crm_object, "crm_id": f.crm.id,
+             "module": self.obj.module, "record_id": record_id, "synced_values": to_plain(f.values),
+             "synced_at": now, "crm_modified_at": f.crm.modified_at}
+            for record_id, f in zip(ids, fresh)
         ])
         router = router_of(self.lane.db)
         if router is not None:
@@ -200,71 +359,17 @@ class Puller:
         assert last is not None
         return list(range(last - len(rows) + 1, last + 1))
 
-    def _move_cursor(self, session: Session, page: list[CrmRecord]) -> None:
-        """Up to the newest stamp applied, never past the run's start minus the lookback."""
-        newest = min(max(r.modified_at for r in page), self.ceiling)
+    def _move_cursor(self, session: Session, page: list[CrmRecord], complete: bool) -> None:
+        """Up to the newest stamp whose every record is now committed, never past the run's start
+        minus the lookback. Reads come in stamp order, so when more pages follow (`complete`
+        false), records sharing the page's newest stamp may still be among them: the cursor stops
+        one stamp short, and the next run reads that stamp again (the writes are idempotent)."""
+        newest = max(r.modified_at for r in page)
+        if not complete:
+            newest -= self.lane.adapter.stamp_resolution
         cursor = cursor_row(session, self.lane, self.obj)
+        newest = min(newest, self.ceiling)
         cursor.changes_at = newest if cursor.changes_at is None else max(cursor.changes_at, newest)
-
-    def _apply(self, session: Session, binder: Binder, records: dict[int, Any], crm: CrmRecord,
-               counts: Counts) -> tuple[Any, CrmRecord, dict[str, Any], bool] | None:
-        """Apply one CRM record; returns what to bind once the page is flushed (None: nothing to bind)."""
-        module = self.obj.module
-        if not self.owns(crm.fields.get(self.obj.key.crm)):
-            return None
-        try:
-            values = self.mapper.to_upm(crm.fields, binder.record_for)
-        except MappingError as exc:
-            counts.failed += 1
-            if not self.lane.dry_run:
-                session.add(FailedRecord(connection=self.lane.connection, direction="to_upm", module=module,
-                                         crm_object=self.obj.crm_object, crm_id=crm.id, error_code="MAPPING",
-                                         error_message=str(exc), payload=to_plain(dict(crm.fields))))
-            return None
-        binding = binder.by_crm(module, crm.id)
-        record = records.get(binding.record_id) if binding else None
-        if record is None and binding is None:
-            own_id = self.mapper.record_id(crm.fields.get(self.obj.key.crm))
-            record = session.get(self.model, own_id) if own_id is not None else None  # one we pushed
-        base = binding.synced_values if binding else None
-        if base is not None and record is not None and all(same(values[k], base.get(k)) for k in values):
-            counts.unchanged += 1  # nothing changed on the CRM side since we last synced (our echo)
-            return None
-        creating = record is None
-        if creating and not self._distributes:
-            counts.created += 1
-            if self.lane.dry_run:
-                counts.changes.append(f"UPM {module} new <- {self.obj.crm_object} {crm.id}: {sorted(values)}")
-            return None, crm, values, True  # inserted in bulk with the rest of the page
-        if creating:
-            record = self.model()
-            session.add(record)
-            apply = values
-        elif self.lane.profile.mode == "advanced":
-            local = {k: getattr(record, k) for k in values}
-            result = merge(base, local, values, record.updated_at, crm.modified_at, self.lane.profile.clock_skew_seconds)
-            apply = {k: v for k, v in result.values.items() if not same(v, local[k])}
-            for conflict in result.conflicts:
-                counts.conflicts += 1
-                session.add(Conflict(connection=self.lane.connection, module=module, record_id=record.id,
-                                     field=conflict.field, upm_value=to_plain(conflict.local),
-                                     crm_value=to_plain(conflict.remote), upm_modified_at=record.updated_at,
-                                     crm_modified_at=crm.modified_at,
-                                     winner="upm" if conflict.winner == "local" else "crm"))
-        else:  # basic and complete: the CRM is master for the mapped fields
-            apply = {k: v for k, v in values.items() if not same(v, getattr(record, k))}
-        if not creating and not apply:
-            counts.unchanged += 1
-        else:
-            for key, value in apply.items():
-                setattr(record, key, value)
-            if creating:
-                counts.created += 1
-            else:
-                counts.updated += 1
-            if self.lane.dry_run:
-                counts.changes.append(f"UPM {module} {'new' if creating else record.id} <- {self.obj.crm_object} {crm.id}: {sorted(apply)}")
-        return record, crm, values, creating
 
     def deletes_due(self) -> bool:
         """Has `deletes_every_seconds` passed since the delete log was last read?"""

@@ -9,6 +9,7 @@ external id, or the update by id, makes that a repeat of the same write, never a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,19 +19,47 @@ from connector.adapters.base import WriteResult
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
 from connector.mapping.through import read_through
+from connector.store.bindings import Binding
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import same, to_plain
+from connector.sync.outbox import enqueue
 from connector.sync.summary import Counts
 
 MAX_ATTEMPTS = 5
 """A record the CRM keeps refusing for a transient reason goes to failed records after this."""
 
 
+@dataclass
+class Outgoing:
+    """One record to send: the CRM fields, the UPM values they carry, its outbox rows, and the CRM
+    record it updates (None: new to the CRM, upserted by external id)."""
+
+    record_id: int
+    payload: dict[str, Any]
+    upm_sent: dict[str, Any]
+    rows: list[OutboxEntry]
+    crm_id: str | None
+
+
+@dataclass
+class PushBatch:
+    """What one batch of outbox rows came to."""
+
+    counts: Counts
+    last_id: int
+    """The newest outbox row it covered: the next batch starts after it."""
+    more: bool
+    """Rows were found (there may be more after `last_id`)."""
+
+
 class Pusher:
-    """Relays one module's outbox rows for one connection."""
+    """Relays one module's outbox rows for one connection.
+
+    A batch goes through the same steps, one method each: read (pending rows) -> local records
+    -> map (or fail, or skip) -> send (creates, updates) -> record each result -> commit."""
 
     def __init__(self, lane: Lane, obj: ObjectMap):
         self.lane = lane
@@ -39,15 +68,30 @@ class Pusher:
         self.model = self.mapper.module.model
 
     def run(self) -> Counts:
+        """Send the pending rows batch after batch, until none are left (or the run is stopped)."""
         counts = Counts()
         last_id = 0
         while not self.lane.should_stop():
-            batch_counts, last_id, more = self._one_batch(last_id)
-            counts.add(batch_counts)
-            if not more:
+            batch = self._one_batch(last_id)
+            counts.add(batch.counts)
+            if not batch.more:
                 break
-            self.lane.progress(f"push {self.obj.module}", batch_counts.pushed + batch_counts.failed)
+            last_id = batch.last_id
+            self.lane.progress(f"push {self.obj.module}", batch.counts.pushed + batch.counts.failed)
         return counts
+
+    def queue_unbound(self) -> int:
+        """Queue every live local record of the module that this connection has never bound and
+        has no pending row for (an initial sync and a full resync go both ways); how many."""
+        connection, module = self.lane.connection, self.obj.module
+        with self.lane.db.session() as session:
+            bound = select(Binding.record_id).where(Binding.connection == connection, Binding.module == module)
+            pending = select(OutboxEntry.record_id).where(OutboxEntry.connection == connection,
+                                                          OutboxEntry.module == module, OutboxEntry.status == "pending")
+            query = select(self.model.id).where(self.model.id.not_in(bound), self.model.id.not_in(pending))
+            if hasattr(self.model, "archived_at"):
+                query = query.where(self.model.archived_at.is_(None))
+            return enqueue(session, connection, module, session.scalars(query.order_by(self.model.id)).all())
 
     def _pending(self, session: Session, after_id: int) -> list[OutboxEntry]:
         """Up to one adapter batch of distinct records (later rows for the same record coalesce)."""
@@ -64,13 +108,14 @@ class Pusher:
                 chosen.setdefault(row.record_id, []).append(row)
         return [row for group in chosen.values() for row in group]
 
-    def _one_batch(self, after_id: int) -> tuple[Counts, int, bool]:
+    def _one_batch(self, after_id: int) -> PushBatch:
+        """One batch of outbox rows in one transaction."""
         counts = Counts()
         session = self.lane.db.new_session()
         try:
             rows = self._pending(session, after_id)
             if not rows:
-                return counts, after_id, False
+                return PushBatch(counts, after_id, more=False)
             by_record: dict[int, list[OutboxEntry]] = {}
             for row in rows:
                 by_record.setdefault(row.record_id, []).append(row)
@@ -78,52 +123,58 @@ class Pusher:
             binder.load_records(self.obj.module, by_record)
             records = {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(list(by_record))))}
             related = read_through(session, self.mapper.through, records.values()) if self.mapper.through else {}
-            creates: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-            updates: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = []
-            for record_id, group in by_record.items():
-                record = records.get(record_id)
-                try:
-                    outcome = self._payload(binder, record, record_id, related.get(record_id, {}))
-                except MappingError as exc:
-                    counts.failed += 1
-                    local = {n: getattr(record, n) for n in self.mapper.upm_read_fields} | related.get(record_id, {})
-                    self._fail(session, record_id, self.mapper.external_id(record_id), "MAPPING", str(exc), local)
-                    self._mark(group, "failed")
-                    continue
-                if outcome is None:
-                    self._mark(group, "skipped")
-                    continue
-                payload, upm_sent = outcome
-                crm_id = binder.crm_id_for(self.obj.module, record_id)
-                if crm_id is None:
-                    creates.append((record_id, payload, upm_sent))
-                else:
-                    updates.append((record_id, crm_id, payload, upm_sent))
+            outgoing = [o for record_id, group in by_record.items()
+                        if (o := self._map(session, binder, records.get(record_id), record_id, related.get(record_id, {}), group, counts))]
             if self.lane.dry_run:
-                for record_id, payload, _ in creates:
-                    counts.changes.append(f"{self.obj.crm_object} new {payload[self.obj.key.crm]} <- UPM {self.obj.module} {record_id}: {sorted(payload)}")
-                for record_id, crm_id, payload, _ in updates:
-                    counts.changes.append(f"{self.obj.crm_object} {crm_id} <- UPM {self.obj.module} {record_id}: {sorted(payload)}")
-                counts.pushed += len(creates) + len(updates)
-            else:
-                if creates:
-                    results = self.lane.adapter.upsert(self.obj.crm_object, self.obj.key.crm, [p for _, p, _ in creates])
-                    for (record_id, payload, upm_sent), result in zip(creates, results):
-                        self._record_result(session, binder, record_id, upm_sent, payload, result, by_record[record_id], counts)
-                if updates:
-                    results = self.lane.adapter.update(self.obj.crm_object, [(crm_id, p) for _, crm_id, p, _ in updates])
-                    for (record_id, _crm_id, payload, upm_sent), result in zip(updates, results):
-                        self._record_result(session, binder, record_id, upm_sent, payload, result, by_record[record_id], counts)
-            if self.lane.dry_run:
+                self._describe(outgoing, counts)
                 session.rollback()
             else:
+                self._send(session, binder, outgoing, counts)
                 session.commit()
-            return counts, rows[-1].id, True
+            return PushBatch(counts, rows[-1].id, more=True)
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+    def _map(self, session: Session, binder: Binder, record: Any, record_id: int, related: dict[str, Any],
+             rows: list[OutboxEntry], counts: Counts) -> Outgoing | None:
+        """What to send for one record; None when it failed to map or has nothing to send (its
+        rows are marked either way)."""
+        try:
+            outcome = self._payload(binder, record, record_id, related)
+        except MappingError as exc:
+            counts.failed += 1
+            local = {n: getattr(record, n) for n in self.mapper.upm_read_fields} | related
+            self._fail(session, record_id, self.mapper.external_id(record_id), "MAPPING", str(exc), local)
+            self._mark(rows, "failed")
+            return None
+        if outcome is None:
+            self._mark(rows, "skipped")
+            return None
+        payload, upm_sent = outcome
+        return Outgoing(record_id, payload, upm_sent, rows, binder.crm_id_for(self.obj.module, record_id))
+
+    def _describe(self, outgoing: list[Outgoing], counts: Counts) -> None:
+        """Dry run: what would be sent."""
+        for o in outgoing:
+            target = f"new {o.payload[self.obj.key.crm]}" if o.crm_id is None else o.crm_id
+            counts.changes.append(f"{self.obj.crm_object} {target} <- UPM {self.obj.module} {o.record_id}: {sorted(o.payload)}")
+        counts.pushed += len(outgoing)
+
+    def _send(self, session: Session, binder: Binder, outgoing: list[Outgoing], counts: Counts) -> None:
+        """Creates upserted by external id, updates by CRM id; each record marked by its own result."""
+        creates = [o for o in outgoing if o.crm_id is None]
+        updates = [o for o in outgoing if o.crm_id is not None]
+        if creates:
+            results = self.lane.adapter.upsert(self.obj.crm_object, self.obj.key.crm, [o.payload for o in creates])
+            for o, result in zip(creates, results):
+                self._record_result(session, binder, o, result, counts)
+        if updates:
+            results = self.lane.adapter.update(self.obj.crm_object, [(o.crm_id, o.payload) for o in updates if o.crm_id])
+            for o, result in zip(updates, results):
+                self._record_result(session, binder, o, result, counts)
 
     def _payload(self, binder: Binder, record: Any, record_id: int,
                  related: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -146,8 +197,11 @@ class Pusher:
         payload[self.obj.key.crm] = self.mapper.external_id(record_id)
         return payload, {k: local[k] for k in (changed if changed is not None else upm_fields)}
 
-    def _record_result(self, session: Session, binder: Binder, record_id: int, upm_sent: dict[str, Any],
-                       payload: dict[str, Any], result: WriteResult, rows: list[OutboxEntry], counts: Counts) -> None:
+    def _record_result(self, session: Session, binder: Binder, outgoing: Outgoing, result: WriteResult,
+                       counts: Counts) -> None:
+        """Bind a record the CRM took, with the values it now holds as the base (so reading it
+        back is no change and no conflict); retry or fail one it refused."""
+        record_id, upm_sent, payload, rows = outgoing.record_id, outgoing.upm_sent, outgoing.payload, outgoing.rows
         if result.ok and result.crm_id:
             result = self._link(binder, result, upm_sent)
         if result.ok and result.crm_id:

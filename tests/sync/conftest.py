@@ -65,9 +65,9 @@ class HubSpotSetup(CrmSetup):
 
 
 def write_config(tmp_path: Path, database_url: str, credentials: dict[str, Any], profile: str,
-                 crm: str = "hubspot", name: str = "hs") -> Path:
+                 crm: str = "hubspot", name: str = "hs", options: str | None = None) -> Path:
     (tmp_path / f"{name}-credentials.json").write_text(json.dumps(credentials))
-    options = "{search_per_second: 1000}" if crm == "hubspot" else "{}"
+    options = options or ("{search_per_second: 1000}" if crm == "hubspot" else "{}")
     config = tmp_path / "config.yaml"
     config.write_text(
         f"""
@@ -111,12 +111,19 @@ def salesforce_profile(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def sf(tmp_path: Path, database_url: str, salesforce_profile: str) -> Iterator[SalesforceSetup]:
+def salesforce_options() -> str:
+    """The Salesforce connection's adapter options (YAML flow mapping)."""
+    return "{}"
+
+
+@pytest.fixture
+def sf(tmp_path: Path, database_url: str, salesforce_profile: str, salesforce_options: str) -> Iterator[SalesforceSetup]:
     from crm_emulators.salesforce import EmulatorOptions as SalesforceOptions
     from crm_emulators.salesforce import serve_in_background as serve_salesforce
 
     with serve_salesforce(SalesforceOptions(), state_dir=tmp_path / "sf-state") as running:
-        config = write_config(tmp_path, database_url, running.credentials, salesforce_profile, crm="salesforce", name="sf")
+        config = write_config(tmp_path, database_url, running.credentials, salesforce_profile, crm="salesforce", name="sf",
+                              options=salesforce_options)
         settings = load_settings(config)
         db = open_database(settings)
         upgrade(db)

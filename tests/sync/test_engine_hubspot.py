@@ -1,4 +1,5 @@
-"""The sync engine end to end against the HubSpot emulator, in advanced mode (bi-directional)."""
+"""The sync engine against the HubSpot emulator, cases of its own (the shared contract is in
+test_engine_contract.py), in advanced mode (bi-directional)."""
 
 from __future__ import annotations
 
@@ -50,69 +51,6 @@ def test_initial_load_maps_values_and_binds(hs: HubSpotSetup) -> None:
     assert hs.writes() == upserts
 
 
-def test_local_record_is_pushed_once_with_its_external_id(hs: HubSpotSetup) -> None:
-    with hs.db.session() as s:
-        contact = Contact(email="new@partner.example", first_name="New", last_name="Lead")
-        s.add(contact)
-    with hs.db.session() as s:
-        assert s.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.status == "pending")) == 1
-    counts = hs.cycle()
-    assert counts.pushed == 1
-    (crm,) = [c for c in hs.crm("contacts") if c.get("upm_id") == f"upm-contact-{contact.id}"]
-    assert crm["email"] == "new@partner.example" and crm["lastname"] == "Lead"
-    for _ in range(3):
-        assert hs.cycle().pushed == 0
-    assert len([c for c in hs.crm("contacts") if c.get("upm_id") == f"upm-contact-{contact.id}"]) == 1
-
-
-def test_echo_one_local_edit_ten_cycles_one_write(hs: HubSpotSetup) -> None:
-    seed_crm(hs)
-    hs.cycle()
-    with hs.db.session() as s:
-        contact = s.scalars(select(Contact).where(Contact.last_name == "Person 0")).one()
-        contact.phone = "+1 555 0100"
-    upserts = hs.writes()
-    for _ in range(10):
-        hs.cycle()
-    assert hs.writes() - upserts == 1, "exactly one write to the CRM"
-    (crm,) = [c for c in hs.crm("contacts") if c.get("lastname") == "Person 0"]
-    assert crm["phone"] == "+1 555 0100"
-    with hs.db.session() as s:
-        stamp = s.get(Contact, contact.id).updated_at  # type: ignore[union-attr]
-    hs.cycle()
-    with hs.db.session() as s:
-        assert s.get(Contact, contact.id).updated_at == stamp, "our write coming back changed nothing"  # type: ignore[union-attr]
-
-
-def test_echo_one_crm_edit_ten_cycles_one_local_write(hs: HubSpotSetup) -> None:
-    ids = seed_crm(hs)
-    hs.cycle()
-    hs.emulator.admin_upsert(0, "contacts", {"jobtitle": "CTO"}, id=ids["contact1"])
-    upserts = hs.writes()
-    updated = 0
-    for _ in range(10):
-        updated += hs.cycle().updated
-    assert updated == 1 and hs.writes() == upserts
-    with hs.db.session() as s:
-        assert s.scalars(select(Contact.title).where(Contact.last_name == "Person 1")).one() == "CTO"
-
-
-def test_disjoint_concurrent_edits_both_survive(hs: HubSpotSetup) -> None:
-    ids = seed_crm(hs)
-    hs.cycle()
-    hs.emulator.admin_upsert(0, "contacts", {"jobtitle": "VP Sales"}, id=ids["contact3"])
-    with hs.db.session() as s:
-        s.scalars(select(Contact).where(Contact.last_name == "Person 3")).one().phone = "+44 20 7946 0000"
-    hs.cycle()
-    hs.cycle()
-    (crm,) = [c for c in hs.crm("contacts") if c.get("lastname") == "Person 3"]
-    assert (crm["jobtitle"], crm["phone"]) == ("VP Sales", "+44 20 7946 0000")
-    with hs.db.session() as s:
-        local = s.scalars(select(Contact).where(Contact.last_name == "Person 3")).one()
-        assert (local.title, local.phone) == ("VP Sales", "+44 20 7946 0000")
-        assert s.scalar(select(func.count()).select_from(Conflict)) == 0
-
-
 @pytest.mark.parametrize("later", ["crm", "upm"])
 def test_same_field_conflict_goes_to_the_later_stamp_and_is_logged(hs: HubSpotSetup, later: str) -> None:
     ids = seed_crm(hs)
@@ -137,18 +75,6 @@ def test_same_field_conflict_goes_to_the_later_stamp_and_is_logged(hs: HubSpotSe
         assert s.scalars(select(Contact.phone).where(Contact.last_name == "Person 4")).one() == expected
         (conflict,) = s.scalars(select(Conflict)).all()
         assert (conflict.field, conflict.upm_value, conflict.crm_value, conflict.winner) == ("phone", "upm-phone", "crm-phone", later)
-
-
-def test_crm_delete_archives_never_destroys(hs: HubSpotSetup) -> None:
-    ids = seed_crm(hs)
-    hs.cycle()
-    hs.emulator.admin_archive(0, "companies", ids["company2"])
-    counts = hs.cycle()
-    assert counts.archived == 1
-    with hs.db.session() as s:
-        account = s.scalars(select(Account).where(Account.name == "Company 2")).one()
-        assert account.archived_at is not None
-    assert count(hs, Account) == 3
 
 
 def test_the_lane_reads_the_delete_log_only_every_deletes_every_seconds(hs: HubSpotSetup) -> None:

@@ -1,4 +1,5 @@
-"""The engine against the Salesforce emulator: the same contract as HubSpot, plus the delete log
+"""The engine against the Salesforce emulator, cases of its own (the shared contract is in
+test_engine_contract.py): the delete log
 running out (full resync) and the failures commands."""
 
 from __future__ import annotations

@@ -19,14 +19,15 @@ def test_pages_are_gathered_into_batches_without_splitting_a_page() -> None:
     page = 300
     pages = [[record(p * page + i) for i in range(page)] for p in range(8)]  # 2,400 records
     batches = list(Puller.batches(iter(pages)))
-    assert [len(b) for b in batches] == [page * -(-APPLY_BATCH // page), 2400 - page * -(-APPLY_BATCH // page)]
-    assert [r.id for b in batches for r in b] == [r.id for p in pages for r in p], "order and content kept"
+    assert [b.last for b in batches] == [False, True], "only the read's final batch is its last"
+    assert [len(b.records) for b in batches] == [page * -(-APPLY_BATCH // page), 2400 - page * -(-APPLY_BATCH // page)]
+    assert [r.id for b in batches for r in b.records] == [r.id for p in pages for r in p], "order and content kept"
 
 
 def test_a_record_read_twice_is_applied_once_in_its_newest_version() -> None:
     pages = [[record(1), record(2)], [record(3, 5), record(1, 9, "changed during the read")]]
     (batch,) = list(Puller.batches(iter(pages)))
-    assert [(r.id, r.fields["name"]) for r in batch] == [("id2", "r2"), ("id3", "r3"), ("id1", "changed during the read")]
+    assert [(r.id, r.fields["name"]) for r in batch.records] == [("id2", "r2"), ("id3", "r3"), ("id1", "changed during the read")]
 
 
 def test_no_pages_no_batches() -> None:

@@ -24,8 +24,8 @@ On update an empty cell keeps the stored value.
 Assignment (seed: "Record Assignment During Import"): `RecordAssignTo` names a partner group, a
 partner user (email) or a partner account; `AccessType` says which (Group, User or Account) and may
 be left empty (an email is a user, else a group, else an account of that name: the forms of
-connector.leads.targets). The seed's AccessType is the kind of assignee, not the access level: a Read-Only/Read-Write value there is
-refused with a pointer to the optional `Access Level` column (default: the configured
+connector.leads.targets). The seed's AccessType is the kind of assignee, not the access level: a
+Read-Only/Read-Write value there is refused with a pointer to the optional `Access Level` column (default: the configured
 `leads.default_access_type`). Such rows are assigned through the distribution service; every
 other new prospect, and an updated one never distributed, is distributed by the rules.
 """

@@ -24,7 +24,8 @@ class Column:
     aliases: tuple[str, ...] = ()
 
 
-EMAIL, EXTERNAL_ID, ASSIGN_TO, ACCESS_TYPE, ACCESS_LEVEL = "Email", "External ID", "RecordAssignTo", "AccessType", "Access Level"
+EMAIL, EXTERNAL_ID, ASSIGN_TO = "Email", "External ID", "RecordAssignTo"
+ACCESS_TYPE, ACCESS_LEVEL = "AccessType", "Access Level"
 SEGMENT, CAMPAIGN = "Segment", "Campaign"
 
 COLUMNS: tuple[Column, ...] = (

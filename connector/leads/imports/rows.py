@@ -12,7 +12,8 @@ from sqlalchemy import select
 from connector.config.settings import LeadSettings
 from connector.leads import targets
 from connector.leads.errors import InvalidRule
-from connector.leads.imports.columns import ACCESS_LEVEL, ACCESS_TYPE, ASSIGN_TO, CAMPAIGN, EMAIL, EXTERNAL_ID, SEGMENT, Column
+from connector.leads.imports.columns import (ACCESS_LEVEL, ACCESS_TYPE, ASSIGN_TO, CAMPAIGN, EMAIL, EXTERNAL_ID, SEGMENT,
+                                             Column)
 from connector.leads.imports.report import RowError
 from connector.leads.imports.text import Invalid, cell_text, fold
 from connector.store.database import Database

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.leads import directory
+from connector.leads import targets as partner_targets
 from connector.leads.directory import Directory, Member, Partner, Rule
 from connector.leads.eligibility import (
     Check,
@@ -34,8 +35,8 @@ from connector.leads.eligibility import (
 )
 from connector.leads.errors import InvalidRule
 from connector.store.assignments import ACCESS_TYPES
-from connector.store.distribution import MODELS, RULE_FALLBACKS, TARGET_TYPES, AssignmentRule
-from connector.store.partners import PartnerAccount, PartnerGroup, PartnerUser
+from connector.store.distribution import MODELS, RULE_FALLBACKS, AssignmentRule
+from connector.store.partners import PartnerGroup
 from connector.store.records import Prospect
 
 SEGMENT_BANDS = ((100, "SMB"), (1000, "Mid-Market"))
@@ -249,21 +250,6 @@ def _as_list(key: str, value: Any) -> list[Any]:
     raise InvalidRule(f"{key}: expected a list, got {value!r}")
 
 
-def resolve_target(session: Session, target: str) -> tuple[str, int, PartnerGroup | None]:
-    """`user:EMAIL|ID`, `account:NAME|ID` or `group:NAME|ID` -> (type, id, the group if one)."""
-    kind, _, ref = target.partition(":")
-    kind, ref = kind.strip().lower(), ref.strip()
-    if kind not in TARGET_TYPES or not ref:
-        raise InvalidRule(f"target {target!r}: expected user:EMAIL, account:NAME or group:NAME (or an id)")
-    model: Any = {"user": PartnerUser, "account": PartnerAccount, "group": PartnerGroup}[kind]
-    label = PartnerUser.email if kind == "user" else model.name
-    row = session.get(model, int(ref)) if ref.isdigit() else session.scalars(
-        select(model).where(func.lower(label) == ref.lower()).order_by(model.id).limit(1)).first()
-    if row is None:
-        raise InvalidRule(f"target {target!r}: no such {kind}")
-    return kind, row.id, row if kind == "group" else None
-
-
 def upsert_rules(session: Session, specs: Iterable[Mapping[str, Any]]) -> list[AssignmentRule]:
     """Create or update rules (matched by name) from plain dicts, as the config or the CLI gives them:
 
@@ -318,8 +304,9 @@ def _apply(session: Session, rule: AssignmentRule, spec: Mapping[str, Any]) -> N
         rule.fallback = spec["fallback"]
     group = None
     if "target" in spec:
-        rule.target_type, rule.target_id, group = resolve_target(session, str(spec["target"]))
-    elif rule.target_type == "group":
+        target = partner_targets.resolve(session, str(spec["target"]))
+        rule.target_type, rule.target_id = target.kind, target.id
+    if rule.target_type == "group":
         group = session.get(PartnerGroup, rule.target_id)
     model = spec.get("model") or (group.distribution_model if group is not None and "target" in spec else None)
     if model is not None:

@@ -32,6 +32,7 @@ from connector.leads import (
     round_robin,
     rules,
     shark_tank,
+    targets,
 )
 from connector.leads.eligibility import PartnerVerdict, partner_list
 from connector.leads.errors import InvalidTransition, NotAllowed, NotFound
@@ -152,7 +153,8 @@ class LeadService:
     def assign(self, prospect_id: int, target: str, *, reason: str, access_type: str | None = None,
                actor: str = "cam") -> Outcome:
         """Direct assignment by a person ("Manually Assign Named Partner"): `target` is user:EMAIL,
-        account:NAME or group:NAME (or :ID). Replaces any current holder or pool; a reason is required."""
+        account:NAME or group:NAME (or :ID); see connector.leads.targets. Replaces any current holder or
+        pool; a reason is required."""
         if not reason.strip():
             raise NotAllowed("a direct assignment needs a reason")
         access = access_type or self.settings.default_access_type
@@ -161,17 +163,17 @@ class LeadService:
             prospect = lock(session, Prospect, prospect_id)
             if prospect.distribution_state == lifecycle.CONVERTED:
                 raise InvalidTransition(f"lead {prospect_id} was converted")
-            kind, target_id, group = rules.resolve_target(session, target)
-            user = session.get(PartnerUser, target_id) if kind == "user" else None
-            account_id = user.account_id if user is not None else (None if group is not None else target_id)
+            found = targets.resolve(session, target)
+            group = session.get(PartnerGroup, found.id) if found.kind == "group" else None
+            account_id = found.account_id
             assign.release(session, prospect, action="revoked", actor=actor, reason=f"reassigned: {reason}", now=now,
                            remember=prospect.partner_account_id != account_id)
             if group is not None:
                 assign.give_to_group(session, prospect, group, access_type=access, actor=actor, reason=reason, now=now)
                 return Outcome.of(prospect, reason, group_id=group.id)
             assert account_id is not None
-            assign.give(session, prospect, account_id=account_id, user_id=user.id if user else None, access_type=access,
-                        actor=actor, reason=reason, now=now)
+            assign.give(session, prospect, account_id=account_id, user_id=found.id if found.kind == "user" else None,
+                        access_type=access, actor=actor, reason=reason, now=now)
             return Outcome.of(prospect, reason)
 
     def pullback(self, prospect_id: int, reason: str, *, actor: str = "pullback") -> Outcome:

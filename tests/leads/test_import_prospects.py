@@ -18,7 +18,9 @@ from connector.clock import ManualClock
 from connector.cli_import import import_group
 from connector.config.settings import LeadSettings
 from connector.leads import imports, lifecycle
-from connector.leads.imports import ImportFileError, import_prospects, suggest_country, write_error_report
+from connector.leads.imports import countries, prospects, rows
+from connector.leads.imports import ImportFileError, import_prospects, write_error_report
+from connector.leads.imports.countries import suggest_country
 from connector.leads.service import LeadService
 from connector.store import Database
 from connector.store.bindings import Binding
@@ -118,7 +120,7 @@ def test_invalid_rows_go_to_the_error_report_and_the_others_still_go_in(
     messages = {(e.row, e.field): e.message for e in report.errors}
     assert messages == {
         (3, "Country"): "Country: 'United States' is not a valid code; did you mean 'USA'?",
-        (4, "Email"): "Email: 'not-an-email' is not a valid email address",
+        (4, "Email"): "Email: 'not-an-email' is not a valid email address (An email address must have an @-sign.)",
         (5, "Employees"): "Employees: 'lots' is not a whole number",
         (5, "Annual Revenue"): "Annual Revenue: '-5' is not an amount from 0 to 9999999999999999.99",
         (6, "Segment"): "Segment: 'Medium' is not one of SMB, Mid-Market, Enterprise",
@@ -152,16 +154,16 @@ def test_one_row_failing_in_the_database_loses_only_itself(
     db: Database, settings: LeadSettings, clock: ManualClock, partners: dict[str, int], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    write = imports.ProspectImport._write
+    write = prospects.ProspectImport._write
 
-    def failing_write(self: imports.ProspectImport, session: Any, import_row: imports.ImportRow, prospect_id: Any) -> Prospect:
+    def failing_write(self: prospects.ProspectImport, session: Any, import_row: rows.ImportRow, prospect_id: Any) -> Prospect:
         prospect = write(self, session, import_row, prospect_id)
         if import_row.email == "boom@customer.example":  # a write the database refuses, after the row's own
             session.execute(text("INSERT INTO partner_groups (name, distribution_model, created_at, updated_at) "
                                  "VALUES ('US Resellers', 'round_robin', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
         return prospect
 
-    monkeypatch.setattr(imports.ProspectImport, "_write", failing_write)
+    monkeypatch.setattr(prospects.ProspectImport, "_write", failing_write)
     path = write_table(tmp_path / "boom.csv", HEADER, [row("a@customer.example"), row("boom@customer.example"),
                                                        row("c@customer.example")])
     report = _import(db, settings, clock, path)
@@ -260,7 +262,7 @@ def test_record_assign_to_assigns_to_the_named_group_user_or_account(
     assert {(e.row, e.message) for e in report.errors} == {
         (6, "AccessType: 'Read-Only' is not Group, User or Account - that is an access level: put it in an "
             "'Access Level' column"),
-        (7, "RecordAssignTo: 'Nobody Group' is not a partner group"),
+        (7, "RecordAssignTo: no such group 'Nobody Group'"),
         (8, "AccessType: 'Group' is given without a RecordAssignTo"),
     }
     leads = _prospects(db)
@@ -292,7 +294,7 @@ def test_country_suggestions() -> None:
     assert [suggest_country(v) for v in ("United States", "U.S.A.", "uk", "Côte d'Ivoire", "Cote dIvoire",
                                          "South Korea", "Untied Kingdom", "Narnia")] == [
         "USA", "USA", "GBR", "CIV", "CIV", "KOR", "GBR", None]
-    assert len(imports.COUNTRIES) == 249 and imports.COUNTRIES["DEU"] == "Germany"
+    assert len(countries.COUNTRIES) == 249 and countries.COUNTRIES["DEU"] == "Germany"
 
 
 def test_cli_import_with_error_report_and_exit_code(db: Database, partners: dict[str, int], tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from leads.conftest import CAM, Make
 from sqlalchemy import func, select
 
-from connector.cli_import import sweep_command
+from connector.cli.leads import sweep_command
 from connector.clock import ManualClock
 from connector.config.settings import LeadSettings, Settings
 from connector.daemon.context import JobContext

@@ -1,0 +1,80 @@
+"""What every command gets from the invocation: the settings, the datastore, a connection's
+engine, and a lane lease. The one place the CLI assembles runtime parts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from connector.clock import SystemClock
+from connector.config import ConfigError, Settings, load_settings
+from connector.daemon.lease import LeaseStore
+from connector.logs import configure_logging
+from connector.mapping.loader import ProfileError
+from connector.store.database import Database
+from connector.store.migrate import upgrade
+from connector.sync import connections
+from connector.sync.engine import SyncEngine
+
+
+def settings(ctx: click.Context) -> Settings:
+    """Load the configuration once per invocation; on bad input print every problem and exit 2."""
+    obj = ctx.find_root().ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = load_settings(obj.get("config_path"))
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            ctx.exit(2)
+        loaded = obj["settings"]
+        configure_logging(loaded.logging.level, loaded.logging.format)
+    result: Settings = obj["settings"]
+    return result
+
+
+def bare_database(loaded: Settings) -> Database:
+    """The datastore without write hooks (schema commands, exports, the token vault)."""
+    return Database(loaded.database.url)
+
+
+def database(loaded: Settings) -> Database:
+    """The datastore with its write hooks installed (outbox, auto-registration)."""
+    return connections.open_database(loaded)
+
+
+def engine(loaded: Settings, connection: str, db: Database) -> SyncEngine:
+    """The sync engine of `connection` on `db` (raises KeyError for an unknown name, ProfileError)."""
+    return connections.open_engine(loaded, connection, db)
+
+
+def migrated_engine(ctx: click.Context, connection: str) -> tuple[Database, SyncEngine]:
+    """Database (migrated, hooks installed) and the connection's engine; usage errors exit 2."""
+    loaded = settings(ctx)
+    db = database(loaded)
+    upgrade(db)
+    try:
+        return db, engine(loaded, connection, db)
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from None
+    except ProfileError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        ctx.exit(2)
+        raise  # unreachable: ctx.exit raises
+
+
+@contextmanager
+def lane_lease(loaded: Settings, db: Database, lane: str) -> Iterator[None]:
+    """Hold `lane`'s lease while a command does that lane's work, as the daemon's lanes do, so a
+    command and a daemon never run one lane at once."""
+    leases = LeaseStore(db, f"cli:{socket.gethostname()}:{os.getpid()}", loaded.daemon.lease_seconds, SystemClock())
+    if not leases.acquire(lane):
+        raise click.ClickException(f"lane {lane} is running in a daemon right now; try again when it finishes")
+    with leases.held(lane, threading.Event()):
+        yield

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from connector.cli.context import settings
-from connector.config.references import check_references
+from connector.cli.context import describer, settings
+from connector.daemon.references import check_references
 
 
 @click.group()
@@ -43,7 +43,9 @@ def mappings_check(ctx: click.Context, files: tuple[Path, ...], offline: bool) -
     connection is reachable, the CRM's describe. Every problem is listed with file:line."""
     from connector.mapping.check import check_files
 
-    problems, checked = check_files(settings(ctx), list(files), offline=offline)
+    loaded = settings(ctx)
+    problems, checked = check_files(loaded, list(files), offline=offline,
+                                    describer=lambda connection: describer(loaded, connection))
     for line in checked:
         click.echo(line)
     for problem in problems:

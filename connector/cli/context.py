@@ -11,11 +11,12 @@ from contextlib import contextmanager
 
 import click
 
+from connector.adapters.base import CrmAdapter
 from connector.clock import SystemClock
 from connector.config import ConfigError, Settings, load_settings
 from connector.daemon.lease import LeaseStore
 from connector.logs import configure_logging
-from connector.mapping.loader import ProfileError
+from connector.mapping.loader import Describe, ProfileError
 from connector.store.database import Database
 from connector.store.migrate import upgrade
 from connector.sync import connections
@@ -65,8 +66,23 @@ def migrated_engine(ctx: click.Context, connection: str) -> tuple[Database, Sync
     except ProfileError as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}", err=True)
-        ctx.exit(2)
-        raise  # unreachable: ctx.exit raises
+        raise click.exceptions.Exit(2) from None
+
+
+def adapter(loaded: Settings, connection: str, db: Database) -> CrmAdapter:
+    """The adapter of `connection`, ready to call its CRM."""
+    return connections.open_adapter(loaded, connection, db=db)
+
+
+def describer(loaded: Settings, connection: str) -> tuple[Describe | None, str]:
+    """The connection's describe for `mappings check`, or None with the reason it is not available."""
+    try:
+        db = database(loaded)
+        upgrade(db)
+        crm = adapter(loaded, connection, db)
+    except Exception as exc:  # unreachable or unauthorised: check what can be checked offline
+        return None, f"not checked, {connection} unreachable ({type(exc).__name__}: {exc})"
+    return crm.describe, f"checked against {connection}"
 
 
 @contextmanager

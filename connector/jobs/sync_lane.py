@@ -8,7 +8,7 @@ no crash loop (the token vault refuses before any call; the adapter's quota guar
 from __future__ import annotations
 
 from connector.adapters.base import AuthError, QuotaError
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.sync.connections import open_engine
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from connector.cli.leads import sweep_command
 from connector.clock import ManualClock
 from connector.config.settings import LeadSettings, Settings
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.jobs import aging_sweep
 from connector.leads import lifecycle
 from connector.leads.aging import NO_ACTIVITY, NOT_ACCEPTED, SweepReport, sweep

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from connector.cli.context import bare_database
 from connector.cli.context import settings as settings_of
-from connector.config import Settings
+from connector.cli.context import token_vault
 
 
 @click.group()
@@ -16,23 +15,12 @@ def auth() -> None:
     """CRM credentials: first authorization, token state, key rotation."""
 
 
-def _vault(settings: Settings):  # type: ignore[no-untyped-def]
-    from connector.auth.keys import keyring, load_keys
-    from connector.auth.vault import TokenVault
-    from connector.clock import SystemClock
-    from connector.store.migrate import upgrade
-
-    database = bare_database(settings)
-    upgrade(database)
-    return TokenVault(database, keyring(load_keys(settings)), SystemClock())
-
-
 @auth.command("status")
 @click.pass_context
 def auth_status(ctx: click.Context) -> None:
     """List connections and their token state (never the tokens)."""
     settings = settings_of(ctx)
-    rows = {row.connection: row for row in _vault(settings).statuses()}
+    rows = {row.connection: row for row in token_vault(settings).statuses()}
     click.echo(f"{'connection':24} {'adapter':11} {'auth':17} {'state':13} {'refreshed':26} expires")
     for name in sorted(set(settings.connections) | set(rows)):
         conn = settings.connections.get(name)
@@ -60,7 +48,7 @@ def auth_rotate_key(ctx: click.Context, new_key_file: Path | None) -> None:
     from connector.auth.keys import key_file_path, keyring, load_keys, write_key_file
 
     settings = settings_of(ctx)
-    vault = _vault(settings)
+    vault = token_vault(settings)
     old_keys = load_keys(settings)
     new_key = Fernet.generate_key().decode()
     from_file = settings.secrets.key is None
@@ -94,7 +82,7 @@ def auth_login(ctx: click.Context, connection: str, paste: bool, timeout: int) -
     if connection not in settings.connections:
         raise click.UsageError(f"no connection named '{connection}' (configured: {', '.join(settings.connections) or 'none'})")
     try:
-        tokens = run_login(settings, connection, _vault(settings), paste=paste, timeout=timeout, echo=click.echo, prompt=click.prompt)
+        tokens = run_login(settings, connection, token_vault(settings), paste=paste, timeout=timeout, echo=click.echo, prompt=click.prompt)
     except (LoginError, AuthError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"connection '{connection}' authorized (token generation {tokens.generation})")

@@ -1,5 +1,5 @@
-"""What every command gets from the invocation: the settings, the datastore, a connection's
-engine, and a lane lease. The one place the CLI assembles runtime parts."""
+"""What every command gets from the invocation: the settings, the datastore, the token vault, a
+connection's engine and adapter, and a lane lease. The one place the CLI assembles runtime parts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from contextlib import contextmanager
 import click
 
 from connector.adapters.base import CrmAdapter
+from connector.auth.keys import keyring, load_keys
+from connector.auth.vault import TokenVault
 from connector.clock import SystemClock
 from connector.config import ConfigError, Settings, load_settings
 from connector.daemon.lease import LeaseStore
@@ -42,6 +44,13 @@ def settings(ctx: click.Context) -> Settings:
 def bare_database(loaded: Settings) -> Database:
     """The datastore without write hooks (schema commands, exports, the token vault)."""
     return Database(loaded.database.url)
+
+
+def token_vault(loaded: Settings) -> TokenVault:
+    """The token vault on the (migrated) datastore, under the configured keys."""
+    db = bare_database(loaded)
+    upgrade(db)
+    return TokenVault(db, keyring(load_keys(loaded)), SystemClock())
 
 
 def database(loaded: Settings) -> Database:

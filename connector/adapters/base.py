@@ -30,6 +30,22 @@ from typing import Any, ClassVar, Literal, Protocol
 ADAPTER_GROUP = "upm_connector.adapters"
 
 
+@dataclass(frozen=True)
+class TokenSet:
+    """Decrypted tokens of one connection. Never log one: its repr hides the tokens."""
+
+    access_token: str | None
+    refresh_token: str | None
+    instance_url: str | None = None
+    expires_at: datetime | None = None
+    generation: int = 0
+    status: str = "ok"
+    status_reason: str | None = None
+
+    def __repr__(self) -> str:
+        return f"TokenSet(generation={self.generation}, status={self.status}, expires_at={self.expires_at})"
+
+
 class Tokens(Protocol):
     """What an adapter needs of credentials (connector.auth.oauth.OAuthClient, or a static token).
 
@@ -37,9 +53,9 @@ class Tokens(Protocol):
     thread or daemon already did since `seen_generation` (single-flight), and raises AuthError when
     the grant is gone."""
 
-    def current(self) -> Any: ...
+    def current(self) -> TokenSet: ...
 
-    def refresh(self, seen_generation: int | None) -> Any: ...
+    def refresh(self, seen_generation: int | None) -> TokenSet: ...
 
 
 class AdapterError(Exception):

@@ -5,32 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from connector.adapters.base import TokenSet
 from connector.clock import Clock
 from connector.store.database import Database
 from connector.store.tokens import OAuthToken
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    """Decrypted tokens of one connection. Never log one: its repr hides the tokens."""
-
-    access_token: str | None
-    refresh_token: str | None
-    instance_url: str | None = None
-    expires_at: datetime | None = None
-    generation: int = 0
-    status: str = "ok"
-    status_reason: str | None = None
-
-    def __repr__(self) -> str:
-        return f"TokenSet(generation={self.generation}, status={self.status}, expires_at={self.expires_at})"
 
 
 class VaultError(RuntimeError):

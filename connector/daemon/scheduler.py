@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connector.clock import Clock
 from connector.config.settings import ScheduleSettings, Settings
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.daemon.lease import LeaseStore
 from connector.jobs import JobSpec
 from connector.logs import log_context

@@ -18,7 +18,7 @@ import uvicorn
 
 from connector.api.app import create_app
 from connector.clock import Clock, SystemClock
-from connector.config.references import check_references
+from connector.daemon.references import check_references
 from connector.config.settings import Settings
 from connector.daemon.emulators import forget_previous_tokens, start_local_emulators
 from connector.daemon.lease import LeaseStore

@@ -7,7 +7,7 @@ which `upm-connector leads sweep` also takes, so a command and a daemon never sw
 
 from __future__ import annotations
 
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.leads.aging import sweep
 
 LANE = "leads:aging-sweep"

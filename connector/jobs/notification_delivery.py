@@ -7,7 +7,7 @@ once it is enabled.
 
 from __future__ import annotations
 
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.leads.delivery import deliver_due
 
 LANE = "notifications:delivery"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector.config.settings import ScheduleSettings, Settings
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from sqlalchemy.engine import make_url
 
 from connector.jobs import aging_sweep, notification_delivery, sqlite_checkpoint, sync_lane

@@ -8,7 +8,7 @@ scheduled when the database is SQLite.
 
 from __future__ import annotations
 
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 
 LANE = "store:checkpoint"
 

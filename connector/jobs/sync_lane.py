@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.adapters.base import ApiUsage, AuthError, QuotaError
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.sync.connections import open_engine
 from connector.sync.summary import Counts
 

@@ -3,6 +3,7 @@ checked against the datastore and (for connections that answer) the CRM's descri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from connector.config.located_yaml import Problem
@@ -10,8 +11,14 @@ from connector.config.settings import Settings
 from connector.mapping.loader import Describe, ProfileError, check_profile, load_profile
 
 
-def check_files(settings: Settings, files: list[Path], *, offline: bool) -> tuple[list[Problem], list[str]]:
-    """Problems found, and a line per profile checked (saying whether the CRM was asked)."""
+Describer = Callable[[str], tuple[Describe | None, str]]
+"""A connection's describe, or None with the reason it is not available (and a note either way)."""
+
+
+def check_files(settings: Settings, files: list[Path], *, offline: bool,
+                describer: Describer) -> tuple[list[Problem], list[str]]:
+    """Problems found, and a line per profile checked (saying whether the CRM was asked through
+    `describer`)."""
     targets: list[tuple[Path, str | None]] = [(f, None) for f in files]
     if not files:
         targets = [(settings.resolve_mapping(c.mapping), name) for name, c in settings.connections.items()]
@@ -23,7 +30,7 @@ def check_files(settings: Settings, files: list[Path], *, offline: bool) -> tupl
         except ProfileError as exc:
             problems += exc.problems
             continue
-        describe, note = (None, "offline") if offline or connection is None else _describer(settings, connection)
+        describe, note = (None, "offline") if offline or connection is None else describer(connection)
         try:
             found = check_profile(loaded, describe) if describe else []
         except Exception as exc:  # the CRM did not answer: what can be checked offline was checked at load
@@ -31,17 +38,3 @@ def check_files(settings: Settings, files: list[Path], *, offline: bool) -> tupl
         problems += found
         report.append(f"{path}: {'OK' if not found else f'{len(found)} problem(s)'} ({loaded.profile.crm}, {loaded.profile.mode}; CRM fields: {note})")
     return problems, report
-
-
-def _describer(settings: Settings, connection: str) -> tuple[Describe | None, str]:
-    """The connection's describe, or None with the reason it is not available."""
-    from connector.store.migrate import upgrade
-    from connector.sync.connections import open_adapter, open_database
-
-    try:
-        db = open_database(settings)
-        upgrade(db)
-        adapter = open_adapter(settings, connection, db=db)
-    except Exception as exc:  # unreachable or unauthorised: check what can be checked offline
-        return None, f"not checked, {connection} unreachable ({type(exc).__name__}: {exc})"
-    return adapter.describe, f"checked against {connection}"

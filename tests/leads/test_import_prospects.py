@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, text
 
 from connector.clock import ManualClock
-from connector.cli_import import import_group
+from connector.cli.imports import import_group
 from connector.config.settings import LeadSettings
 from connector.leads import imports, lifecycle
 from connector.leads.imports import countries, prospects, rows

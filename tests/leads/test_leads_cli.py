@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from connector.cli_leads import leads_group
+from connector.cli.leads import leads_group
 from connector.store import Database
 from leads.conftest import Make
 

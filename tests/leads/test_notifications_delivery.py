@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from connector.clock import ManualClock
 from connector.config.settings import NotificationSettings, Settings
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.jobs import notification_delivery
 from connector.leads import notify
 from connector.leads.delivery import RetryPolicy, deliver_due

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from leads.conftest import CAM, Make
 from sqlalchemy import func, select
 
-from connector.cli_import import sweep_command
+from connector.cli.leads import sweep_command
 from connector.clock import ManualClock
 from connector.config.settings import LeadSettings, Settings
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.jobs import aging_sweep
 from connector.leads import lifecycle
 from connector.leads.aging import NO_ACTIVITY, NOT_ACCEPTED, SweepReport, sweep

@@ -8,7 +8,7 @@ import pytest
 
 from connector.clock import ManualClock
 from connector.config.settings import ScheduleSettings, Settings
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.jobs import JobSpec

@@ -17,7 +17,7 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 import connector
 from connector.config.loader import load_settings
-from connector.config.references import check_references
+from connector.daemon.references import check_references
 from connector.sync.connections import load_connection_profile
 settings = load_settings(None)
 print(json.dumps({

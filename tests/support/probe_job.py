@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 
 
 def _write(event: str, detail: str = "") -> None:

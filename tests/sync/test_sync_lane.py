@@ -11,7 +11,7 @@ import pytest
 from connector.auth.keys import keyring, load_keys
 from connector.auth.vault import TokenVault
 from connector.clock import SystemClock
-from connector.daemon.context import JobContext
+from connector.jobs.context import JobContext
 from connector.jobs import sync_lane
 
 from .conftest import HubSpotSetup

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from connector.adapters.base import AuthError
-from connector.auth.vault import TokenSet
+from connector.adapters.base import AuthError, TokenSet
 
 
 class PrivateAppToken:

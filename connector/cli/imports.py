@@ -1,52 +1,19 @@
-"""`upm-connector import prospects FILE` and `upm-connector leads sweep`: the lead import and the
-aging sweep from the command line.
+"""`upm-connector import prospects FILE`: the lead import from the command line.
 
-Exit codes: 0 done; 1 some rows failed (import) or were not assigned; 2 the file or the options
-cannot be used.
+Exit codes: 0 done; 1 some rows failed or were not assigned; 2 the file or the options cannot be used.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from connector.cli.context import database as open_database
+from connector.cli.context import settings as settings_of
 from connector.clock import SystemClock
-from connector.config.settings import Settings
-from connector.store.database import Database
 
 SHOWN_ERRORS = 20
-
-
-def _settings(ctx: click.Context) -> Settings:
-    from connector.cli import _settings as load  # the root command's loader (imported late: cli imports us)
-
-    return load(ctx)
-
-
-def _database(settings: Settings) -> Database:
-    """The datastore with the outbox router installed, so what we write is pushed to the CRMs."""
-    from connector.sync.connections import open_database
-
-    return open_database(settings)
-
-
-@contextmanager
-def _sweep_lease(settings: Settings, db: Database) -> Iterator[None]:
-    """Hold the aging sweep's lane lease, as the daemon's lane does, so both never sweep at once."""
-    from connector.daemon.lease import LeaseStore
-    from connector.jobs.aging_sweep import LANE
-
-    leases = LeaseStore(db, f"cli:{socket.gethostname()}:{os.getpid()}", settings.daemon.lease_seconds, SystemClock())
-    if not leases.acquire(LANE):
-        raise click.ClickException(f"lane {LANE} is running in a daemon right now; try again when it finishes")
-    with leases.held(LANE, threading.Event()):
-        yield
 
 
 @click.group("import")
@@ -70,8 +37,8 @@ def import_prospects_command(ctx: click.Context, file: Path, update_on: str | No
     from connector.leads.imports import ImportFileError, import_prospects, write_error_report
     from connector.store.migrate import upgrade
 
-    settings = _settings(ctx)
-    database = _database(settings)
+    settings = settings_of(ctx)
+    database = open_database(settings)
     try:
         if not dry_run:
             upgrade(database)
@@ -95,24 +62,3 @@ def import_prospects_command(ctx: click.Context, file: Path, update_on: str | No
                 click.echo(f"... and {len(report.errors) - SHOWN_ERRORS} more (--error-report FILE.xlsx lists all)",
                            err=True)
     ctx.exit(1 if report.failed or report.not_assigned else 0)
-
-
-@click.command("sweep")
-@click.option("--dry-run", is_flag=True, help="Print the reminders and pullbacks due now; write nothing.")
-@click.pass_context
-def sweep_command(ctx: click.Context, dry_run: bool) -> None:
-    """Lead aging: remind holders before their deadlines and pull back (and redistribute) leads past them."""
-    from connector.leads.aging import sweep
-
-    settings = _settings(ctx)
-    database = _database(settings)
-    try:
-        if dry_run:
-            report = sweep(database, settings.leads, SystemClock(), dry_run=True)
-        else:
-            with _sweep_lease(settings, database):
-                report = sweep(database, settings.leads, SystemClock())
-    finally:
-        database.dispose()
-    for line in report.lines():
-        click.echo(line)

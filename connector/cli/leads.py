@@ -1,8 +1,5 @@
-"""`upm-connector leads ...`: lead distribution from the command line (the LeadService's actions).
-
-Registered on the main group by connector/cli.py; the database and settings come the way every
-other command gets them (`--config`, UPM_* environment variables).
-"""
+"""`upm-connector leads ...`: lead distribution from the command line (the LeadService's actions)
+and the aging sweep."""
 
 from __future__ import annotations
 
@@ -13,6 +10,7 @@ from typing import Any
 
 import click
 
+from connector.cli.context import database, lane_lease, settings
 from connector.clock import SystemClock
 from connector.leads import rules as lead_rules
 from connector.leads.errors import LeadError
@@ -22,12 +20,9 @@ from connector.leads.service import LeadService
 
 def _service(ctx: click.Context) -> LeadService:
     """One LeadService per invocation, on the configured datastore."""
-    from connector.cli import _settings
-    from connector.sync.connections import open_database
-
     if "lead_service" not in ctx.obj:
-        settings = _settings(ctx)
-        ctx.obj["lead_service"] = LeadService(open_database(settings), settings.leads, SystemClock())
+        loaded = settings(ctx)
+        ctx.obj["lead_service"] = LeadService(database(loaded), loaded.leads, SystemClock())
     service: LeadService = ctx.obj["lead_service"]
     return service
 
@@ -262,3 +257,25 @@ def rules_add(ctx: click.Context, /, inactive: bool, **options: Any) -> None:
     with _refused():
         (rule,) = _service(ctx).save_rules([spec])
     click.echo(f"rule {rule.name} saved (#{rule.priority}, {rule.target_type} {rule.target_id}, {rule.model})")
+
+
+@leads_group.command("sweep")
+@click.option("--dry-run", is_flag=True, help="Print the reminders and pullbacks due now; write nothing.")
+@click.pass_context
+def sweep_command(ctx: click.Context, dry_run: bool) -> None:
+    """Lead aging: remind holders before their deadlines and pull back (and redistribute) leads past them."""
+    from connector.jobs.aging_sweep import LANE
+    from connector.leads.aging import sweep
+
+    loaded = settings(ctx)
+    db = database(loaded)
+    try:
+        if dry_run:
+            report = sweep(db, loaded.leads, SystemClock(), dry_run=True)
+        else:
+            with lane_lease(loaded, db, LANE):  # as the daemon's lane does, so both never sweep at once
+                report = sweep(db, loaded.leads, SystemClock())
+    finally:
+        db.dispose()
+    for line in report.lines():
+        click.echo(line)

@@ -1,0 +1,54 @@
+"""`upm-connector config check` and `upm-connector mappings check`: validate what the admin wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from connector.cli.context import describer, settings
+from connector.daemon.references import check_references
+
+
+@click.group()
+def config() -> None:
+    """Configuration."""
+
+
+@config.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate the config and everything it references; exit non-zero naming each problem."""
+    loaded = settings(ctx)
+    problems = check_references(loaded)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        ctx.exit(2)
+    source = loaded.source or "(embedded defaults)"
+    click.echo(f"{source}: OK ({len(loaded.connections)} connection(s), {len(loaded.jobs)} job(s))")
+
+
+@click.group()
+def mappings() -> None:
+    """Mapping profiles."""
+
+
+@mappings.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--offline", is_flag=True, help="Do not ask the CRMs to describe their objects.")
+@click.pass_context
+def mappings_check(ctx: click.Context, files: tuple[Path, ...], offline: bool) -> None:
+    """Check mapping profiles (default: every connection's) against the datastore and, when the
+    connection is reachable, the CRM's describe. Every problem is listed with file:line."""
+    from connector.mapping.check import check_files
+
+    loaded = settings(ctx)
+    problems, checked = check_files(loaded, list(files), offline=offline,
+                                    describer=lambda connection: describer(loaded, connection))
+    for line in checked:
+        click.echo(line)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        ctx.exit(2)

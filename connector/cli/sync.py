@@ -1,0 +1,98 @@
+"""`upm-connector sync`, `resync` and `status`: run a connection's sync now, and report its lanes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from connector.cli.context import database, lane_lease, migrated_engine, settings
+
+
+class _TerminalProgress:
+    """A one-line running count on a terminal (stderr); silent when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.totals: dict[str, int] = {}
+
+    def __call__(self, step: str, records: int) -> None:
+        self.totals[step] = self.totals.get(step, 0) + records
+        if self.enabled:
+            line = ", ".join(f"{name}: {count:,}" for name, count in self.totals.items())
+            click.echo(f"\r{line}\x1b[K", nl=False, err=True)
+
+    def done(self) -> None:
+        if self.enabled and self.totals:
+            click.echo("", err=True)
+
+
+def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run) -> None:  # type: ignore[no-untyped-def]
+    """Open the connection's engine, run `run(engine, progress)` under the lane lease, print the
+    counts; exit 1 when records failed (not on a dry run)."""
+    db, engine = migrated_engine(ctx, connection)
+    progress = _TerminalProgress()
+    try:
+        if dry_run:  # a dry run writes nothing: no lease
+            counts = run(engine, progress)
+        else:
+            with lane_lease(settings(ctx), db, f"sync:{connection}"):
+                counts = run(engine, progress)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        progress.done()
+        engine.adapter.close()
+    _print_counts(counts, dry_run)
+    ctx.exit(1 if counts.failed and not dry_run else 0)
+
+
+def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    if dry_run:
+        for change in counts.changes:
+            click.echo(f"would: {change}")
+    click.echo(("dry run, nothing written: " if dry_run else "") + counts.line())
+
+
+@click.command()
+@click.argument("connection")
+@click.option("--object", "only", help="One object (UPM module or CRM object) instead of all.")
+@click.option("--dry-run", is_flag=True, help="Print what would change on each side; write nothing.")
+@click.pass_context
+def sync(ctx: click.Context, connection: str, only: str | None, dry_run: bool) -> None:
+    """Run one incremental sync cycle for CONNECTION now."""
+    _run_engine(ctx, connection, dry_run, lambda engine, progress: engine.cycle(only=only, dry_run=dry_run, progress=progress))
+
+
+@click.command()
+@click.argument("connection")
+@click.option("--object", "only", help="One object (UPM module or CRM object) instead of all.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+              help="Re-read changes from this UTC time (ISO 8601).")
+@click.option("--full", is_flag=True, help="Re-read everything and archive what the CRM no longer has.")
+@click.option("--dry-run", is_flag=True, help="Print what would change on each side; write nothing.")
+@click.pass_context
+def resync(ctx: click.Context, connection: str, only: str | None, since, full: bool, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    """Re-read CONNECTION from a point (--since) or from scratch (--full) and reconcile."""
+    from datetime import timezone
+
+    if not since and not full:
+        raise click.UsageError("give --since ISO-TIME or --full")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    _run_engine(ctx, connection, dry_run,
+                lambda engine, progress: engine.resync(only=only, since=since, full=full, dry_run=dry_run, progress=progress))
+
+
+@click.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Each connection's lanes: mode, cursors, last and next run, last counts, failures, token state."""
+    from connector.store.migrate import upgrade
+    from connector.sync.status import lane_report
+
+    loaded = settings(ctx)
+    db = database(loaded)
+    upgrade(db)
+    for line in lane_report(loaded, db):
+        click.echo(line)

@@ -268,13 +268,13 @@ def _open_engine(ctx: click.Context, connection: str):  # type: ignore[no-untype
     """Database (migrated, outbox router installed) and the connection's engine; usage errors exit 2."""
     from connector.mapping.loader import ProfileError
     from connector.store.migrate import upgrade
-    from connector.sync.connections import open_database, open_engine
+    from connector.runtime import Runtime
 
     settings = _settings(ctx)
-    database = open_database(settings)
+    database = Runtime(settings).db
     upgrade(database)
     try:
-        return database, open_engine(settings, connection, database)
+        return database, Runtime(settings, db=database).engine(connection)
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from None
     except ProfileError as exc:
@@ -384,10 +384,10 @@ def status(ctx: click.Context) -> None:
     """Each connection's lanes: mode, cursors, last and next run, last counts, failures, token state."""
     from connector.sync.status import lane_report
     from connector.store.migrate import upgrade
-    from connector.sync.connections import open_database
+    from connector.runtime import Runtime
 
     settings = _settings(ctx)
-    database = open_database(settings)
+    database = Runtime(settings).db
     upgrade(database)
     for line in lane_report(settings, database):
         click.echo(line)
@@ -404,10 +404,10 @@ def failures() -> None:
 @click.pass_context
 def failures_list(ctx: click.Context, connection: str | None, status: str) -> None:
     """One line per failed record."""
-    from connector.sync.connections import open_database
+    from connector.runtime import Runtime
     from connector.sync.failures import list_failures
 
-    rows = list_failures(open_database(_settings(ctx)), connection, status)
+    rows = list_failures(Runtime(_settings(ctx)).db, connection, status)
     for f in rows:
         target = f"record {f.record_id}" if f.direction == "to_crm" else f"crm {f.crm_id}"
         click.echo(f"{f.id:6} {f.connection} {f.direction:6} {f.module}/{f.crm_object} {target}: "
@@ -422,10 +422,10 @@ def failures_show(ctx: click.Context, failure_id: int) -> None:
     """Everything about one failure, its payload included."""
     import json
 
-    from connector.sync.connections import open_database
+    from connector.runtime import Runtime
     from connector.sync.failures import get_failure
 
-    row = get_failure(open_database(_settings(ctx)), failure_id)
+    row = get_failure(Runtime(_settings(ctx)).db, failure_id)
     if row is None:
         raise click.UsageError(f"no failure {failure_id}")
     for name in ("id", "connection", "direction", "module", "crm_object", "record_id", "crm_id", "external_id",
@@ -445,9 +445,9 @@ def failures_retry(ctx: click.Context, failure_ids: tuple[int, ...], retry_all: 
     from connector.sync.failures import list_failures, retry_pulls, retry_pushes
 
     settings = _settings(ctx)
-    from connector.sync.connections import open_database, open_engine
+    from connector.runtime import Runtime
 
-    database = open_database(settings)
+    database = Runtime(settings).db
     chosen = [f for f in list_failures(database, connection) if retry_all or f.id in failure_ids]
     if not chosen:
         raise click.UsageError("no open failure matches")
@@ -458,7 +458,7 @@ def failures_retry(ctx: click.Context, failure_ids: tuple[int, ...], retry_all: 
         if f.direction == "to_upm":
             by_connection.setdefault(f.connection, []).append(f)
     for name, rows in by_connection.items():
-        engine = open_engine(settings, name, database)
+        engine = Runtime(settings, db=database).engine(name)
         counts = retry_pulls(engine, rows, SystemClock().now())
         engine.adapter.close()
         click.echo(f"{name}: {len(rows)} pulled record(s) re-applied: {counts.line()}")
@@ -469,10 +469,10 @@ def failures_retry(ctx: click.Context, failure_ids: tuple[int, ...], retry_all: 
 @click.pass_context
 def failures_discard(ctx: click.Context, failure_ids: tuple[int, ...]) -> None:
     """Give up on failures (they stay listed with --status discarded)."""
-    from connector.sync.connections import open_database
+    from connector.runtime import Runtime
     from connector.sync.failures import discard
 
-    click.echo(f"{discard(open_database(_settings(ctx)), list(failure_ids))} failure(s) discarded")
+    click.echo(f"{discard(Runtime(_settings(ctx)).db, list(failure_ids))} failure(s) discarded")
 
 
 @main.group("api-key")
@@ -483,10 +483,10 @@ def api_key() -> None:
 def _for_partner_user(ctx: click.Context, email: str, action):  # type: ignore[no-untyped-def]
     """Run keys.issue or keys.revoke on this user in one transaction; an unknown user is a one-line error."""
     from connector.leads.errors import NotFound
-    from connector.sync.connections import open_database
+    from connector.runtime import Runtime
 
     try:
-        with open_database(_settings(ctx)).session() as session:
+        with Runtime(_settings(ctx)).db.session() as session:
             return action(session, email)
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None

@@ -31,9 +31,9 @@ def _settings(ctx: click.Context) -> Settings:
 
 def _database(settings: Settings) -> Database:
     """The datastore with the outbox router installed, so what we write is pushed to the CRMs."""
-    from connector.sync.connections import open_database
+    from connector.runtime import Runtime
 
-    return open_database(settings)
+    return Runtime(settings).db
 
 
 @contextmanager

@@ -23,11 +23,11 @@ from connector.leads.service import LeadService
 def _service(ctx: click.Context) -> LeadService:
     """One LeadService per invocation, on the configured datastore."""
     from connector.cli import _settings
-    from connector.sync.connections import open_database
+    from connector.runtime import Runtime
 
     if "lead_service" not in ctx.obj:
         settings = _settings(ctx)
-        ctx.obj["lead_service"] = LeadService(open_database(settings), settings.leads, SystemClock())
+        ctx.obj["lead_service"] = LeadService(Runtime(settings).db, settings.leads, SystemClock())
     service: LeadService = ctx.obj["lead_service"]
     return service
 

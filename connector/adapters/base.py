@@ -221,6 +221,13 @@ class CrmAdapter(ABC):
         """Build the adapter for a configured connection: `endpoint` is the instance/base URL
         (None: the CRM's public one), `ca_file` a CA bundle for a private TLS endpoint."""
 
+    @classmethod
+    def static_tokens(cls, auth: Any) -> Tokens | None:
+        """The Tokens for an auth variant this CRM supplies itself (e.g. HubSpot's private-app
+        token), given the connection's auth config; None: the shared OAuth flow applies. The
+        default supplies none."""
+        return None
+
     def close(self) -> None:
         """Release connections. The default does nothing."""
 

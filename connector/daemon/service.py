@@ -26,7 +26,7 @@ from connector.daemon.scheduler import LaneScheduler
 from connector.jobs import scheduled_jobs
 from connector.leads.service import LeadService
 from connector.store.database import Database
-from connector.sync.connections import open_database
+from connector.runtime import Runtime
 from connector.store.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
 
 
 def _serve(settings: Settings, clock: Clock) -> int:
-    db = open_database(settings)
+    db = Runtime(settings).db
     prepare_database(db)
     owner = instance_id(settings)
     leases = LeaseStore(db, owner, settings.daemon.lease_seconds, clock)

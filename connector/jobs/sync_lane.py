@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from connector.adapters.base import AuthError, QuotaError
 from connector.daemon.context import JobContext
-from connector.sync.connections import open_engine
+from connector.runtime import Runtime
 
 
 def run(context: JobContext) -> None:
     assert context.connection is not None
     try:
-        engine = open_engine(context.settings, context.connection, context.db, clock=context.clock)
+        engine = Runtime(context.settings, clock=context.clock, db=context.db).engine(context.connection)
         try:
             counts = engine.cycle(deletes="due", should_stop=context.should_stop)
         finally:

@@ -36,12 +36,12 @@ def check_files(settings: Settings, files: list[Path], *, offline: bool) -> tupl
 def _describer(settings: Settings, connection: str) -> tuple[Describe | None, str]:
     """The connection's describe, or None with the reason it is not available."""
     from connector.store.migrate import upgrade
-    from connector.sync.connections import open_adapter, open_database
+    from connector.runtime import Runtime
 
     try:
-        db = open_database(settings)
+        db = Runtime(settings).db
         upgrade(db)
-        adapter = open_adapter(settings, connection, db=db)
+        adapter = Runtime(settings, db=db).adapter(connection)
     except Exception as exc:  # unreachable or unauthorised: check what can be checked offline
         return None, f"not checked, {connection} unreachable ({type(exc).__name__}: {exc})"
     return adapter.describe, f"checked against {connection}"

@@ -9,13 +9,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
 from connector.config.settings import ScheduleSettings, Settings
-from connector.mapping.loader import ProfileError
+from connector.mapping.loader import ProfileError, load_connection_profile
 from connector.store.cursors import SyncCursor
 from connector.store.database import Database
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.store.tokens import OAuthToken
-from connector.sync.connections import load_connection_profile
 
 
 def next_run(schedule: ScheduleSettings, last: datetime | None) -> datetime | None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from connector.clock import SystemClock
 from connector.leads import rules as lead_rules
 from connector.leads.errors import LeadError
 from connector.leads.lifecycle import Outcome
@@ -26,8 +25,7 @@ def _service(ctx: click.Context) -> LeadService:
     from connector.runtime import Runtime
 
     if "lead_service" not in ctx.obj:
-        settings = _settings(ctx)
-        ctx.obj["lead_service"] = LeadService(Runtime(settings).db, settings.leads, SystemClock())
+        ctx.obj["lead_service"] = Runtime(_settings(ctx)).leads
     service: LeadService = ctx.obj["lead_service"]
     return service
 

@@ -1,13 +1,17 @@
 """The one place that assembles the parts: the datastore with every session hook it carries, and
-each connection's adapter and sync engine, all built from the Settings."""
+each connection's adapter and sync engine, the outbox router and the lead service, all built from
+the Settings. The CLI, the daemon, the API and the benchmarks start here."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
-from connector.adapters.base import CrmAdapter, adapter_class
+from sqlalchemy.orm import Session
+
+from connector.adapters.base import CrmAdapter, Tokens, adapter_class
 from connector.auth.keys import keyring, load_keys
 from connector.auth.oauth import OAuthClient, oauth_params
 from connector.auth.vault import TokenVault
@@ -16,14 +20,18 @@ from connector.config.settings import Settings
 from connector.leads import auto_registration
 from connector.leads.service import LeadService
 from connector.mapping.loader import LoadedProfile, load_connection_profile
+from connector.store import directory_version
 from connector.store.database import Database
 from connector.sync.engine import SyncEngine
 from connector.sync.outbox import OutboxRouter
 
 
 class Runtime:
-    """Built from the Settings. Opens the datastore (or takes `db`, one a Runtime opened) and
-    installs its session hooks in `_install_hooks`; hands out adapters, engines and the lead service."""
+    """Built from the Settings: opens the datastore and installs its session hooks (`install_hooks`),
+    then hands out adapters, engines, the outbox router and the lead service.
+
+    `db`: a datastore that a Runtime on the same settings already opened (its hooks installed), for
+    a part that is handed the database, such as a daemon job."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None,
                  sleep: Callable[[float], None] = time.sleep, db: Database | None = None):
@@ -32,21 +40,24 @@ class Runtime:
         self.sleep = sleep
         if db is None:
             db = Database(settings.database.url)
-            self._install_hooks(db)
+            self.install_hooks(db)
         self.db = db
 
-    def _install_hooks(self, db: Database) -> None:
-        """Every hook the datastore's sessions carry: each local change queues its pushes in the same
-        transaction (outbox), and partners' leads are checked against their auto-registration rules
-        whoever writes them (the sync engine included)."""
-        self.outbox_router().install(db)
+    def install_hooks(self, db: Database) -> None:
+        """Every hook the datastore's sessions carry, each in the writing transaction: the partner
+        directory's version moves with every directory change; each local change queues its pushes
+        (outbox); partners' leads are checked against their auto-registration rules, whoever writes
+        them (the sync engine included)."""
+        directory_version.install(db)
+        self.outbox.install(db)
         auto_registration.install(db, self.clock)
 
     def profile(self, name: str) -> LoadedProfile:
         """The connection's mapping profile, checked (raises ProfileError listing every problem)."""
         return load_connection_profile(self.settings, name)
 
-    def outbox_router(self) -> OutboxRouter:
+    @cached_property
+    def outbox(self) -> OutboxRouter:
         """Routes for every enabled connection whose profile pushes a module (unusable profiles are
         left out here; their lanes refuse to start and say why)."""
         router = OutboxRouter()
@@ -62,8 +73,13 @@ class Runtime:
                     router.add(obj.module, name)
         return router
 
-    def tokens(self, name: str) -> Any:
-        """The Tokens a connection's adapter uses: a variant its adapter supplies itself (e.g. a
+    @cached_property
+    def leads(self) -> LeadService:
+        """The lead distribution service on this runtime's datastore."""
+        return LeadService(self.db, self.settings.leads, self.clock)
+
+    def tokens(self, name: str) -> Tokens:
+        """The Tokens a connection's adapter uses: an auth variant its adapter supplies itself (a
         static token), else OAuth through the vault."""
         conn = self.settings.connections[name]
         static = adapter_class(conn.adapter).static_tokens(conn.auth)
@@ -75,22 +91,25 @@ class Runtime:
     def adapter(self, name: str) -> CrmAdapter:
         """The adapter for connection `name`, ready to call the CRM."""
         conn = self.settings.connections[name]
-        tokens = self.tokens(name)
         endpoint = conn.instance_url
         ca_file = None
         if conn.auth.type in ("oauth", "credentials_file", "emulator"):
             params = oauth_params(conn, self.settings)
             endpoint = endpoint or params.instance_url
             ca_file = params.ca_file
-        return adapter_class(conn.adapter).open(name, tokens, endpoint=endpoint, ca_file=ca_file, clock=self.clock,
-                                                sleep=self.sleep, options=conn.options)
+        return adapter_class(conn.adapter).open(name, self.tokens(name), endpoint=endpoint, ca_file=ca_file,
+                                                clock=self.clock, sleep=self.sleep, options=conn.options)
 
     def engine(self, name: str) -> SyncEngine:
-        """A sync engine for connection `name` on this runtime's datastore."""
+        """A sync engine for connection `name` on this runtime's datastore; the leads its pulls create
+        are distributed by the lead service."""
         if name not in self.settings.connections:
             raise KeyError(f"no connection named '{name}' (configured: {', '.join(self.settings.connections) or 'none'})")
-        return SyncEngine(name, self.db, self.adapter(name), self.profile(name), self.clock, self.settings.leads)
+        actor = f"crm:{name}"
 
-    def lead_service(self) -> LeadService:
-        """The lead distribution service on this runtime's datastore."""
-        return LeadService(self.db, self.settings.leads, self.clock)
+        def distribute(session: Session, prospects: list[Any]) -> None:
+            for prospect in prospects:
+                self.leads.place(session, prospect, actor=actor)
+
+        return SyncEngine(name, self.db, self.adapter(name), self.profile(name), self.clock,
+                          outbox=self.outbox, on_new_prospects=distribute)

@@ -24,9 +24,8 @@ from connector.daemon.emulators import start_local_emulators
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.jobs import scheduled_jobs
-from connector.leads.service import LeadService
-from connector.store.database import Database
 from connector.runtime import Runtime
+from connector.store.database import Database
 from connector.store.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
@@ -82,14 +81,15 @@ def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
 
 
 def _serve(settings: Settings, clock: Clock) -> int:
-    db = Runtime(settings).db
+    runtime = Runtime(settings, clock=clock)
+    db = runtime.db
     prepare_database(db)
     owner = instance_id(settings)
     leases = LeaseStore(db, owner, settings.daemon.lease_seconds, clock)
     scheduler = LaneScheduler(settings, db, leases, clock)
     for problem in check_references(settings):
         log.error("configuration problem, lane not started: %s", problem)
-    leads = LeadService(db, settings.leads, clock)
+    leads = runtime.leads
     if settings.leads.rules:
         saved = leads.save_rules(settings.leads.rules)
         log.info("assignment rules from the config saved", extra={"rules": [rule.name for rule in saved]})

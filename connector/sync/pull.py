@@ -11,7 +11,6 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord
-from connector.leads.service import LeadService
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
@@ -21,7 +20,7 @@ from connector.store.failures import FailedRecord
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import merge, same, to_plain
-from connector.sync.outbox import ORIGIN, router_of
+from connector.sync.outbox import ORIGIN
 from connector.sync.summary import Counts
 
 
@@ -131,9 +130,10 @@ class Puller:
             if fresh:
                 self._insert_fresh(session, fresh, now)
             binder.load_records(self.obj.module, [record.id for record, *_ in applied])
+            new_prospects = [record for record, _, _, creating in applied if creating and self._distributes]
+            if new_prospects:
+                self.lane.on_new_prospects(session, new_prospects)
             for record, crm, values, creating in applied:
-                if creating and self._distributes:
-                    LeadService(self.lane.db, self.lane.leads, self.lane.clock).place(session, record, actor=f"crm:{self.lane.connection}")
                 binder.bind(self.obj.module, record.id, self.obj.crm_object, crm.id, to_plain(values), crm.modified_at, now)
             if not self.lane.dry_run:
                 if move_cursor:
@@ -167,9 +167,8 @@ class Puller:
              "synced_at": now, "crm_modified_at": crm.modified_at}
             for record_id, (crm, values) in zip(ids, fresh)
         ])
-        router = router_of(self.lane.db)
-        if router is not None:
-            router.queue_inserted(session, self.obj.module, ids, self.lane.connection)
+        if self.lane.outbox is not None:
+            self.lane.outbox.queue_inserted(session, self.obj.module, ids, self.lane.connection)
         self._inserted += len(ids)
         if self.lane.db.backend == "postgresql" and self._inserted >= self._analyze_at:
             # A bulk load outgrows the planner's statistics (a fresh table looks empty, and page

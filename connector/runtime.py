@@ -16,7 +16,7 @@ from connector.auth.keys import keyring, load_keys
 from connector.auth.oauth import OAuthClient, oauth_params
 from connector.auth.vault import TokenVault
 from connector.clock import Clock, SystemClock
-from connector.config.settings import Settings
+from connector.config.settings import SHARED_AUTH_TYPES, Settings
 from connector.leads import auto_registration
 from connector.leads.service import LeadService
 from connector.mapping.loader import LoadedProfile, load_connection_profile
@@ -93,7 +93,7 @@ class Runtime:
         conn = self.settings.connections[name]
         endpoint = conn.instance_url
         ca_file = None
-        if conn.auth.type in ("oauth", "credentials_file", "emulator"):
+        if conn.auth.type in SHARED_AUTH_TYPES:
             params = oauth_params(conn, self.settings)
             endpoint = endpoint or params.instance_url
             ca_file = params.ca_file

@@ -66,6 +66,9 @@ class HubSpotAdapter(CrmAdapter):
         HubSpot is plain public HTTPS, so `ca_file` is not used."""
         return cls(connection, tokens, base_url=endpoint, clock=clock, sleep=sleep, options=options)
 
+    auth_variants: ClassVar[Mapping[str, tuple[str, ...]]] = {"private_app": ("token",)}
+    """A private app's static token, HubSpot's alternative to OAuth for a single account."""
+
     @classmethod
     def static_tokens(cls, auth: Any) -> Tokens | None:
         """A private app's static token (`auth: {type: private_app, token: ...}`); None otherwise."""

@@ -267,14 +267,13 @@ def mappings_check(ctx: click.Context, files: tuple[Path, ...], offline: bool) -
 def _open_engine(ctx: click.Context, connection: str):  # type: ignore[no-untyped-def]
     """Database (migrated, outbox router installed) and the connection's engine; usage errors exit 2."""
     from connector.mapping.loader import ProfileError
-    from connector.store.migrate import upgrade
     from connector.runtime import Runtime
+    from connector.store.migrate import upgrade
 
-    settings = _settings(ctx)
-    database = Runtime(settings).db
-    upgrade(database)
+    runtime = Runtime(_settings(ctx))
+    upgrade(runtime.db)
     try:
-        return database, Runtime(settings, db=database).engine(connection)
+        return runtime.db, runtime.engine(connection)
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from None
     except ProfileError as exc:
@@ -442,12 +441,11 @@ def failures_show(ctx: click.Context, failure_id: int) -> None:
 def failures_retry(ctx: click.Context, failure_ids: tuple[int, ...], retry_all: bool, connection: str | None) -> None:
     """Retry failures: pushes are queued in the outbox again; pulls are re-applied now."""
     from connector.clock import SystemClock
+    from connector.runtime import Runtime
     from connector.sync.failures import list_failures, retry_pulls, retry_pushes
 
-    settings = _settings(ctx)
-    from connector.runtime import Runtime
-
-    database = Runtime(settings).db
+    runtime = Runtime(_settings(ctx))
+    database = runtime.db
     chosen = [f for f in list_failures(database, connection) if retry_all or f.id in failure_ids]
     if not chosen:
         raise click.UsageError("no open failure matches")
@@ -458,7 +456,7 @@ def failures_retry(ctx: click.Context, failure_ids: tuple[int, ...], retry_all: 
         if f.direction == "to_upm":
             by_connection.setdefault(f.connection, []).append(f)
     for name, rows in by_connection.items():
-        engine = Runtime(settings, db=database).engine(name)
+        engine = runtime.engine(name)
         counts = retry_pulls(engine, rows, SystemClock().now())
         engine.adapter.close()
         click.echo(f"{name}: {len(rows)} pulled record(s) re-applied: {counts.line()}")

@@ -35,13 +35,13 @@ def check_files(settings: Settings, files: list[Path], *, offline: bool) -> tupl
 
 def _describer(settings: Settings, connection: str) -> tuple[Describe | None, str]:
     """The connection's describe, or None with the reason it is not available."""
-    from connector.store.migrate import upgrade
     from connector.runtime import Runtime
+    from connector.store.migrate import upgrade
 
     try:
-        db = Runtime(settings).db
-        upgrade(db)
-        adapter = Runtime(settings, db=db).adapter(connection)
+        runtime = Runtime(settings)
+        upgrade(runtime.db)
+        adapter = runtime.adapter(connection)
     except Exception as exc:  # unreachable or unauthorised: check what can be checked offline
         return None, f"not checked, {connection} unreachable ({type(exc).__name__}: {exc})"
     return adapter.describe, f"checked against {connection}"

@@ -41,7 +41,8 @@ class SyncEngine:
     def _lane(self, dry_run: bool, should_stop: Callable[[], bool],
               progress: Callable[[str, int], None] = lambda step, records: None) -> Lane:
         return Lane(self.connection, self.db, self.adapter, self.loaded, self.clock, self.clock.now(),
-                    outbox=self.outbox, on_new_prospects=self.on_new_prospects, dry_run=dry_run, should_stop=should_stop, progress=progress)
+                    outbox=self.outbox, on_new_prospects=self.on_new_prospects, dry_run=dry_run,
+                    should_stop=should_stop, progress=progress)
 
     def cycle(self, *, only: str | None = None, dry_run: bool = False, deletes: Literal["now", "due"] = "now",
               should_stop: Callable[[], bool] = lambda: False,

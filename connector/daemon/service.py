@@ -86,7 +86,7 @@ def _serve(settings: Settings, clock: Clock) -> int:
     prepare_database(db)
     owner = instance_id(settings)
     leases = LeaseStore(db, owner, settings.daemon.lease_seconds, clock)
-    scheduler = LaneScheduler(settings, db, leases, clock)
+    scheduler = LaneScheduler(runtime, leases)
     for problem in check_references(settings):
         log.error("configuration problem, lane not started: %s", problem)
     leads = runtime.leads

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from connector.adapters.base import AuthError, QuotaError
 from connector.daemon.context import JobContext
-from connector.runtime import Runtime
 
 
 def run(context: JobContext) -> None:
     assert context.connection is not None
     try:
-        engine = Runtime(context.settings, clock=context.clock, db=context.db).engine(context.connection)
+        engine = context.runtime.engine(context.connection)
         try:
             counts = engine.cycle(deletes="due", should_stop=context.should_stop)
         finally:

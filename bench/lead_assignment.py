@@ -29,8 +29,8 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from connector.clock import ManualClock
-from connector.config.settings import DatabaseSettings, LeadSettings
-from connector.leads.service import LeadService
+from connector.config.settings import DatabaseSettings, Settings
+from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.migrate import upgrade
 from connector.store.partners import PartnerAccount, PartnerGroup, PartnerGroupMember, PartnerUser
@@ -133,9 +133,11 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as folder:
-        db = Database(args.database or f"sqlite:///{Path(folder) / 'bench.db'}")
+        url = args.database or f"sqlite:///{Path(folder) / 'bench.db'}"
+        runtime = Runtime(Settings(database=DatabaseSettings(url=url)), clock=ManualClock())
+        db = runtime.db
         upgrade(db)
-        service = LeadService(db, LeadSettings(), ManualClock())
+        service = runtime.leads
         groups = build_world(db, rng, args.partners, args.groups)
         service.save_rules(rule_specs(rng, args.rules, groups, args.partners))
         ids = insert_leads(db, rng, args.leads)

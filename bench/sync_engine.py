@@ -40,7 +40,7 @@ from sqlalchemy import create_engine, insert, text
 from connector.config import load_settings
 from connector.store.migrate import upgrade
 from connector.store.records import Contact
-from connector.sync.connections import open_database, open_engine
+from connector.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES = os.environ.get("UPM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -123,7 +123,7 @@ def drop(cleanup: Any) -> None:
 
 def bare_insert_seconds(kind: str, n: int, workdir: Path) -> float:
     url, cleanup = database_url(kind, workdir)
-    db = open_database(load_settings(None, environ={"UPM_DATABASE_URL": url}))
+    db = Runtime(load_settings(None, environ={"UPM_DATABASE_URL": url})).db
     upgrade(db)
     rows = [{"email": f"p{i}@bench.example", "first_name": "P", "last_name": f"Person {i}", "title": "Buyer"} for i in range(n)]
     started = time.perf_counter()
@@ -171,9 +171,9 @@ connections:
     options: {json.dumps({"search_per_second": 1000} if crm == "hubspot" else {})}
 """)
     settings = load_settings(config)
-    db = open_database(settings)
+    db = Runtime(settings).db
     upgrade(db)
-    engine = open_engine(settings, "bench", db)
+    engine = Runtime(settings, db=db).engine("bench")
     reads = TimedReads(engine.adapter)
     calls_before = emulator.api_calls()
     started = time.perf_counter()
@@ -185,7 +185,7 @@ connections:
     engine.adapter.close()
     # The steady state: later cycles, past the lookback. The first one moves the cursor up to the
     # newest stamp (the load's run start held it back), the second is the no-change cycle measured.
-    later = open_engine(settings, "bench", db, clock=LaterClock(seconds_ahead=600))
+    later = Runtime(settings, clock=LaterClock(seconds_ahead=600), db=db).engine("bench")
     later.cycle(only="contact", deletes="due")
     started = time.perf_counter()
     calls_before = emulator.api_calls()

@@ -247,8 +247,24 @@ class CrmAdapter(ABC):
         """Build the adapter for a configured connection: `endpoint` is the instance/base URL
         (None: the CRM's public one), `ca_file` a CA bundle for a private TLS endpoint."""
 
+    auth_variants: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Auth types this CRM offers beyond the shared OAuth ones, each with the auth fields it needs
+    (`static_tokens` turns them into Tokens). The default offers none."""
+
+    @classmethod
+    def static_tokens(cls, auth: Any) -> Tokens | None:
+        """The Tokens for an auth variant this CRM supplies itself (e.g. HubSpot's private-app
+        token), given the connection's auth config; None: the shared OAuth flow applies. The
+        default supplies none."""
+        return None
+
     def close(self) -> None:
         """Release connections. The default does nothing."""
+
+
+def installed_adapters() -> list[str]:
+    """The names in the `upm_connector.adapters` entry points, sorted: the CRMs this install speaks."""
+    return sorted(ep.name for ep in entry_points(group=ADAPTER_GROUP))
 
 
 def adapter_class(name: str) -> type[CrmAdapter]:
@@ -259,5 +275,4 @@ def adapter_class(name: str) -> type[CrmAdapter]:
             if not (isinstance(cls, type) and issubclass(cls, CrmAdapter)):
                 raise TypeError(f"entry point {ep.value} for adapter '{name}' is not a CrmAdapter")
             return cls
-    known = sorted(ep.name for ep in entry_points(group=ADAPTER_GROUP))
-    raise LookupError(f"no adapter named '{name}' (installed: {', '.join(known) or 'none'})")
+    raise LookupError(f"no adapter named '{name}' (installed: {', '.join(installed_adapters()) or 'none'})")

@@ -1,5 +1,6 @@
-"""What every command gets from the invocation: the settings, the datastore, the token vault, a
-connection's engine and adapter, and a lane lease. The one place the CLI assembles runtime parts."""
+"""What every command gets from the invocation: the settings, the Runtime (the datastore with its
+hooks, engines, adapters, the lead service), the token vault, and a lane lease. The one place the
+CLI assembles runtime parts: one Runtime per invocation."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from connector.logs import configure_logging
 from connector.mapping.loader import Describe, ProfileError
 from connector.store.database import Database
 from connector.store.migrate import upgrade
-from connector.sync import connections
+from connector.leads.service import LeadService
+from connector.runtime import Runtime
 from connector.sync.engine import SyncEngine
 
 
@@ -53,14 +55,29 @@ def token_vault(loaded: Settings) -> TokenVault:
     return TokenVault(db, keyring(load_keys(loaded)), SystemClock())
 
 
+def runtime(loaded: Settings) -> Runtime:
+    """This invocation's Runtime (built once, on first use)."""
+    obj = click.get_current_context().find_root().ensure_object(dict)
+    if "runtime" not in obj:
+        obj["runtime"] = Runtime(loaded)
+    built: Runtime = obj["runtime"]
+    return built
+
+
 def database(loaded: Settings) -> Database:
-    """The datastore with its write hooks installed (outbox, auto-registration)."""
-    return connections.open_database(loaded)
+    """The datastore with its write hooks installed (outbox, directory version, auto-registration)."""
+    return runtime(loaded).db
 
 
-def engine(loaded: Settings, connection: str, db: Database) -> SyncEngine:
-    """The sync engine of `connection` on `db` (raises KeyError for an unknown name, ProfileError)."""
-    return connections.open_engine(loaded, connection, db)
+def lead_service(loaded: Settings) -> LeadService:
+    """The lead distribution service on this invocation's datastore."""
+    return runtime(loaded).leads
+
+
+def engine(loaded: Settings, connection: str) -> SyncEngine:
+    """The sync engine of `connection` on this invocation's datastore (raises KeyError for an
+    unknown name, ProfileError)."""
+    return runtime(loaded).engine(connection)
 
 
 def migrated_engine(ctx: click.Context, connection: str) -> tuple[Database, SyncEngine]:
@@ -69,7 +86,7 @@ def migrated_engine(ctx: click.Context, connection: str) -> tuple[Database, Sync
     db = database(loaded)
     upgrade(db)
     try:
-        return db, engine(loaded, connection, db)
+        return db, engine(loaded, connection)
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from None
     except ProfileError as exc:
@@ -78,9 +95,9 @@ def migrated_engine(ctx: click.Context, connection: str) -> tuple[Database, Sync
         raise click.exceptions.Exit(2) from None
 
 
-def adapter(loaded: Settings, connection: str, db: Database) -> CrmAdapter:
+def adapter(loaded: Settings, connection: str) -> CrmAdapter:
     """The adapter of `connection`, ready to call its CRM."""
-    return connections.open_adapter(loaded, connection, db=db)
+    return runtime(loaded).adapter(connection)
 
 
 def describer(loaded: Settings, connection: str) -> tuple[Describe | None, str]:
@@ -88,7 +105,7 @@ def describer(loaded: Settings, connection: str) -> tuple[Describe | None, str]:
     try:
         db = database(loaded)
         upgrade(db)
-        crm = adapter(loaded, connection, db)
+        crm = adapter(loaded, connection)
     except Exception as exc:  # unreachable or unauthorised: check what can be checked offline
         return None, f"not checked, {connection} unreachable ({type(exc).__name__}: {exc})"
     return crm.describe, f"checked against {connection}"

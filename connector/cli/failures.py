@@ -68,7 +68,7 @@ def failures_retry(ctx: click.Context, failure_ids: tuple[int, ...], retry_all: 
         if f.direction == "to_upm":
             by_connection.setdefault(f.connection, []).append(f)
     for name, rows in by_connection.items():
-        sync_engine = engine(loaded, name, db)
+        sync_engine = engine(loaded, name)
         counts = retry_pulls(sync_engine, rows, SystemClock().now())
         sync_engine.adapter.close()
         click.echo(f"{name}: {len(rows)} pulled record(s) re-applied: {counts.line()}")

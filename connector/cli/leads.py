@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from connector.cli.context import database, lane_lease, settings
+from connector.cli.context import database, lane_lease, lead_service, settings
 from connector.clock import SystemClock
 from connector.leads import rules as lead_rules
 from connector.leads.errors import LeadError
@@ -22,7 +22,7 @@ def _service(ctx: click.Context) -> LeadService:
     """One LeadService per invocation, on the configured datastore."""
     if "lead_service" not in ctx.obj:
         loaded = settings(ctx)
-        ctx.obj["lead_service"] = LeadService(database(loaded), loaded.leads, SystemClock())
+        ctx.obj["lead_service"] = lead_service(loaded)
     service: LeadService = ctx.obj["lead_service"]
     return service
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from connector.adapters.base import adapter_class, installed_adapters
 from connector.config.secrets import Secret
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -131,18 +132,26 @@ class DatabaseSettings(Section):
         return value
 
 
+SHARED_AUTH_TYPES: dict[str, tuple[str, ...]] = {
+    "oauth": ("client_id", "client_secret", "token_url"),
+    "credentials_file": ("file",),
+    "emulator": (),
+}
+"""The auth types every adapter takes (all through OAuth), with the fields each needs."""
+
+
 class AuthSettings(Section):
     """How a connection authenticates.
 
     - `oauth`: client id/secret and the token URL; the refresh token comes from `auth login` (stored
       encrypted) or from `refresh_token` here.
-    - `private_app`: a static token (HubSpot private apps).
     - `credentials_file`: the JSON an emulator writes with `--write-credentials` (local rehearsal).
     - `emulator`: the local emulator of the connection's adapter that this daemon starts (see the
       `emulators` section): no credentials at all.
+    - any other type an adapter offers itself (its `auth_variants`, e.g. a static `token`).
     """
 
-    type: Literal["oauth", "private_app", "credentials_file", "emulator"]
+    type: str
     client_id: str | None = None
     client_secret: Secret | None = None
     refresh_token: Secret | None = None
@@ -156,23 +165,21 @@ class AuthSettings(Section):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> AuthSettings:
-        needed = {
-            "oauth": ("client_id", "client_secret", "token_url"),
-            "private_app": ("token",),
-            "credentials_file": ("file",),
-            "emulator": (),
-        }[self.type]
+        self.require(SHARED_AUTH_TYPES.get(self.type, ()))
+        return self
+
+    def require(self, needed: tuple[str, ...]) -> None:
+        """Raise naming the fields of `needed` this auth leaves unset."""
         missing = [name for name in needed if getattr(self, name) is None]
         if missing:
             raise ValueError(f"auth type '{self.type}' needs {', '.join(missing)}")
-        return self
 
 
 class ConnectionSettings(Section):
     """One CRM connection: a vendor's CRM, or a partner's own CRM (workflow 5)."""
 
     adapter: str
-    """Adapter name from the `upm_connector.adapters` entry points (salesforce, hubspot)."""
+    """Adapter name from the `upm_connector.adapters` entry points (checked by `config check`)."""
     enabled: bool = True
     role: Literal["vendor", "partner"] = "vendor"
     partner_account: str | None = None
@@ -184,6 +191,20 @@ class ConnectionSettings(Section):
     schedule: ScheduleSettings = ScheduleSettings(every=300)
     options: dict[str, Any] = Field(default_factory=dict)
     """Adapter-specific tuning (page sizes, API version, quota share...)."""
+
+    @model_validator(mode="after")
+    def _auth_offered(self) -> ConnectionSettings:
+        """An auth type beyond the shared ones must be one the adapter offers (an unknown adapter is
+        left to `config check`, which names the installed ones)."""
+        if self.auth.type in SHARED_AUTH_TYPES or self.adapter not in installed_adapters():
+            return self
+        variants = adapter_class(self.adapter).auth_variants
+        if self.auth.type not in variants:
+            offered = [*SHARED_AUTH_TYPES, *variants]
+            raise ValueError(f"auth.type '{self.auth.type}' is not offered by adapter '{self.adapter}' "
+                             f"(it takes: {', '.join(offered)})")
+        self.auth.require(variants[self.auth.type])
+        return self
 
 
 class JobSettings(Section):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
-from connector.adapters.base import ADAPTER_GROUP
+from connector.adapters.base import installed_adapters
 from connector.config.loader import ConfigProblem
 from connector.config.settings import Settings
 from connector.jobs.custom import resolve_callable
@@ -12,15 +10,11 @@ from connector.leads.rules import SPEC_FIELDS
 from connector.mapping.loader import ProfileError, load_profile
 
 
-def known_adapters() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=ADAPTER_GROUP))
-
-
 def check_references(settings: Settings) -> list[ConfigProblem]:
     """Problems with files, adapters and callables the configuration names, and inside the mapping
     profiles it names (each with file:line); empty when all is well."""
     problems: list[ConfigProblem] = []
-    adapters = known_adapters()
+    adapters = installed_adapters()
     for name, conn in settings.connections.items():
         if conn.adapter not in adapters:
             problems.append(

@@ -13,13 +13,12 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connector.clock import Clock
-from connector.config.settings import ScheduleSettings, Settings
+from connector.config.settings import ScheduleSettings
 from connector.jobs.context import JobContext
 from connector.daemon.lease import LeaseStore
 from connector.jobs import JobSpec
 from connector.logs import log_context
-from connector.store.database import Database
+from connector.runtime import Runtime
 from connector.store.lane_runs import record_run
 
 log = logging.getLogger(__name__)
@@ -37,18 +36,17 @@ def trigger_for(schedule: ScheduleSettings) -> BaseTrigger:
 class LaneScheduler:
     """Runs each lane on its schedule, never twice at once here, and only while holding its lease."""
 
-    def __init__(self, settings: Settings, db: Database, leases: LeaseStore, clock: Clock, workers: int = 4):
-        self.settings = settings
-        self.db = db
+    def __init__(self, runtime: Runtime, leases: LeaseStore, workers: int = 4):
+        self.runtime = runtime
         self.leases = leases
-        self.clock = clock
+        self.clock = runtime.clock
         self.shutdown_requested = threading.Event()
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
-                "misfire_grace_time": int(settings.daemon.misfire_grace_seconds) or None,
+                "misfire_grace_time": int(runtime.settings.daemon.misfire_grace_seconds) or None,
             },
             timezone="UTC",
         )
@@ -80,9 +78,7 @@ class LaneScheduler:
             lost = threading.Event()
             context = JobContext(
                 lane=spec.lane,
-                settings=self.settings,
-                db=self.db,
-                clock=self.clock,
+                runtime=self.runtime,
                 log=logging.getLogger(f"connector.lane.{spec.lane}"),
                 shutdown=self.shutdown_requested,
                 lease_lost=lost,
@@ -107,7 +103,7 @@ class LaneScheduler:
     def _record(self, context: JobContext, started: datetime) -> None:
         """Keep the run's outcome in `lane_runs` (what lane state and metrics read); never fail the lane."""
         try:
-            with self.db.session() as session:
+            with self.runtime.db.session() as session:
                 record_run(session, context.lane, context.connection, context.outcome, started, self.clock.now(),
                            **context.report)
         except Exception:

@@ -26,9 +26,8 @@ from connector.daemon.scheduler import LaneScheduler
 from connector.daemon.sd_notify import SystemdNotifier
 from connector.extras import MissingExtraError
 from connector.jobs import scheduled_jobs
-from connector.leads.service import LeadService
+from connector.runtime import Runtime
 from connector.store.database import Database
-from connector.sync.connections import open_database
 from connector.store.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
@@ -113,15 +112,16 @@ def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
 
 
 def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
-    db = open_database(settings)
+    runtime = Runtime(settings, clock=clock)
+    db = runtime.db
     prepare_database(db)
     forget_previous_tokens(settings, db, emulators)
     owner = instance_id(settings)
     leases = LeaseStore(db, owner, settings.daemon.lease_seconds, clock)
-    scheduler = LaneScheduler(settings, db, leases, clock)
+    scheduler = LaneScheduler(runtime, leases)
     for problem in check_references(settings):
         log.error("configuration problem, lane not started: %s", problem)
-    leads = LeadService(db, settings.leads, clock)
+    leads = runtime.leads
     if settings.leads.rules:
         saved = leads.save_rules(settings.leads.rules)
         log.info("assignment rules from the config saved", extra={"rules": [rule.name for rule in saved]})

@@ -12,8 +12,7 @@ from sqlalchemy.engine import make_url
 
 from connector.jobs import aging_sweep, notification_delivery, sqlite_checkpoint, sync_lane
 from connector.jobs.custom import resolve_callable
-from connector.mapping.loader import ProfileError
-from connector.sync.connections import load_connection_profile
+from connector.mapping.loader import ProfileError, load_connection_profile
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from connector.adapters.base import ApiUsage, AuthError, QuotaError
 from connector.jobs.context import JobContext
-from connector.sync.connections import open_engine
 from connector.sync.summary import Counts
 
 
@@ -30,7 +29,7 @@ def counts_report(counts: Counts) -> dict[str, Any]:
 def run(context: JobContext) -> None:
     assert context.connection is not None
     try:
-        engine = open_engine(context.settings, context.connection, context.db, clock=context.clock)
+        engine = context.runtime.engine(context.connection)
         try:
             counts = engine.cycle(deletes="due", should_stop=context.should_stop)
         finally:

@@ -14,14 +14,13 @@ up) and records a "registration" activity naming the group that matched.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from connector.clock import Clock
 from connector.leads import lifecycle
@@ -136,13 +135,8 @@ def add_group(session: Session, *, partner_account_id: int | None, name: str,
     return group
 
 
-_installed: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
-
-
 def install(db: Database, clock: Clock) -> None:
-    """Evaluate the rules whenever a session of `db` writes a new or changed prospect (idempotent)."""
-    if db.sessions in _installed:
-        return
+    """Evaluate the rules whenever a session of `db` writes a new or changed prospect (install once)."""
 
     def before_flush(session: Session, _context: object, _instances: object) -> None:
         changed = [p for p in (*session.new, *session.dirty) if isinstance(p, Prospect)
@@ -153,4 +147,3 @@ def install(db: Database, clock: Clock) -> None:
                     evaluate(session, prospect, clock.now())
 
     event.listen(db.sessions, "before_flush", before_flush)
-    _installed.add(db.sessions)

@@ -24,7 +24,6 @@ from connector.clock import Clock
 from connector.config.settings import LeadSettings
 from connector.leads import (
     assign,
-    auto_registration,
     directory,
     inbox,
     lifecycle,
@@ -69,7 +68,6 @@ class LeadService:
         self.settings = settings
         self.clock = clock
         self.review_recipients = list(settings.review_recipients if review_recipients is None else review_recipients)
-        auto_registration.install(db, clock)
 
     # -- distribution -----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -15,6 +16,9 @@ from connector.config.validation_report import problems_from_errors
 from connector.mapping.profile import ObjectMap, Profile
 from connector.mapping.through import through
 from connector.store.modules import MODULES_BY_KEY
+
+if TYPE_CHECKING:
+    from connector.config.settings import Settings
 
 Describe = Callable[[str], ObjectDescription]
 
@@ -55,6 +59,11 @@ def load_profile(path: Path) -> LoadedProfile:
     if problems:
         raise ProfileError(problems)
     return loaded
+
+
+def load_connection_profile(settings: Settings, name: str) -> LoadedProfile:
+    """Connection `name`'s mapping profile, checked (raises ProfileError listing every problem)."""
+    return load_profile(settings.resolve_mapping(settings.connections[name].mapping))
 
 
 def _suggest(name: str, choices: list[str]) -> str:

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.adapters.base import installed_adapters
+
 Direction = Literal["to_upm", "to_crm", "both"]
 Mode = Literal["basic", "advanced", "complete"]
 
@@ -131,7 +133,8 @@ class ObjectMap(_Data):
 class Profile(_Data):
     """A mapping profile: one CRM, one mode, the objects to sync in dependency order."""
 
-    crm: Literal["salesforce", "hubspot"]
+    crm: str
+    """The adapter this profile is written for: a name in the `upm_connector.adapters` entry points."""
     mode: Mode
     description: str | None = None
     lookback_seconds: float = Field(default=300, ge=0)
@@ -142,6 +145,14 @@ class Profile(_Data):
     """How often the daemon's lane reads the CRM's delete log (one call per object); the cycles in
     between read changes only. `sync` and `resync` always read it. 0: every cycle."""
     objects: list[ObjectMap]
+
+    @field_validator("crm")
+    @classmethod
+    def _installed_crm(cls, value: str) -> str:
+        installed = installed_adapters()
+        if value not in installed:
+            raise ValueError(f"unknown CRM '{value}'; installed adapters: {', '.join(installed) or 'none'}")
+        return value
 
     def object_for(self, module: str) -> ObjectMap | None:
         return next((o for o in self.objects if o.module == module), None)

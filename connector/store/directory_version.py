@@ -4,7 +4,8 @@ partner account, partner user, partner group, group membership or assignment rul
 Lead distribution keeps a decoded snapshot of that directory in memory (connector.leads.directory)
 and reads this one row per transaction to know whether the snapshot is still the database's. The
 token is random, so a rolled-back change never matches a committed one, and the hook below bumps
-it in the same transaction as the change, whichever process or replica makes it through the ORM
+it in the same transaction as the change (installed on a Database by `install`), whichever
+process or replica makes it through the ORM
 (unit of work or ORM-enabled bulk insert/update/delete). A change written by hand in SQL must
 bump it too: `UPDATE directory_version SET token = 'manual-<anything new>'`.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
 
 from connector.store.base import Base
+from connector.store.database import Database
 from connector.store.distribution import AssignmentRule
 from connector.store.partners import PartnerAccount, PartnerGroup, PartnerGroupMember, PartnerUser
 
@@ -63,13 +65,17 @@ def _changes_directory(session: Session) -> bool:
     return any(isinstance(o, DIRECTORY_MODELS) and session.is_modified(o) for o in session.dirty)
 
 
-@event.listens_for(Session, "before_flush")
+def install(db: Database) -> None:
+    """Bump the version in every session of `db` that changes the directory (install once)."""
+    event.listen(db.sessions, "before_flush", _bump_on_flush)
+    event.listen(db.sessions, "do_orm_execute", _bump_on_bulk_statement)
+
+
 def _bump_on_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
     if _changes_directory(session):
         bump(session)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _bump_on_bulk_statement(state: ORMExecuteState) -> None:
     if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None \
             and issubclass(state.bind_mapper.class_, DIRECTORY_MODELS):

@@ -11,23 +11,27 @@ from sqlalchemy import select
 
 from connector.adapters.base import CrmAdapter
 from connector.clock import Clock
-from connector.config.settings import LeadSettings
 from connector.mapping.loader import LoadedProfile
 from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
 from connector.store.database import Database
-from connector.sync.lane import Lane
+from connector.sync.lane import Lane, NewProspects
+from connector.sync.outbox import OutboxRouter
 from connector.sync.pull import Puller, cursor_row
 from connector.sync.push import Pusher
 from connector.sync.summary import Counts
 
 
 class SyncEngine:
-    """Runs sync cycles and resyncs for one connection."""
+    """Runs sync cycles and resyncs for one connection. `outbox`: the router installed on `db` (for
+    the records a pull bulk-inserts); `on_new_prospects`: told of the leads a complete-mode pull
+    creates."""
 
-    def __init__(self, connection: str, db: Database, adapter: CrmAdapter, loaded: LoadedProfile, clock: Clock,
-                 leads: LeadSettings | None = None):
-        self.leads = leads or LeadSettings()
+    def __init__(self, connection: str, db: Database, adapter: CrmAdapter, loaded: LoadedProfile, clock: Clock, *,
+                 outbox: OutboxRouter | None = None,
+                 on_new_prospects: NewProspects = lambda session, prospects: None):
+        self.outbox = outbox
+        self.on_new_prospects = on_new_prospects
         self.connection = connection
         self.db = db
         self.adapter = adapter
@@ -37,7 +41,8 @@ class SyncEngine:
     def _lane(self, dry_run: bool, should_stop: Callable[[], bool],
               progress: Callable[[str, int], None] = lambda step, records: None) -> Lane:
         return Lane(self.connection, self.db, self.adapter, self.loaded, self.clock, self.clock.now(),
-                    leads=self.leads, dry_run=dry_run, should_stop=should_stop, progress=progress)
+                    outbox=self.outbox, on_new_prospects=self.on_new_prospects, dry_run=dry_run,
+                    should_stop=should_stop, progress=progress)
 
     def cycle(self, *, only: str | None = None, dry_run: bool = False, deletes: Literal["now", "due"] = "now",
               should_stop: Callable[[], bool] = lambda: False,

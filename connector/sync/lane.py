@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmAdapter
 from connector.clock import Clock
-from connector.config.settings import LeadSettings
 from connector.mapping.loader import LoadedProfile
 from connector.mapping.mapper import Mapper
 from connector.mapping.profile import ObjectMap
 from connector.store.database import Database
+from connector.sync.outbox import OutboxRouter
+
+NewProspects = Callable[[Session, list[Any]], None]
+"""Told of the prospects a complete-mode pull has just created, inside its transaction (the lead
+layer distributes them)."""
 
 
 @dataclass
@@ -25,8 +32,9 @@ class Lane:
     loaded: LoadedProfile
     clock: Clock
     started_at: datetime
-    leads: LeadSettings = field(default_factory=LeadSettings)
-    """How complete mode distributes the leads it brings in."""
+    outbox: OutboxRouter | None = None
+    """Routes records written by bulk INSERT (which no flush hook sees) to the other connections."""
+    on_new_prospects: NewProspects = lambda session, prospects: None
     dry_run: bool = False
     should_stop: Callable[[], bool] = lambda: False
     progress: Callable[[str, int], None] = lambda step, records: None

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
@@ -43,7 +42,6 @@ class OutboxRouter:
     def install(self, db: Database) -> None:
         """Watch every session `db` makes."""
         event.listen(db.sessions, "after_flush", self._after_flush)
-        _routers[db] = self
 
     def queue_inserted(self, session: Session, module: str, record_ids: Iterable[int], origin: str | None) -> None:
         """Queue records written by a bulk INSERT (which no flush hook sees)."""
@@ -68,14 +66,6 @@ class OutboxRouter:
                                      "operation": operation, "status": "pending", "attempts": 0})
         if rows:
             session.connection().execute(insert(OutboxEntry), rows)
-
-
-_routers: WeakKeyDictionary[Database, OutboxRouter] = WeakKeyDictionary()
-
-
-def router_of(db: Database) -> OutboxRouter | None:
-    """The router installed on `db`, if any."""
-    return _routers.get(db)
 
 
 def enqueue(session: Session, connection: str, module: str, record_ids: Iterable[int], operation: str = "upsert") -> int:

@@ -12,7 +12,6 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord, DeletedRecords, NeedsFullResync
-from connector.leads.service import LeadService
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
@@ -22,7 +21,7 @@ from connector.store.failures import FailedRecord
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import merge, same, to_plain
-from connector.sync.outbox import ORIGIN, router_of
+from connector.sync.outbox import ORIGIN
 from connector.sync.summary import Counts
 
 
@@ -294,10 +293,8 @@ class Puller:
 
     def after(self, session: Session, created: list[Any]) -> None:
         """New records handed on: complete mode distributes the prospects it brings in."""
-        if not self._distributes:
-            return
-        for record in created:
-            LeadService(self.lane.db, self.lane.leads, self.lane.clock).place(session, record, actor=f"crm:{self.lane.connection}")
+        if self._distributes and created:
+            self.lane.on_new_prospects(session, created)
 
     def _prefetch(self, session: Session, binder: Binder, page: list[CrmRecord]) -> dict[int, Any]:
         """Bindings of the page's records and of the records they point at, in a few queries; the
@@ -326,9 +323,8 @@ class Puller:
              "synced_at": now, "crm_modified_at": f.crm.modified_at}
             for record_id, f in zip(ids, fresh)
         ])
-        router = router_of(self.lane.db)
-        if router is not None:
-            router.queue_inserted(session, self.obj.module, ids, self.lane.connection)
+        if self.lane.outbox is not None:
+            self.lane.outbox.queue_inserted(session, self.obj.module, ids, self.lane.connection)
         self._inserted += len(ids)
         if self.lane.db.backend == "postgresql" and self._inserted >= self._analyze_at:
             # A bulk load outgrows the planner's statistics (a fresh table looks empty, and page

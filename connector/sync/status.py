@@ -8,14 +8,13 @@ from datetime import datetime, timedelta
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
-from connector.config.settings import ScheduleSettings, Settings
-from connector.mapping.loader import ProfileError
+from connector.config.settings import SHARED_AUTH_TYPES, ScheduleSettings, Settings
+from connector.mapping.loader import ProfileError, load_connection_profile
 from connector.store.cursors import SyncCursor
 from connector.store.database import Database
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.store.tokens import OAuthToken
-from connector.sync.connections import load_connection_profile
 
 
 def next_run(schedule: ScheduleSettings, last: datetime | None) -> datetime | None:
@@ -39,7 +38,7 @@ def lane_report(settings: Settings, db: Database) -> Iterator[str]:
             except ProfileError as exc:
                 mode = f"INVALID PROFILE ({len(exc.problems)} problem(s): run `mappings check`)"
             token = session.get(OAuthToken, name)
-            token_state = "static" if conn.auth.type == "private_app" else ("no token" if token is None or token.access_token is None and token.status == "ok" else token.status)
+            token_state = "static" if conn.auth.type not in SHARED_AUTH_TYPES else ("no token" if token is None or token.access_token is None and token.status == "ok" else token.status)
             failures = session.scalar(select(func.count()).select_from(FailedRecord)
                                       .where(FailedRecord.connection == name, FailedRecord.status == "open"))
             pending = session.scalar(select(func.count()).select_from(OutboxEntry)

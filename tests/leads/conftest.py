@@ -14,8 +14,9 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from connector.clock import ManualClock
-from connector.config.settings import LeadSettings
+from connector.config.settings import LeadSettings, Settings
 from connector.leads.service import LeadService
+from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.assignments import AssignmentHistory, LeadStatusHistory, RecordAssignment
 from connector.store.migrate import upgrade
@@ -167,13 +168,16 @@ def migrated_schema() -> Iterator[MigratedSchema | None]:
 
 
 @pytest.fixture
-def db(request: pytest.FixtureRequest, migrated_schema: MigratedSchema | None) -> Iterator[Database]:
-    """A migrated, empty datastore on the run's backend (the suite's `db`, faster on PostgreSQL)."""
+def db(request: pytest.FixtureRequest, migrated_schema: MigratedSchema | None, clock: ManualClock,
+       settings: LeadSettings) -> Iterator[Database]:
+    """A migrated, empty datastore on the run's backend (the suite's `db`, faster on PostgreSQL),
+    with the session hooks the Runtime installs."""
     if migrated_schema is None:
         database = Database(request.getfixturevalue("database_url"))
         upgrade(database)
     else:
         database = migrated_schema.emptied()
+    Runtime(Settings(leads=settings), clock=clock, db=database).install_hooks(database)
     yield database
     database.dispose()
 

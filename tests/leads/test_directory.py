@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text, update
 
+from connector.config.settings import DatabaseSettings, Settings
 from connector.leads import directory
 from connector.leads.service import LeadService
+from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.partners import PartnerAccount, PartnerUser
 from leads.conftest import Make
@@ -31,7 +33,7 @@ def test_a_change_by_another_process_is_seen_by_the_next_decision(db: Database, 
     service.save_rules([{"name": "to alpha", "priority": 1, "target": f"account:{alpha}"},
                         {"name": "to beta", "priority": 2, "target": f"account:{beta}"}])
     assert service.distribute(make.lead()).account_id == alpha
-    other = Database(db.url)  # another daemon on the same database
+    other = Runtime(Settings(database=DatabaseSettings(url=db.url))).db  # another daemon on the same database
     try:
         with other.session() as s:
             s.get(PartnerAccount, alpha).active = False

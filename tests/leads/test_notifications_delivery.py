@@ -15,6 +15,7 @@ from connector.jobs.context import JobContext
 from connector.jobs import notification_delivery
 from connector.leads import notify
 from connector.leads.delivery import RetryPolicy, deliver_due
+from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.migrate import upgrade
 from connector.store.notifications import Notification
@@ -213,8 +214,8 @@ def test_the_job_delivers_only_when_notifications_are_enabled(db: Database, capl
         enabled = server.settings()
 
         def context(notifications: NotificationSettings) -> JobContext:
-            return JobContext(lane=notification_delivery.LANE, settings=Settings(notifications=notifications), db=db,
-                              clock=clock, log=logging.getLogger("test.delivery"), shutdown=threading.Event(),
+            return JobContext(lane=notification_delivery.LANE,
+                              runtime=Runtime(Settings(notifications=notifications), clock=clock, db=db), log=logging.getLogger("test.delivery"), shutdown=threading.Event(),
                               lease_lost=threading.Event())
 
         notification_delivery.run(context(enabled.model_copy(update={"enabled": False})))

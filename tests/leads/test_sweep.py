@@ -22,6 +22,7 @@ from connector.jobs import aging_sweep
 from connector.leads import lifecycle
 from connector.leads.aging import NO_ACTIVITY, NOT_ACCEPTED, SweepReport, sweep
 from connector.leads.service import LeadService
+from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.assignments import AssignmentHistory
 from connector.store.notifications import Notification
@@ -170,7 +171,7 @@ def test_the_job_sweeps_with_the_daemon_clock(
 ) -> None:
     lead = _lead(make, service)
     clock.advance(days=2)
-    context = JobContext(lane=aging_sweep.LANE, settings=Settings(), db=db, clock=clock,
+    context = JobContext(lane=aging_sweep.LANE, runtime=Runtime(Settings(), clock=clock, db=db),
                          log=logging.getLogger("test.sweep"), shutdown=threading.Event(), lease_lost=threading.Event())
     with caplog.at_level(logging.INFO, logger="test.sweep"):
         aging_sweep.run(context)

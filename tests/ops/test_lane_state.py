@@ -12,6 +12,7 @@ from connector.jobs.context import JobContext
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.jobs import JobSpec
+from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.cursors import SyncCursor
 from connector.store.lane_runs import LaneRun, record_run
@@ -76,7 +77,7 @@ def test_record_run_rejects_an_unknown_outcome(db: Database) -> None:
 
 
 def _scheduler(db: Database, clock: ManualClock) -> LaneScheduler:
-    return LaneScheduler(Settings(), db, LeaseStore(db, "me:1", 30, clock), clock)
+    return LaneScheduler(Runtime(Settings(), clock=clock, db=db), LeaseStore(db, "me:1", 30, clock))
 
 
 def test_the_scheduler_records_failures_in_a_row_then_the_success(db: Database) -> None:

@@ -18,7 +18,7 @@ sys.path.insert(0, sys.argv[1])
 import connector
 from connector.config.loader import load_settings
 from connector.daemon.references import check_references
-from connector.sync.connections import load_connection_profile
+from connector.mapping.loader import load_connection_profile
 settings = load_settings(None)
 print(json.dumps({
     "package": connector.__file__,

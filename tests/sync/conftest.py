@@ -15,7 +15,7 @@ from connector.config import Settings, load_settings
 from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from connector.store import Database
 from connector.store.migrate import upgrade
-from connector.sync.connections import open_database, open_engine
+from connector.runtime import Runtime
 from connector.sync.engine import SyncEngine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ class CrmSetup:
         return self.running.emulator
 
     def engine(self) -> SyncEngine:
-        return open_engine(self.settings, self.connection, self.db)
+        return Runtime(self.settings, db=self.db).engine(self.connection)
 
     def run(self, method: str = "cycle", **kwargs: Any):  # type: ignore[no-untyped-def]
         """Run one engine method (cycle, resync) the way a lane does, closing the adapter after."""
@@ -95,7 +95,7 @@ def hs(tmp_path: Path, database_url: str, hubspot_profile: str) -> Iterator[HubS
     with serve_in_background(EmulatorOptions(search_per_second=None, ten_second_limit=None, search_lag_seconds=0)) as running:
         config = write_config(tmp_path, database_url, running.credentials, hubspot_profile)
         settings = load_settings(config)
-        db = open_database(settings)
+        db = Runtime(settings).db
         upgrade(db)
         yield HubSpotSetup(running, settings, db, config, "hs")
         db.dispose()
@@ -125,7 +125,7 @@ def sf(tmp_path: Path, database_url: str, salesforce_profile: str, salesforce_op
         config = write_config(tmp_path, database_url, running.credentials, salesforce_profile, crm="salesforce", name="sf",
                               options=salesforce_options)
         settings = load_settings(config)
-        db = open_database(settings)
+        db = Runtime(settings).db
         upgrade(db)
         yield SalesforceSetup(running, settings, db, config, "sf")
         db.dispose()

@@ -17,7 +17,7 @@ from connector.store.conflicts import Conflict
 from connector.store.outbox import OutboxEntry
 from connector.store.records import Account, Contact
 from connector.sync import pull
-from connector.sync.connections import open_engine
+from connector.runtime import Runtime
 from connector.sync.pull import Puller
 from connector.sync.summary import Counts
 
@@ -114,7 +114,7 @@ class Crm:
 
     def cycle(self, *, later: float = 0, method: str = "cycle", **kwargs: Any) -> Counts:
         """One engine run, its clock `later` minutes ahead of the CRM's."""
-        engine = open_engine(self.setup.settings, self.setup.connection, self.db, clock=LaterClock(later))
+        engine = Runtime(self.setup.settings, clock=LaterClock(later), db=self.db).engine(self.setup.connection)
         try:
             counts: Counts = getattr(engine, method)(**kwargs)
             return counts

@@ -14,7 +14,7 @@ from connector.store.conflicts import Conflict
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.store.records import Account, Contact
-from connector.sync.connections import open_engine
+from connector.runtime import Runtime
 
 from .conftest import HubSpotSetup
 
@@ -83,7 +83,7 @@ def test_the_lane_reads_the_delete_log_only_every_deletes_every_seconds(hs: HubS
 
     def lane_cycle(minutes: float):  # type: ignore[no-untyped-def]
         """A cycle as the daemon's lane runs it, `minutes` after the first."""
-        engine = open_engine(hs.settings, "hs", hs.db, clock=ManualClock(start + timedelta(minutes=minutes)))
+        engine = Runtime(hs.settings, clock=ManualClock(start + timedelta(minutes=minutes)), db=hs.db).engine("hs")
         try:
             return engine.cycle(deletes="due")
         finally:

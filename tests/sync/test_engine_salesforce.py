@@ -15,7 +15,7 @@ from connector.cli import main
 from connector.store.bindings import Binding
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
-from connector.sync.connections import open_engine
+from connector.runtime import Runtime
 from connector.store.records import Account, Campaign, Contact, Note, Opportunity, Prospect, RegisteredDeal
 
 from .conftest import SalesforceSetup
@@ -203,7 +203,7 @@ def test_a_later_no_change_cycle_reads_nothing_even_with_tied_stamps(sf: Salesfo
             return datetime.now(timezone.utc) + timedelta(minutes=10)
 
     def later_cycle():  # type: ignore[no-untyped-def]
-        engine = open_engine(sf.settings, "sf", sf.db, clock=Later())
+        engine = Runtime(sf.settings, clock=Later(), db=sf.db).engine("sf")
         try:
             return engine.cycle()
         finally:

@@ -13,12 +13,13 @@ from connector.auth.vault import TokenVault
 from connector.clock import SystemClock
 from connector.jobs.context import JobContext
 from connector.jobs import sync_lane
+from connector.runtime import Runtime
 
 from .conftest import HubSpotSetup
 
 
 def context(hs: HubSpotSetup) -> JobContext:
-    return JobContext(lane="sync:hs", settings=hs.settings, db=hs.db, clock=SystemClock(),
+    return JobContext(lane="sync:hs", runtime=Runtime(hs.settings, clock=SystemClock(), db=hs.db),
                       log=logging.getLogger("connector.lane.sync:hs"), shutdown=threading.Event(),
                       lease_lost=threading.Event(), connection="hs")
 

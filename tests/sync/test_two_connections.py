@@ -12,7 +12,7 @@ from connector.config import load_settings
 from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from connector.store.migrate import upgrade
 from connector.store.records import Contact
-from connector.sync.connections import open_database, open_engine
+from connector.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,11 +40,11 @@ connections:
     options: {{search_per_second: 1000}}
 """)
         settings = load_settings(config)
-        db = open_database(settings)
+        db = Runtime(settings).db
         upgrade(db)
 
         def cycle(name: str):  # type: ignore[no-untyped-def]
-            engine = open_engine(settings, name, db)
+            engine = Runtime(settings, db=db).engine(name)
             try:
                 return engine.cycle()
             finally:

@@ -24,6 +24,7 @@ from .changes import ChangeReader
 from .client import HubSpotClient
 from .records import utc
 from .settings import ARCHIVE_RETENTION_DAYS, BATCH_LIMIT, LIST_PAGE_LIMIT, RECORD_ID, AdapterOptions, object_settings
+from .tokens import PrivateAppToken
 from .writes import BatchWriter
 
 
@@ -64,6 +65,16 @@ class HubSpotAdapter(CrmAdapter):
         """From a configured connection: `endpoint` is the API host (None: api.hubapi.com).
         HubSpot is plain public HTTPS, so `ca_file` is not used."""
         return cls(connection, tokens, base_url=endpoint, clock=clock, sleep=sleep, options=options)
+
+    auth_variants: ClassVar[Mapping[str, tuple[str, ...]]] = {"private_app": ("token",)}
+    """A private app's static token, HubSpot's alternative to OAuth for a single account."""
+
+    @classmethod
+    def static_tokens(cls, auth: Any) -> Tokens | None:
+        """A private app's static token (`auth: {type: private_app, token: ...}`); None otherwise."""
+        if auth.type != "private_app":
+            return None
+        return PrivateAppToken(auth.token.get())
 
     def __repr__(self) -> str:
         return f"HubSpotAdapter({self.connection!r})"

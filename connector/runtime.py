@@ -1,0 +1,115 @@
+"""The one place that assembles the parts: the datastore with every session hook it carries, and
+each connection's adapter and sync engine, the outbox router and the lead service, all built from
+the Settings. The CLI, the daemon, the API and the benchmarks start here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from connector.adapters.base import CrmAdapter, Tokens, adapter_class
+from connector.auth.keys import keyring, load_keys
+from connector.auth.oauth import OAuthClient, oauth_params
+from connector.auth.vault import TokenVault
+from connector.clock import Clock, SystemClock
+from connector.config.settings import SHARED_AUTH_TYPES, Settings
+from connector.leads import auto_registration
+from connector.leads.service import LeadService
+from connector.mapping.loader import LoadedProfile, load_connection_profile
+from connector.store import directory_version
+from connector.store.database import Database
+from connector.sync.engine import SyncEngine
+from connector.sync.outbox import OutboxRouter
+
+
+class Runtime:
+    """Built from the Settings: opens the datastore and installs its session hooks (`install_hooks`),
+    then hands out adapters, engines, the outbox router and the lead service.
+
+    `db`: a datastore that a Runtime on the same settings already opened (its hooks installed), for
+    a part that is handed the database, such as a daemon job."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 sleep: Callable[[float], None] = time.sleep, db: Database | None = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.sleep = sleep
+        if db is None:
+            db = Database(settings.database.url)
+            self.install_hooks(db)
+        self.db = db
+
+    def install_hooks(self, db: Database) -> None:
+        """Every hook the datastore's sessions carry, each in the writing transaction: the partner
+        directory's version moves with every directory change; each local change queues its pushes
+        (outbox); partners' leads are checked against their auto-registration rules, whoever writes
+        them (the sync engine included)."""
+        directory_version.install(db)
+        self.outbox.install(db)
+        auto_registration.install(db, self.clock)
+
+    def profile(self, name: str) -> LoadedProfile:
+        """The connection's mapping profile, checked (raises ProfileError listing every problem)."""
+        return load_connection_profile(self.settings, name)
+
+    @cached_property
+    def outbox(self) -> OutboxRouter:
+        """Routes for every enabled connection whose profile pushes a module (unusable profiles are
+        left out here; their lanes refuse to start and say why)."""
+        router = OutboxRouter()
+        for name, conn in self.settings.connections.items():
+            if not conn.enabled:
+                continue
+            try:
+                loaded = self.profile(name)
+            except Exception:
+                continue
+            for obj in loaded.profile.objects:
+                if obj.direction != "to_upm" and any(f.flow(obj.direction) != "to_upm" for f in obj.fields):
+                    router.add(obj.module, name)
+        return router
+
+    @cached_property
+    def leads(self) -> LeadService:
+        """The lead distribution service on this runtime's datastore."""
+        return LeadService(self.db, self.settings.leads, self.clock)
+
+    def tokens(self, name: str) -> Tokens:
+        """The Tokens a connection's adapter uses: an auth variant its adapter supplies itself (a
+        static token), else OAuth through the vault."""
+        conn = self.settings.connections[name]
+        static = adapter_class(conn.adapter).static_tokens(conn.auth)
+        if static is not None:
+            return static
+        vault = TokenVault(self.db, keyring(load_keys(self.settings)), self.clock)
+        return OAuthClient(name, oauth_params(conn, self.settings), vault, self.clock)
+
+    def adapter(self, name: str) -> CrmAdapter:
+        """The adapter for connection `name`, ready to call the CRM."""
+        conn = self.settings.connections[name]
+        endpoint = conn.instance_url
+        ca_file = None
+        if conn.auth.type in SHARED_AUTH_TYPES:
+            params = oauth_params(conn, self.settings)
+            endpoint = endpoint or params.instance_url
+            ca_file = params.ca_file
+        return adapter_class(conn.adapter).open(name, self.tokens(name), endpoint=endpoint, ca_file=ca_file,
+                                                clock=self.clock, sleep=self.sleep, options=conn.options)
+
+    def engine(self, name: str) -> SyncEngine:
+        """A sync engine for connection `name` on this runtime's datastore; the leads its pulls create
+        are distributed by the lead service."""
+        if name not in self.settings.connections:
+            raise KeyError(f"no connection named '{name}' (configured: {', '.join(self.settings.connections) or 'none'})")
+        actor = f"crm:{name}"
+
+        def distribute(session: Session, prospects: list[Any]) -> None:
+            for prospect in prospects:
+                self.leads.place(session, prospect, actor=actor)
+
+        return SyncEngine(name, self.db, self.adapter(name), self.profile(name), self.clock,
+                          outbox=self.outbox, on_new_prospects=distribute)

@@ -117,3 +117,13 @@ def test_config_check_reports_a_broken_profile(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert f"{broken}:{at + 1}: objects." in result.output
     assert "unknown UPM module 'nosuchmodule'" in result.output
+
+
+@pytest.mark.parametrize("value", ["!!timestamp soon", "!!int x", "!!float nope", "!!bool maybe"])
+def test_a_value_its_explicit_tag_cannot_read_is_a_located_error(tmp_path: Path, value: str) -> None:
+    """Found by the fuzz test: PyYAML's constructors raise plain Python errors for these."""
+    from connector.config.located_yaml import LocatedYamlError, parse_located_yaml
+
+    with pytest.raises(LocatedYamlError) as exc:
+        parse_located_yaml(f"database:\n  url: {value}\n", "config.yaml")
+    assert str(exc.value.problem).startswith("config.yaml:2: database.url: YAML value:")

@@ -72,6 +72,11 @@ def parse_located_yaml(text: str, label: str) -> tuple[dict[str, Any], dict[KeyP
             return constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise LocatedYamlError(_yaml_problem(exc, text, label, dotted(path))) from None
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError):
+            # PyYAML's constructors fail this way on a value its explicit tag cannot read
+            # (`!!timestamp soon`, `!!int x`, `!!bool maybe`).
+            raise LocatedYamlError(Problem(f"{label}:{node.start_mark.line + 1}", dotted(path),
+                                           f"YAML value: {node.value!r} cannot be read as {node.tag}")) from None
 
     def build(node: yaml.Node, path: KeyPath) -> Any:
         if isinstance(node, yaml.MappingNode):

@@ -97,6 +97,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None
     root.setLevel(level)
     for noisy in ("apscheduler.executors.default", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # alembic's "Context impl", "Running upgrade" lines: shown at DEBUG only; its warnings and errors always.
+    logging.getLogger("alembic").setLevel(root.level if root.level <= logging.DEBUG else max(logging.WARNING, root.level))
 
 
 @contextmanager

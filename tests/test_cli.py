@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -40,3 +41,25 @@ def test_emulator_commands_are_listed() -> None:
     result = CliRunner().invoke(main, ["emulator", "--help"])
     assert result.exit_code == 0
     assert "salesforce" in result.output and "hubspot" in result.output
+
+
+def test_status_is_a_table_with_a_state_per_lane_and_no_alembic_lines(database_url: str) -> None:
+    result = CliRunner().invoke(main, ["status"], env={"UPM_DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert not [line for line in lines if "alembic" in line.lower()]
+    assert any("sync:vendor-salesforce" in line and "OK" in line and "not run yet" in line for line in lines)
+    assert "vendor-salesforce: salesforce, mode complete, enabled, token no token, outbox pending 0, open failures 0" in lines
+    assert any("(never synced)" in line for line in lines)
+
+
+def test_status_json_gives_each_lane_its_state_cursors_and_last_run(database_url: str) -> None:
+    result = CliRunner().invoke(main, ["status", "--json"], env={"UPM_DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    by_name = {conn["name"]: conn for conn in report["connections"]}
+    assert set(by_name) == {"vendor-salesforce", "partner-hubspot"}
+    lane = by_name["partner-hubspot"]["lane"]
+    assert (lane["lane"], lane["state"], lane["last_run"]) == ("sync:partner-hubspot", "OK", None)
+    assert by_name["partner-hubspot"]["cursors"] == [] and by_name["partner-hubspot"]["open_failures"] == 0
+    assert report["lanes"] == []

@@ -18,7 +18,8 @@ from connector.cli.export import export
 from connector.cli.failures import failures
 from connector.cli.imports import import_group
 from connector.cli.leads import leads_group
-from connector.cli.sync import resync, status, sync
+from connector.cli.status import status
+from connector.cli.sync import resync, sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

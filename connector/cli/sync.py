@@ -1,4 +1,4 @@
-"""`upm-connector sync`, `resync` and `status`: run a connection's sync now, and report its lanes."""
+"""`upm-connector sync` and `resync`: run a connection's sync now."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from connector.cli.context import database, lane_lease, migrated_engine, settings
+from connector.cli.context import lane_lease, migrated_engine, settings
 
 
 class _TerminalProgress:
@@ -83,16 +83,3 @@ def resync(ctx: click.Context, connection: str, only: str | None, since, full: b
     _run_engine(ctx, connection, dry_run,
                 lambda engine, progress: engine.resync(only=only, since=since, full=full, dry_run=dry_run, progress=progress))
 
-
-@click.command()
-@click.pass_context
-def status(ctx: click.Context) -> None:
-    """Each connection's lanes: mode, cursors, last and next run, last counts, failures, token state."""
-    from connector.store.migrate import upgrade
-    from connector.sync.status import lane_report
-
-    loaded = settings(ctx)
-    db = database(loaded)
-    upgrade(db)
-    for line in lane_report(loaded, db):
-        click.echo(line)

@@ -76,6 +76,7 @@ def test_init_writes_a_starter_folder_that_passes_config_check(tmp_path: Path, m
     shipped = Path(connector.__file__).with_name("mappings") / "salesforce" / "complete.yaml"
     assert (folder / "mappings/salesforce/complete.yaml").read_text() == shipped.read_text()
     assert {p.name for p in (folder / "mappings/hubspot").iterdir()} >= {"basic.yaml", "advanced.yaml", "complete.yaml"}
+    assert (folder / "mappings/profile.schema.json").is_file(), "the profiles' $schema resolves in the folder"
     monkeypatch.chdir(folder)
     check = CliRunner().invoke(main, ["config", "check"])
     assert check.exit_code == 0, check.output

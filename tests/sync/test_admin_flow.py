@@ -66,9 +66,12 @@ connections:
 
         code, out = cli("status")
         assert code == 0 and "partner-hs: hubspot, mode advanced" in out and "contact <-> contacts" in out
-        lines = {line.split(":")[0].strip(): line for line in out.splitlines()}
-        assert "read 1, created 1" in lines["contact <-> contacts"], "each object shows its own counts"
-        assert "read 0, created 0" in lines["account <-> companies"], lines
+        code, out = cli("status", "--json")
+        (conn,) = json.loads(out)["connections"]
+        summaries = {f"{c['module']} <-> {c['crm_object']}": c["last_summary"] for c in conn["cursors"]}
+        assert "read 1, created 1" in summaries["contact <-> contacts"], "each object shows its own counts"
+        assert "read 0, created 0" in summaries["account <-> companies"], summaries
+        assert conn["lane"]["state"] == "OK"
 
         # While a daemon holds the connection's lane, the command does not sync it too.
         database = Database(database_url)

@@ -3,24 +3,16 @@ for a person or as JSON (`--json`) for scripts."""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from connector.cli.context import database, settings
+from connector.cli.output import console, print_json
 from connector.clock import SystemClock
 
 _STATE_STYLES = {"OK": "green", "SYNCING": "cyan", "DISABLED": "dim", "PAUSED_QUOTA": "yellow"}
-
-
-def console() -> Console:
-    """A console on stdout: the terminal's width there, wide and plain when piped."""
-    out = sys.stdout
-    return Console(file=out, width=None if out.isatty() else 200, soft_wrap=False, highlight=False)
 
 
 def _lanes_table(report: dict[str, Any]) -> Table:
@@ -67,8 +59,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     upgrade(db)
     report = status_report(loaded, db, SystemClock().now())
     if as_json:
-        json.dump(report, sys.stdout, indent=2)
-        click.echo()
+        print_json(report)
         return
     out = console()
     out.print(_lanes_table(report))

@@ -73,6 +73,15 @@ connections:
         assert "read 0, created 0" in summaries["account <-> companies"], summaries
         assert conn["lane"]["state"] == "OK"
 
+        # The CRM's side changes: a dry run names the field, its old and new value, and sums up per object.
+        running.emulator.admin_upsert(0, "contacts", {"jobtitle": "CTO"}, crm_id)
+        code, out = cli("sync", "partner-hs", "--dry-run")
+        assert code == 0 and f'would: UPM contact {row["id"]} <- contacts {crm_id}: title "CIO" -> "CTO"' in out, out
+        assert "contact <-> contacts: would create 0, update 1, leave 0 unchanged, archive 0, push 0" in out
+        code, out = cli("sync", "partner-hs", "--dry-run", "--limit", "0")
+        assert "would: " not in out and "... and 1 more change(s) (--limit 0)" in out, out
+        assert "contact <-> contacts: would create 0, update 1" in out, "the summary counts every change"
+
         # While a daemon holds the connection's lane, the command does not sync it too.
         database = Database(database_url)
         assert LeaseStore(database, "daemon-elsewhere", 60, SystemClock()).acquire("sync:partner-hs")

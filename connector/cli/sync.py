@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from connector.cli.context import lane_lease, migrated_engine, settings
-
-
-class _TerminalProgress:
-    """A one-line running count on a terminal (stderr); silent when stderr is not a terminal."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.totals: dict[str, int] = {}
-
-    def __call__(self, step: str, records: int) -> None:
-        self.totals[step] = self.totals.get(step, 0) + records
-        if self.enabled:
-            line = ", ".join(f"{name}: {count:,}" for name, count in self.totals.items())
-            click.echo(f"\r{line}\x1b[K", nl=False, err=True)
-
-    def done(self) -> None:
-        if self.enabled and self.totals:
-            click.echo("", err=True)
+from connector.cli.progress import TerminalProgress
 
 
 def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run, limit: int | None) -> None:  # type: ignore[no-untyped-def]
     """Open the connection's engine, run `run(engine, progress)` under the lane lease, print the
     counts; exit 1 when records failed (not on a dry run)."""
     db, engine = migrated_engine(ctx, connection)
-    progress = _TerminalProgress()
+    progress = TerminalProgress()
     try:
         if dry_run:  # a dry run writes nothing: no lease
             counts = run(engine, progress)

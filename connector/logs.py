@@ -62,14 +62,14 @@ PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
 
 class AccessLogFilter(logging.Filter):
     """uvicorn's access lines as fields (client, method, path with its query redacted, status), and
-    probe requests dropped unless the logger is at DEBUG."""
+    probe requests dropped unless logging is at DEBUG."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if not isinstance(args, tuple) or len(args) != 5:
             return True
         client, method, path, http_version, status = args
-        if str(path).split("?")[0] in PROBE_PATHS and not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+        if str(path).split("?")[0] in PROBE_PATHS and not logging.getLogger().isEnabledFor(logging.DEBUG):
             return False
         path = redact(str(path))
         record.args = (client, method, path, http_version, status)
@@ -111,9 +111,13 @@ class TextFormatter(logging.Formatter):
 
 
 def route_access_log() -> None:
-    """Send uvicorn's access lines to the root handler again: a uvicorn server started with
-    `access_log=False` (the embedded emulators) cuts the shared `uvicorn.access` logger off."""
-    logging.getLogger("uvicorn.access").propagate = True
+    """Send uvicorn's access lines to the root handler (only), at the root's level: each uvicorn
+    server (the embedded emulators: `access_log=False`, `log_level="warning"`) re-plumbs the shared
+    `uvicorn.access` logger when it is configured."""
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = True
+    access.setLevel(logging.NOTSET)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
@@ -125,9 +129,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("apscheduler.executors.default").setLevel(max(logging.WARNING, root.level))
-    access = logging.getLogger("uvicorn.access")
-    access.setLevel(logging.NOTSET)  # the root's level: INFO shows each request
-    access.filters[:] = [AccessLogFilter()]
+    logging.getLogger("uvicorn.access").filters[:] = [AccessLogFilter()]
+    route_access_log()
     # alembic's "Context impl", "Running upgrade" lines: shown at DEBUG only; its warnings and errors always.
     logging.getLogger("alembic").setLevel(root.level if root.level <= logging.DEBUG else max(logging.WARNING, root.level))
 

@@ -74,6 +74,15 @@ def test_error_codes_are_kept(stream: io.StringIO) -> None:
     assert "INVALID_SESSION_ID" in stream.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def _uvicorn_unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undo uvicorn's own log config, which a test server run earlier may have applied to the
+    `uvicorn` logger (a handler of its own, no propagation); the daemon never applies it."""
+    parent = logging.getLogger("uvicorn")
+    monkeypatch.setattr(parent, "handlers", [])
+    monkeypatch.setattr(parent, "propagate", True)
+
+
 def _access(path: str, status: int = 200) -> None:
     """A request line as uvicorn's access logger writes it."""
     logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5501", "GET", path, "1.1", status)

@@ -30,6 +30,8 @@ _SECRET_PATTERNS = [
         r"apikey|hapikey|private_app_token|signature)['\"]?\s*[:=]\s*['\"]?)[^'\"&\s,}]+"
     ),
     re.compile(r"(?i)([?&]code=)[^&\s'\"]+"),
+    # query-string parameters that carry a credential: ?token=, ?key=, ?hub_token=, ?api-key=
+    re.compile(r"(?i)([?&](?:[a-z_-]*token|[a-z_-]*key|secret)=)[^&\s'\"]+"),
 ]
 
 
@@ -51,6 +53,27 @@ class RedactingFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        return True
+
+
+PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
+"""Requests the access log leaves out below DEBUG: orchestrators' probes and Prometheus scrapes."""
+
+
+class AccessLogFilter(logging.Filter):
+    """uvicorn's access lines as fields (client, method, path with its query redacted, status), and
+    probe requests dropped unless logging is at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple) or len(args) != 5:
+            return True
+        client, method, path, http_version, status = args
+        if str(path).split("?")[0] in PROBE_PATHS and not logging.getLogger().isEnabledFor(logging.DEBUG):
+            return False
+        path = redact(str(path))
+        record.args = (client, method, path, http_version, status)
+        record.client, record.method, record.path, record.status = client, method, path, status
         return True
 
 
@@ -87,6 +110,16 @@ class TextFormatter(logging.Formatter):
         return f"{base} [{context}]" if context else base
 
 
+def route_access_log() -> None:
+    """Send uvicorn's access lines to the root handler (only), at the root's level: each uvicorn
+    server (the embedded emulators: `access_log=False`, `log_level="warning"`) re-plumbs the shared
+    `uvicorn.access` logger when it is configured."""
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = True
+    access.setLevel(logging.NOTSET)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
     """Install the one root handler the daemon and CLI log through."""
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -95,8 +128,11 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("apscheduler.executors.default", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("apscheduler.executors.default").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("uvicorn.access").filters[:] = [AccessLogFilter()]
+    route_access_log()
+    # alembic's "Context impl", "Running upgrade" lines: shown at DEBUG only; its warnings and errors always.
+    logging.getLogger("alembic").setLevel(root.level if root.level <= logging.DEBUG else max(logging.WARNING, root.level))
 
 
 @contextmanager

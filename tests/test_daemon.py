@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -207,6 +208,12 @@ def test_run_migrates_an_empty_database_and_answers_health(database_url: str, tm
     assert ready["lanes"]["job:probe"] in ("OK", "SYNCING")
     refused = requests.get(f"http://127.0.0.1:{daemon.port}/api/v1/inbox", timeout=5)
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer", "the lead API needs a key"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and '"uvicorn.access"' not in daemon.log_path.read_text():
+        time.sleep(0.1)
+    access = [entry for line in daemon.log_path.read_text().splitlines() if line.startswith("{")
+              and (entry := json.loads(line))["logger"] == "uvicorn.access"]
+    assert [(e["method"], e["path"], e["status"]) for e in access] == [("GET", "/api/v1/inbox", 401)], "probes are not logged"
     db = Database(database_url)
     assert not db.is_empty()
     db.dispose()

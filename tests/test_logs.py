@@ -72,3 +72,39 @@ def test_secrets_in_arguments_and_tracebacks_are_redacted(stream: io.StringIO) -
 def test_error_codes_are_kept(stream: io.StringIO) -> None:
     logging.getLogger("connector.test").info('[{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]')
     assert "INVALID_SESSION_ID" in stream.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _uvicorn_unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undo uvicorn's own log config, which a test server run earlier may have applied to the
+    `uvicorn` logger (a handler of its own, no propagation); the daemon never applies it."""
+    parent = logging.getLogger("uvicorn")
+    monkeypatch.setattr(parent, "handlers", [])
+    monkeypatch.setattr(parent, "propagate", True)
+
+
+def _access(path: str, status: int = 200) -> None:
+    """A request line as uvicorn's access logger writes it."""
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5501", "GET", path, "1.1", status)
+
+
+def test_the_access_log_is_json_fields_with_tokens_in_query_strings_redacted() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", "json", stream=out)
+    try:
+        _access("/api/v1/inbox?state=pool&access_token=tok-abcdef123456&key=k-998877", 200)
+        _access("/healthz")
+        _access("/metrics?x=1")
+    finally:
+        configure_logging("WARNING", "json")
+    (entry,) = lines(out)
+    assert (entry["logger"], entry["method"], entry["status"], entry["client"]) == ("uvicorn.access", "GET", 200, "127.0.0.1:5501")
+    assert entry["path"] == "/api/v1/inbox?state=pool&access_token=[REDACTED]&key=[REDACTED]"
+    assert "tok-abcdef123456" not in out.getvalue() and "k-998877" not in out.getvalue()
+    assert entry["msg"] == '127.0.0.1:5501 - "GET /api/v1/inbox?state=pool&access_token=[REDACTED]&key=[REDACTED] HTTP/1.1" 200'
+
+
+def test_probes_are_left_out_of_the_access_log_except_at_debug(stream: io.StringIO) -> None:
+    _access("/readyz", 503)
+    (entry,) = lines(stream)
+    assert (entry["path"], entry["status"]) == ("/readyz", 503)

@@ -17,8 +17,10 @@ from connector.cli.emulator import emulator
 from connector.cli.export import export
 from connector.cli.failures import failures
 from connector.cli.imports import import_group
+from connector.cli.init import init
 from connector.cli.leads import leads_group
-from connector.cli.sync import resync, status, sync
+from connector.cli.status import status
+from connector.cli.sync import resync, sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,6 +39,6 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj["config_path"] = config_path
 
 
-for _command in (run, db, config, export, emulator, auth, mappings, sync, resync, status, failures, api_key,
+for _command in (init, run, db, config, export, emulator, auth, mappings, sync, resync, status, failures, api_key,
                  leads_group, import_group):
     main.add_command(_command)

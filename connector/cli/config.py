@@ -1,4 +1,4 @@
-"""`upm-connector config check` and `upm-connector mappings check`: validate what the admin wrote."""
+"""`upm-connector config check`, `mappings check` and `mappings schema`: validate what the admin writes."""
 
 from __future__ import annotations
 
@@ -52,3 +52,11 @@ def mappings_check(ctx: click.Context, files: tuple[Path, ...], offline: bool) -
         click.echo(f"error: {problem}", err=True)
     if problems:
         ctx.exit(2)
+
+
+@mappings.command("schema")
+def mappings_schema() -> None:
+    """Print the JSON Schema of a mapping profile (the shipped copy: connector/mappings/profile.schema.json)."""
+    from connector.mapping.schema import profile_schema_text
+
+    click.echo(profile_schema_text(), nl=False)

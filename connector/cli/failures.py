@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import click
+from rich.table import Table
 
 from connector.cli.context import database, engine, settings
+from connector.cli.output import console, print_json
+
+_LISTED = ("id", "connection", "direction", "module", "crm_object", "record_id", "crm_id", "external_id",
+           "error_code", "error_message", "attempts", "status", "created_at", "updated_at")
+"""A failure's columns as `list --json` and `show` print them."""
 
 
 @click.group()
@@ -15,16 +21,24 @@ def failures() -> None:
 @failures.command("list")
 @click.option("--connection")
 @click.option("--status", default="open", show_default=True, type=click.Choice(["open", "retried", "discarded"]))
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per failure (no payloads).")
 @click.pass_context
-def failures_list(ctx: click.Context, connection: str | None, status: str) -> None:
-    """One line per failed record."""
+def failures_list(ctx: click.Context, connection: str | None, status: str, as_json: bool) -> None:
+    """A table of failed records (the count on stderr)."""
     from connector.sync.failures import list_failures
 
     rows = list_failures(database(settings(ctx)), connection, status)
-    for f in rows:
-        target = f"record {f.record_id}" if f.direction == "to_crm" else f"crm {f.crm_id}"
-        click.echo(f"{f.id:6} {f.connection} {f.direction:6} {f.module}/{f.crm_object} {target}: "
-                   f"{f.error_code or '-'}: {f.error_message[:120]} (attempts {f.attempts}, {f.created_at:%Y-%m-%d %H:%M})")
+    if as_json:
+        print_json([{name: getattr(f, name) for name in _LISTED} for f in rows])
+    else:
+        table = Table()
+        for column in ("ID", "Connection", "Direction", "Object", "Record", "Code", "Message", "Attempts", "Created"):
+            table.add_column(column, no_wrap=column != "Message")
+        for f in rows:
+            target = f"record {f.record_id}" if f.direction == "to_crm" else f"crm {f.crm_id}"
+            table.add_row(str(f.id), f.connection, f.direction, f"{f.module}/{f.crm_object}", target,
+                          f.error_code or "-", f.error_message[:120], str(f.attempts), f"{f.created_at:%Y-%m-%d %H:%M}")
+        console().print(table)
     click.echo(f"{len(rows)} {status} failure(s)", err=True)
 
 
@@ -40,8 +54,7 @@ def failures_show(ctx: click.Context, failure_id: int) -> None:
     row = get_failure(database(settings(ctx)), failure_id)
     if row is None:
         raise click.UsageError(f"no failure {failure_id}")
-    for name in ("id", "connection", "direction", "module", "crm_object", "record_id", "crm_id", "external_id",
-                 "error_code", "error_message", "attempts", "status", "created_at", "updated_at"):
+    for name in _LISTED:
         click.echo(f"{name}: {getattr(row, name)}")
     click.echo("payload: " + json.dumps(row.payload, indent=2, sort_keys=True))
 

@@ -11,11 +11,17 @@ from typing import Any
 import click
 
 from connector.cli.context import database, lane_lease, lead_service, settings
+from connector.cli.output import print_json
 from connector.clock import SystemClock
 from connector.leads import rules as lead_rules
 from connector.leads.errors import LeadError
 from connector.leads.lifecycle import Outcome
 from connector.leads.service import LeadService
+
+
+_LISTED = ("id", "distribution_state", "status", "partner_account_id", "assigned_user_id", "email", "first_name",
+           "last_name", "company_name", "country", "lead_score", "assigned_at", "accepted_at", "pool_until", "created_at")
+"""A lead's fields as `list --json` prints them."""
 
 
 def _service(ctx: click.Context) -> LeadService:
@@ -169,14 +175,19 @@ def show(ctx: click.Context, lead_id: int) -> None:
 @click.option("--user", "user_email", help="What this partner user sees (default: every lead).")
 @click.option("--state", help="Only leads in this distribution state (new, assigned, pool, ...).")
 @click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per lead.")
 @click.pass_context
-def list_leads(ctx: click.Context, user_email: str | None, state: str | None, limit: int) -> None:
-    """Leads, newest first."""
+def list_leads(ctx: click.Context, user_email: str | None, state: str | None, limit: int, as_json: bool) -> None:
+    """Leads, newest first: id, distribution state, status, partner account, email, company (tab-separated)."""
     service = _service(ctx)
     with _refused():
         found = (service.visible_prospects(service.user_id(user_email)) if user_email
                  else service.prospects(state, limit))
-    for p in [p for p in found if state is None or p.distribution_state == state][:limit]:
+    chosen = [p for p in found if state is None or p.distribution_state == state][:limit]
+    if as_json:
+        print_json([{name: getattr(p, name) for name in _LISTED} for p in chosen])
+        return
+    for p in chosen:
         click.echo(f"{p.id}\t{p.distribution_state}\t{p.status}\t{p.partner_account_id or '-'}\t"
                    f"{p.email or ''}\t{p.company_name or ''}")
 

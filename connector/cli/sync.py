@@ -1,37 +1,18 @@
-"""`upm-connector sync`, `resync` and `status`: run a connection's sync now, and report its lanes."""
+"""`upm-connector sync` and `resync`: run a connection's sync now."""
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from connector.cli.context import database, lane_lease, migrated_engine, settings
+from connector.cli.context import lane_lease, migrated_engine, settings
+from connector.cli.progress import TerminalProgress
 
 
-class _TerminalProgress:
-    """A one-line running count on a terminal (stderr); silent when stderr is not a terminal."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.totals: dict[str, int] = {}
-
-    def __call__(self, step: str, records: int) -> None:
-        self.totals[step] = self.totals.get(step, 0) + records
-        if self.enabled:
-            line = ", ".join(f"{name}: {count:,}" for name, count in self.totals.items())
-            click.echo(f"\r{line}\x1b[K", nl=False, err=True)
-
-    def done(self) -> None:
-        if self.enabled and self.totals:
-            click.echo("", err=True)
-
-
-def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run) -> None:  # type: ignore[no-untyped-def]
+def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run, limit: int | None) -> None:  # type: ignore[no-untyped-def]
     """Open the connection's engine, run `run(engine, progress)` under the lane lease, print the
     counts; exit 1 when records failed (not on a dry run)."""
     db, engine = migrated_engine(ctx, connection)
-    progress = _TerminalProgress()
+    progress = TerminalProgress()
     try:
         if dry_run:  # a dry run writes nothing: no lease
             counts = run(engine, progress)
@@ -43,14 +24,21 @@ def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run) -> None
     finally:
         progress.done()
         engine.adapter.close()
-    _print_counts(counts, dry_run)
+    _print_counts(counts, dry_run, limit)
     ctx.exit(1 if counts.failed and not dry_run else 0)
 
 
-def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_counts(counts, dry_run: bool, limit: int | None) -> None:  # type: ignore[no-untyped-def]
+    """The run's totals; on a dry run first each change (the first `limit`) and a line per object."""
     if dry_run:
-        for change in counts.changes:
+        shown = counts.changes if limit is None else counts.changes[:limit]
+        for change in shown:
             click.echo(f"would: {change}")
+        if len(shown) < len(counts.changes):
+            click.echo(f"... and {len(counts.changes) - len(shown)} more change(s) (--limit {limit})")
+        for name, part in counts.objects.items():
+            click.echo(f"{name}: would create {part.created}, update {part.updated}, leave {part.unchanged} unchanged, "
+                       f"archive {part.archived}, push {part.pushed}")
     click.echo(("dry run, nothing written: " if dry_run else "") + counts.line())
 
 
@@ -58,10 +46,12 @@ def _print_counts(counts, dry_run: bool) -> None:  # type: ignore[no-untyped-def
 @click.argument("connection")
 @click.option("--object", "only", help="One object (UPM module or CRM object) instead of all.")
 @click.option("--dry-run", is_flag=True, help="Print what would change on each side; write nothing.")
+@click.option("--limit", type=click.IntRange(min=0), help="With --dry-run: show at most N changes (the summary counts all).")
 @click.pass_context
-def sync(ctx: click.Context, connection: str, only: str | None, dry_run: bool) -> None:
+def sync(ctx: click.Context, connection: str, only: str | None, dry_run: bool, limit: int | None) -> None:
     """Run one incremental sync cycle for CONNECTION now."""
-    _run_engine(ctx, connection, dry_run, lambda engine, progress: engine.cycle(only=only, dry_run=dry_run, progress=progress))
+    _run_engine(ctx, connection, dry_run, lambda engine, progress: engine.cycle(only=only, dry_run=dry_run, progress=progress),
+                limit)
 
 
 @click.command()
@@ -71,8 +61,10 @@ def sync(ctx: click.Context, connection: str, only: str | None, dry_run: bool) -
               help="Re-read changes from this UTC time (ISO 8601).")
 @click.option("--full", is_flag=True, help="Re-read everything and archive what the CRM no longer has.")
 @click.option("--dry-run", is_flag=True, help="Print what would change on each side; write nothing.")
+@click.option("--limit", type=click.IntRange(min=0), help="With --dry-run: show at most N changes (the summary counts all).")
 @click.pass_context
-def resync(ctx: click.Context, connection: str, only: str | None, since, full: bool, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+def resync(ctx: click.Context, connection: str, only: str | None, since, full: bool, dry_run: bool,  # type: ignore[no-untyped-def]
+           limit: int | None) -> None:
     """Re-read CONNECTION from a point (--since) or from scratch (--full) and reconcile."""
     from datetime import timezone
 
@@ -81,18 +73,6 @@ def resync(ctx: click.Context, connection: str, only: str | None, since, full: b
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=timezone.utc)
     _run_engine(ctx, connection, dry_run,
-                lambda engine, progress: engine.resync(only=only, since=since, full=full, dry_run=dry_run, progress=progress))
+                lambda engine, progress: engine.resync(only=only, since=since, full=full, dry_run=dry_run, progress=progress),
+                limit)
 
-
-@click.command()
-@click.pass_context
-def status(ctx: click.Context) -> None:
-    """Each connection's lanes: mode, cursors, last and next run, last counts, failures, token state."""
-    from connector.store.migrate import upgrade
-    from connector.sync.status import lane_report
-
-    loaded = settings(ctx)
-    db = database(loaded)
-    upgrade(db)
-    for line in lane_report(loaded, db):
-        click.echo(line)

@@ -25,6 +25,7 @@ from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.daemon.sd_notify import SystemdNotifier
 from connector.extras import MissingExtraError
+from connector.logs import route_access_log
 from connector.jobs import scheduled_jobs
 from connector.runtime import Runtime
 from connector.store.database import Database
@@ -147,8 +148,9 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
         host=settings.http.host,
         port=settings.http.port,
         log_config=None,
-        access_log=False,
+        access_log=True,
     )
+    route_access_log()
     server = _Server(config, on_signal, lambda: notifier.ready(f"{len(scheduler.lanes())} lanes, HTTP on {settings.http.bind}"))
     try:
         server.run()

@@ -16,7 +16,7 @@ TRANSFORMS = ("trim", "lower", "upper", "full_name", "date", "datetime", "none_i
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class FieldMap(_Data):

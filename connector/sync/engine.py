@@ -92,8 +92,9 @@ class SyncEngine:
                     pusher.queue_unbound()
                 self._step(per_object, obj, pusher.run)
         counts = Counts()
-        for part in per_object.values():
+        for (crm_object, module), part in per_object.items():
             counts.add(part)
+            counts.objects[f"{module} <-> {crm_object}"] = part
         counts.api_calls = self.adapter.api_usage().calls_made - calls_before
         if not lane.dry_run:
             self._record_run(objects, lane.started_at, per_object)

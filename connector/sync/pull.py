@@ -22,7 +22,7 @@ from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import merge, same, to_plain
 from connector.sync.outbox import ORIGIN
-from connector.sync.summary import Counts
+from connector.sync.summary import Counts, field_changes
 
 
 APPLY_BATCH = 2000
@@ -277,11 +277,13 @@ class Puller:
         if not changes:
             counts.unchanged += 1
             return Written(record, crm, values, created=False)
+        if self.lane.dry_run:
+            was = {key: getattr(record, key) for key in changes}
+            counts.changes.append(f"UPM {self.obj.module} {record.id} <- {self.obj.crm_object} {crm.id}: "
+                                  f"{field_changes(was, changes)}")
         for key, value in changes.items():
             setattr(record, key, value)
         counts.updated += 1
-        if self.lane.dry_run:
-            counts.changes.append(f"UPM {self.obj.module} {record.id} <- {self.obj.crm_object} {crm.id}: {sorted(changes)}")
         return Written(record, crm, values, created=False)
 
     def _bind(self, binder: Binder, written: list[Written], now: datetime) -> None:

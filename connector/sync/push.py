@@ -26,7 +26,7 @@ from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import same, to_plain
 from connector.sync.outbox import enqueue
-from connector.sync.summary import Counts
+from connector.sync.summary import Counts, field_changes
 
 MAX_ATTEMPTS = 5
 """A record the CRM keeps refusing for a transient reason goes to failed records after this."""
@@ -126,7 +126,7 @@ class Pusher:
             outgoing = [o for record_id, group in by_record.items()
                         if (o := self._map(session, binder, records.get(record_id), record_id, related.get(record_id, {}), group, counts))]
             if self.lane.dry_run:
-                self._describe(outgoing, counts)
+                self._describe(binder, outgoing, counts)
                 session.rollback()
             else:
                 self._send(session, binder, outgoing, counts)
@@ -156,11 +156,18 @@ class Pusher:
         payload, upm_sent = outcome
         return Outgoing(record_id, payload, upm_sent, rows, binder.crm_id_for(self.obj.module, record_id))
 
-    def _describe(self, outgoing: list[Outgoing], counts: Counts) -> None:
-        """Dry run: what would be sent."""
+    def _describe(self, binder: Binder, outgoing: list[Outgoing], counts: Counts) -> None:
+        """Dry run: what would be sent: a new record's fields, an update's fields from the values
+        both sides held at the last sync to the UPM values sent."""
         for o in outgoing:
-            target = f"new {o.payload[self.obj.key.crm]}" if o.crm_id is None else o.crm_id
-            counts.changes.append(f"{self.obj.crm_object} {target} <- UPM {self.obj.module} {o.record_id}: {sorted(o.payload)}")
+            head = f"{self.obj.crm_object} {o.crm_id or 'new ' + str(o.payload[self.obj.key.crm])} <- UPM {self.obj.module} {o.record_id}"
+            binding = binder.by_record(self.obj.module, o.record_id) if o.crm_id is not None else None
+            if binding is None:
+                counts.changes.append(f"{head}: {sorted(o.payload)}")
+                continue
+            base = binding.synced_values or {}
+            changed = {k: v for k, v in o.upm_sent.items() if not same(v, base.get(k))}
+            counts.changes.append(f"{head}: {field_changes(base, changed) if changed else 'no field differs from the last sync'}")
         counts.pushed += len(outgoing)
 
     def _send(self, session: Session, binder: Binder, outgoing: list[Outgoing], counts: Counts) -> None:

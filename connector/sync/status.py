@@ -1,9 +1,13 @@
-"""`upm-connector status`: what every lane is doing, from the datastore alone (no CRM calls)."""
+"""`upm-connector status`: what every lane is doing, from the datastore alone (no CRM calls).
+
+`status_report` gathers, per connection, its lane's state word (from `lane_state`), token, outbox,
+open failures, last run and cursors as plain JSON-ready values; the command line renders them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
@@ -15,6 +19,7 @@ from connector.store.database import Database
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.store.tokens import OAuthToken
+from connector.sync.lane_state import LaneStatus, lane_states
 
 
 def next_run(schedule: ScheduleSettings, last: datetime | None) -> datetime | None:
@@ -26,11 +31,23 @@ def next_run(schedule: ScheduleSettings, last: datetime | None) -> datetime | No
     return CronTrigger.from_crontab(schedule.cron, timezone="UTC").get_next_fire_time(None, last)
 
 
-def _iso(value: datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else "-"
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
 
 
-def lane_report(settings: Settings, db: Database) -> Iterator[str]:
+def _lane(status: LaneStatus) -> dict[str, Any]:
+    run = status.run
+    return {"lane": status.lane, "connection": status.connection, "state": status.state.value,
+            "reason": status.reason, "holder": status.holder,
+            "last_run": {key: (_iso(value) if isinstance(value, datetime) else value)
+                         for key, value in run.items() if key not in ("lane", "connection")} or None}
+
+
+def status_report(settings: Settings, db: Database, now: datetime) -> dict[str, Any]:
+    """Every connection (adapter, mode, token, outbox, failures, its sync lane, cursors) and every
+    other lane that ran (jobs), as JSON-ready values."""
+    lanes = {status.lane: _lane(status) for status in lane_states(settings, db, now)}
+    connections = []
     with db.session() as session:
         for name, conn in settings.connections.items():
             try:
@@ -43,13 +60,13 @@ def lane_report(settings: Settings, db: Database) -> Iterator[str]:
                                       .where(FailedRecord.connection == name, FailedRecord.status == "open"))
             pending = session.scalar(select(func.count()).select_from(OutboxEntry)
                                      .where(OutboxEntry.connection == name, OutboxEntry.status == "pending"))
-            yield (f"{name}: {conn.adapter}, mode {mode}, {'enabled' if conn.enabled else 'disabled'}, token {token_state}, "
-                   f"outbox pending {pending}, open failures {failures}")
             cursors = session.scalars(select(SyncCursor).where(SyncCursor.connection == name)
                                       .order_by(SyncCursor.crm_object, SyncCursor.module)).all()
-            if not cursors:
-                yield "  (never synced)"
-            for c in cursors:
-                yield (f"  {c.module} <-> {c.crm_object}: changes since {_iso(c.changes_at)}, deletes since {_iso(c.deletes_at)}"
-                       f"{', NEEDS FULL RESYNC (delete log lost)' if c.needs_reconcile else ''}; last run {_iso(c.last_run_at)}, "
-                       f"next {_iso(next_run(conn.schedule, c.last_run_at))}; {c.last_summary or ''}")
+            connections.append({
+                "name": name, "adapter": conn.adapter, "mode": mode, "enabled": conn.enabled, "token": token_state,
+                "outbox_pending": pending, "open_failures": failures, "lane": lanes.pop(f"sync:{name}"),
+                "cursors": [{"module": c.module, "crm_object": c.crm_object, "changes_since": _iso(c.changes_at),
+                             "deletes_since": _iso(c.deletes_at), "needs_full_resync": c.needs_reconcile,
+                             "last_run": _iso(c.last_run_at), "next_run": _iso(next_run(conn.schedule, c.last_run_at)),
+                             "last_summary": c.last_summary} for c in cursors]})
+    return {"connections": connections, "lanes": list(lanes.values())}

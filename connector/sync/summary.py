@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
+from typing import Any
+
+from connector.sync.merge import to_plain
 
 
 @dataclass
@@ -18,9 +22,13 @@ class Counts:
     api_calls: int = 0
     changes: list[str] = field(default_factory=list)
     """With --dry-run: one line per change that would be made."""
+    objects: dict[str, Counts] = field(default_factory=dict)
+    """A run's totals only: the counts of each object ("module <-> crm_object")."""
 
     def add(self, other: Counts) -> None:
         for f in fields(self):
+            if f.name == "objects":
+                continue
             if f.name == "changes":
                 self.changes.extend(other.changes)
             else:
@@ -32,3 +40,10 @@ class Counts:
             f"archived {self.archived}, pushed {self.pushed}, failed {self.failed}, conflicts {self.conflicts}, "
             f"API calls {self.api_calls}"
         )
+
+
+def field_changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """`field old -> new` for each changed field, values as JSON (`title "CTO" -> "CIO", phone null -> "555"`)."""
+    def shown(value: Any) -> str:
+        return json.dumps(to_plain(value), ensure_ascii=False)
+    return ", ".join(f"{name} {shown(old.get(name))} -> {shown(value)}" for name, value in sorted(new.items()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 import pytest
 from click.testing import CliRunner, Result
@@ -82,6 +84,9 @@ def test_assign_accept_reject_pullback(leads, make: Make) -> None:  # type: igno
     assert "assigned (Assigned) holder account 2" in leads("pullback", first, "--reason", "no activity").output
     assert "manual_review (Manual Review)" in leads("pullback", first, "--reason", "no activity").output
     assert leads("list", "--state", "manual_review").output.startswith(f"{first}\tmanual_review")
+    (listed,) = json.loads(leads("list", "--state", "manual_review", "--json").output)
+    assert (listed["id"], listed["distribution_state"], listed["status"]) == (int(first), "manual_review", "Manual Review")
+    assert listed["created_at"] and listed["partner_account_id"] is None
     assert "NotAllowed" in leads("accept", second, "--user", "rep0@beta.example", ok=False).output
     assert "name lead ids or use --new" in leads("distribute", ok=False).output
     assert leads("expire").output == ""

@@ -66,9 +66,21 @@ connections:
 
         code, out = cli("status")
         assert code == 0 and "partner-hs: hubspot, mode advanced" in out and "contact <-> contacts" in out
-        lines = {line.split(":")[0].strip(): line for line in out.splitlines()}
-        assert "read 1, created 1" in lines["contact <-> contacts"], "each object shows its own counts"
-        assert "read 0, created 0" in lines["account <-> companies"], lines
+        code, out = cli("status", "--json")
+        (conn,) = json.loads(out)["connections"]
+        summaries = {f"{c['module']} <-> {c['crm_object']}": c["last_summary"] for c in conn["cursors"]}
+        assert "read 1, created 1" in summaries["contact <-> contacts"], "each object shows its own counts"
+        assert "read 0, created 0" in summaries["account <-> companies"], summaries
+        assert conn["lane"]["state"] == "OK"
+
+        # The CRM's side changes: a dry run names the field, its old and new value, and sums up per object.
+        running.emulator.admin_upsert(0, "contacts", {"jobtitle": "CTO"}, crm_id)
+        code, out = cli("sync", "partner-hs", "--dry-run")
+        assert code == 0 and f'would: UPM contact {row["id"]} <- contacts {crm_id}: title "CIO" -> "CTO"' in out, out
+        assert "contact <-> contacts: would create 0, update 1, leave 0 unchanged, archive 0, push 0" in out
+        code, out = cli("sync", "partner-hs", "--dry-run", "--limit", "0")
+        assert "would: " not in out and "... and 1 more change(s) (--limit 0)" in out, out
+        assert "contact <-> contacts: would create 0, update 1" in out, "the summary counts every change"
 
         # While a daemon holds the connection's lane, the command does not sync it too.
         database = Database(database_url)

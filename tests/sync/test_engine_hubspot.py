@@ -146,3 +146,17 @@ def test_progress_is_reported_per_page_and_batch(hs: HubSpotSetup) -> None:
     finally:
         engine.adapter.close()
     assert steps == {"pull account": 3, "pull contact": 5, "push contact": 1}
+
+
+def test_a_dry_run_push_shows_each_field_old_and_new_and_counts_per_object(hs: HubSpotSetup) -> None:
+    with hs.db.session() as s:
+        contact = Contact(email="dry@p.example", last_name="Dry")
+        s.add(contact)
+    hs.cycle()
+    with hs.db.session() as s:
+        s.get(Contact, contact.id).last_name = "Wet"
+    counts = hs.cycle(dry_run=True)
+    (crm_id,) = [c["id"] for c in hs.crm("contacts") if c.get("email") == "dry@p.example"]
+    assert f'contacts {crm_id} <- UPM contact {contact.id}: last_name "Dry" -> "Wet"' in counts.changes
+    assert counts.objects["contact <-> contacts"].pushed == 1
+    assert sum(part.pushed for part in counts.objects.values()) == counts.pushed

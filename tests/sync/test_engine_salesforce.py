@@ -4,6 +4,7 @@ running out (full resync) and the failures commands."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -94,6 +95,9 @@ def test_failures_commands(sf: SalesforceSetup) -> None:
     assert result.exit_code == 1 and "failed 1" in result.output, result.output
     listing = cli("failures", "list")
     assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in listing.output and f"record {contact.id}" in listing.output
+    assert any("FIELD_CUSTOM_VALIDATION_EXCEPTION" in line and "│" in line for line in listing.output.splitlines())
+    (listed,) = json.loads(cli("failures", "list", "--json").stdout)
+    assert (listed["record_id"], listed["error_code"], listed["status"]) == (contact.id, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "open")
     with sf.db.session() as s:
         failure_id = s.scalars(select(FailedRecord.id)).one()
     shown = cli("failures", "show", str(failure_id))

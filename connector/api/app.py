@@ -9,11 +9,13 @@ from fastapi.responses import JSONResponse
 
 from connector import __version__
 from connector.api.auth import Authenticator
+from connector.api.directory import directory_router, install_directory_errors
 from connector.api.leads import install_lead_errors, lead_router
 from connector.api.metrics import install_metrics
 from connector.clock import Clock, SystemClock
 from connector.config.settings import HttpSettings, Settings
 from connector.leads.service import LeadService
+from connector.services.directory import DirectoryService
 from connector.store.database import Database
 from connector.sync.lane_state import lane_states
 
@@ -28,8 +30,11 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
     clock = clock or SystemClock()
     app = FastAPI(title="UPM Connector", version=__version__, docs_url=None, redoc_url=None)
     install_metrics(app, settings, db, clock)
-    app.include_router(lead_router(leads, Authenticator(db, (http or HttpSettings()).api_keys)))
+    authenticate = Authenticator(db, (http or HttpSettings()).api_keys)
+    app.include_router(lead_router(leads, authenticate))
     install_lead_errors(app)
+    app.include_router(directory_router(DirectoryService(db, leads), authenticate))
+    install_directory_errors(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

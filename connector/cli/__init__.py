@@ -13,6 +13,7 @@ from connector.cli.auth import auth
 from connector.cli.config import config, mappings
 from connector.cli.daemon import run
 from connector.cli.db import db
+from connector.cli.directory import COMMANDS as DIRECTORY_COMMANDS
 from connector.cli.emulator import emulator
 from connector.cli.export import export
 from connector.cli.failures import failures
@@ -40,5 +41,5 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
 
 for _command in (init, run, db, config, export, emulator, auth, mappings, sync, resync, status, failures, api_key,
-                 leads_group, import_group):
+                 leads_group, import_group, *DIRECTORY_COMMANDS):
     main.add_command(_command)

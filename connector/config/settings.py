@@ -232,6 +232,23 @@ class LeadSettings(Section):
     """Who is emailed about leads sent to manual review, rejections and status changes."""
 
 
+class DirectorySettings(Section):
+    """The partner directory seeded from the config: applied when the daemon starts and by
+    `upm-connector directory seed`. Each entry is created when missing (partners and groups by name,
+    users by email, named accounts by name) and brought to the values written when it exists, so
+    applying it twice changes nothing. Keys as `partners add`, `users add`, `groups add` and
+    `named-accounts add` take them (see connector/services/directory.py)."""
+
+    partners: list[dict[str, Any]] = Field(default_factory=list)
+    """e.g. `{name: Acme Resellers, tier: Gold, countries: [US, CA], parent: Acme Holdings}`."""
+    users: list[dict[str, Any]] = Field(default_factory=list)
+    """e.g. `{email: rep@acme.example, partner: Acme Resellers, role: sales}`."""
+    groups: list[dict[str, Any]] = Field(default_factory=list)
+    """e.g. `{name: US resellers, distribution_model: round_robin, members: [Acme Resellers]}`."""
+    named_accounts: list[dict[str, Any]] = Field(default_factory=list)
+    """e.g. `{name: Initech, partner: Acme Resellers, rep: rep@acme.example}`."""
+
+
 class SmtpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
@@ -287,6 +304,7 @@ class Settings(Section):
     connections: dict[str, ConnectionSettings] = Field(default_factory=dict)
     jobs: dict[str, JobSettings] = Field(default_factory=dict)
     leads: LeadSettings = LeadSettings()
+    directory: DirectorySettings = DirectorySettings()
     notifications: NotificationSettings = NotificationSettings()
     emulators: EmulatorsSettings = EmulatorsSettings()
 

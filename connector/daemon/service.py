@@ -28,6 +28,8 @@ from connector.extras import MissingExtraError
 from connector.logs import route_access_log
 from connector.jobs import scheduled_jobs
 from connector.runtime import Runtime
+from connector.services.directory import DirectoryService
+from connector.services.directory_seed import seed
 from connector.store.database import Database
 from connector.store.migrate import current_revision, head_revision, upgrade
 
@@ -112,6 +114,15 @@ def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
         return 2
 
 
+def _seed_directory(settings: Settings, runtime: Runtime) -> None:
+    """Apply the config's `directory:` section (idempotent); a bad entry is logged, the rest applied."""
+    report = seed(DirectoryService(runtime.db, runtime.leads), settings)
+    for problem in report.problems:
+        log.error("directory seed: %s", problem)
+    if report.created or report.updated:
+        log.info("directory seeded from the config", extra={"created": report.created, "updated": report.updated})
+
+
 def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
     runtime = Runtime(settings, clock=clock)
     db = runtime.db
@@ -123,6 +134,7 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
     for problem in check_references(settings):
         log.error("configuration problem, lane not started: %s", problem)
     leads = runtime.leads
+    _seed_directory(settings, runtime)
     if settings.leads.rules:
         saved = leads.save_rules(settings.leads.rules)
         log.info("assignment rules from the config saved", extra={"rules": [rule.name for rule in saved]})

@@ -25,6 +25,7 @@ class PartnerAccount(Timestamped, Base):
     industries: Mapped[list[str]] = mapped_column(JSON, default=list)
     competencies: Mapped[list[str]] = mapped_column(JSON, default=list)
     certifications: Mapped[list[str]] = mapped_column(JSON, default=list)  # product certifications
+    products: Mapped[list[str]] = mapped_column(JSON, default=list)  # products the partner sells
     auto_accept: Mapped[bool] = mapped_column(default=False)
     ignored_companies: Mapped[list[str]] = mapped_column(JSON, default=list)
     notification_recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -64,6 +65,9 @@ class PartnerGroup(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     description: Mapped[str | None] = mapped_column(String(1000))
     distribution_model: Mapped[str] = mapped_column(String(20), default="round_robin")  # or shark_tank
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """What makes a partner belong (tiers, countries, competencies...): kept for the people who
+    maintain the group; membership is the members list."""
 
     members: Mapped[list[PartnerGroupMember]] = relationship(
         back_populates="group", cascade="all, delete-orphan", order_by="PartnerGroupMember.position"

@@ -1,0 +1,150 @@
+"""The directory service: validation naming field and value, the directory version moving with
+every write (and only then), deactivation redistributing leads, and seeding from the config."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from connector.config.settings import DirectorySettings, Settings
+from connector.leads import lifecycle
+from connector.leads.service import LeadService
+from connector.services.directory import (DirectoryService, GroupSpec, InvalidField, NamedAccountSpec, PartnerChanges,
+                                          PartnerSpec, UnknownRecord, UserChanges, UserSpec, parse)
+from connector.services.directory_seed import seed
+from connector.store import Database
+from connector.store.directory_version import current_token
+from connector.store.partners import PartnerAccount
+from leads.conftest import Make
+
+
+def token(db: Database) -> str | None:
+    with db.session() as s:
+        return current_token(s)
+
+
+def refused(call, *args) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidField) as caught:
+        call(*args)
+    return str(caught.value)
+
+
+def test_bad_input_is_refused_naming_the_field_and_the_value(directory: DirectoryService) -> None:
+    directory.add_partner(parse(PartnerSpec, {"name": "Acme", "countries": ["us", "CA"]}))
+    directory.add_partner(parse(PartnerSpec, {"name": "Acme West", "parent": "Acme"}))
+    directory.add_user(parse(UserSpec, {"email": "rep@acme.example", "partner": "Acme"}))
+    assert directory.partner("acme").countries == ["US", "CA"], "codes are kept upper-case"
+    assert refused(directory.add_partner, parse(PartnerSpec, {"name": "X", "parent": "Nope"})) == \
+        "parent: 'Nope' is not a partner"
+    assert refused(directory.edit_partner, "Acme", parse(PartnerChanges, {"parent": "Acme West"})) == \
+        "parent: 'Acme West' would make a cycle: Acme -> Acme West -> Acme"
+    assert refused(directory.add_partner, parse(PartnerSpec, {"name": "ACME"})) == \
+        "name: 'ACME' is already the name of partner 1"
+    assert refused(directory.add_user, parse(UserSpec, {"email": "Rep@Acme.example", "partner": "Acme"})) == \
+        "email: 'Rep@Acme.example' is already the email of user 1"
+    assert refused(directory.add_group, parse(GroupSpec, {"name": "G", "members": ["Acme", "Ghost"]})) == \
+        "members.1.partner: 'Ghost' is not a partner"
+    assert refused(directory.add_group, parse(GroupSpec, {"name": "G", "members": ["Acme West=rep@acme.example"]})) \
+        == "members.0.rep: 'rep@acme.example' is not a user of Acme West"
+    assert refused(parse, PartnerSpec, {"name": "Y", "countries": ["United Kingdom"]}) == \
+        "countries: 'United Kingdom' is not an ISO 3166 country code; did you mean 'GBR'?"
+    assert refused(parse, UserSpec, {"email": "r@x.example", "partner": "Acme", "role": "boss"}).startswith(
+        "role: 'boss' is invalid: Input should be 'admin', 'marketing' or 'sales'")
+    assert refused(parse, UserSpec, {"partner": "Acme"}) == "email: a value is required"
+    with pytest.raises(UnknownRecord, match="no partner 'Nobody'"):
+        directory.partner("Nobody")
+    assert [p.name for p in directory.partners()] == ["Acme", "Acme West"], "nothing refused was written"
+
+
+def test_every_write_moves_the_directory_version_and_a_no_op_does_not(db: Database, service: LeadService) -> None:
+    bare = Database(db.url)  # no session hooks: the service bumps the version itself
+    directory = DirectoryService(bare, service)
+    seen = {token(db)}
+
+    def moved() -> None:
+        now = token(db)
+        assert now not in seen, "the directory version did not change"
+        seen.add(now)
+
+    directory.add_partner(parse(PartnerSpec, {"name": "Acme"}))
+    moved()
+    directory.add_user(parse(UserSpec, {"email": "rep@acme.example", "partner": "Acme"}))
+    moved()
+    directory.add_group(parse(GroupSpec, {"name": "G", "members": ["Acme"]}))
+    moved()
+    directory.add_named_account(parse(NamedAccountSpec, {"name": "Initech", "partner": "Acme"}))
+    moved()
+    directory.edit_user("rep@acme.example", parse(UserChanges, {"role": "admin"}))
+    moved()
+    before = token(db)
+    directory.edit_partner("Acme", parse(PartnerChanges, {"name": "Acme"}))
+    directory.edit_group("G", parse(GroupSpec, {"name": "G", "members": ["Acme"]}))
+    assert token(db) == before, "a write that changes nothing leaves the version alone"
+    directory.deactivate_named_account("Initech")
+    moved()
+    bare.dispose()
+
+
+def test_deactivating_a_partner_pulls_back_its_leads_and_redistributes_them(
+        directory: DirectoryService, service: LeadService, make: Make) -> None:
+    alpha, beta = make.partner("Alpha"), make.partner("Beta")
+    make.group("US", [alpha, beta])
+    service.save_rules([{"name": "us", "target": "group:US", "model": "round_robin"}])
+    first, second = make.lead(email="a@c.example"), make.lead(email="b@c.example")
+    for lead in (first, second):
+        service.assign(lead, "account:Alpha", reason="test")
+    service.accept(second, make.users_of(alpha)[0])
+    untouched = make.lead(email="c@c.example")
+    service.assign(untouched, "account:Beta", reason="test")
+
+    done = directory.deactivate_partner("Alpha", "left the program")
+    assert done.was_active and done.kind == "partner" and done.name == "Alpha"
+    assert [(m.lead_id, m.partner, m.state) for m in done.leads] == [(first, "Beta", lifecycle.ASSIGNED),
+                                                                      (second, "Beta", lifecycle.ASSIGNED)]
+    assert all(make.prospect(lead).partner_account_id == beta for lead in (first, second))
+    assert ("pulled_back", "account", alpha) in make.assignment_actions(first)
+    assert make.prospect(untouched).partner_account_id == beta
+    assert directory.partner("Alpha").active is False
+    again = directory.deactivate_partner("Alpha")
+    assert not again.was_active and again.leads == []
+
+
+def test_deactivating_a_user_pulls_back_the_leads_assigned_to_them(directory: DirectoryService,
+                                                                   service: LeadService, make: Make) -> None:
+    alpha, beta = make.partner("Alpha", users=2), make.partner("Beta")
+    rep, other = make.users_of(alpha)
+    lead, kept = make.lead(email="a@c.example"), make.lead(email="b@c.example")
+    service.assign(lead, f"user:{rep}", reason="test")
+    service.assign(kept, f"user:{other}", reason="test")
+    service.save_rules([{"name": "beta", "target": "account:Beta"}])
+
+    done = directory.deactivate_user("rep0@alpha.example")
+    assert [(m.lead_id, m.partner_id) for m in done.leads] == [(lead, beta)]
+    assert make.prospect(kept).assigned_user_id == other, "other users' leads stay"
+    assert directory.user(rep).active is False
+
+
+def test_seeding_from_the_config_is_idempotent_and_reports_bad_entries(db: Database,
+                                                                      directory: DirectoryService) -> None:
+    settings = Settings(directory=DirectorySettings(
+        partners=[{"name": "Acme Resellers", "tier": "Gold", "countries": ["US"]},
+                  {"name": "Acme West", "parent": "Acme Resellers"},
+                  {"name": "Broken", "parent": "Nowhere"}],
+        users=[{"email": "rep@acme.example", "partner": "Acme Resellers", "role": "sales"}],
+        groups=[{"name": "Demo", "members": ["Acme Resellers", "Acme West"]}],
+        named_accounts=[{"name": "Initech", "partner": "Acme Resellers", "rep": "rep@acme.example"}],
+    ))
+    first = seed(directory, settings)
+    assert first.created == ["partner Acme Resellers", "partner Acme West", "user rep@acme.example", "group Demo",
+                             "named account Initech"]
+    assert first.problems == ["(embedded defaults): directory.partners[2]: parent: 'Nowhere' is not a partner"]
+    version = token(db)
+    second = seed(directory, settings)
+    assert (second.created, second.updated, second.unchanged) == ([], [], 5)
+    assert token(db) == version, "a second seed writes nothing"
+    with db.session() as s:
+        assert len(list(s.scalars(select(PartnerAccount)))) == 2
+    changed = Settings(directory=DirectorySettings(partners=[{"name": "Acme Resellers", "tier": "Platinum"}]))
+    assert seed(directory, changed).updated == ["partner Acme Resellers"]
+    assert directory.partner("Acme Resellers").tier == "Platinum"
+    assert directory.partner("Acme Resellers").countries == ["US"], "fields not written are kept"

@@ -235,8 +235,8 @@ class LeadSettings(Section):
 class DirectorySettings(Section):
     """The partner directory seeded from the config: applied when the daemon starts and by
     `upm-connector directory seed`. Each entry is created when missing (partners and groups by name,
-    users by email, named accounts by name) and brought to the values written when it exists, so
-    applying it twice changes nothing. Keys as `partners add`, `users add`, `groups add` and
+    users by email, named accounts by name); one already there is left as it is (the directory
+    commands and the API own it from then on), so applying it twice changes nothing. Keys as `partners add`, `users add`, `groups add` and
     `named-accounts add` take them (see connector/services/directory.py)."""
 
     partners: list[dict[str, Any]] = Field(default_factory=list)

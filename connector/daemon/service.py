@@ -119,8 +119,8 @@ def _seed_directory(settings: Settings, runtime: Runtime) -> None:
     report = seed(DirectoryService(runtime.db, runtime.leads), settings)
     for problem in report.problems:
         log.error("directory seed: %s", problem)
-    if report.created or report.updated:
-        log.info("directory seeded from the config", extra={"created": report.created, "updated": report.updated})
+    if report.created:
+        log.info("directory seeded from the config", extra={"created": report.created})
 
 
 def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:

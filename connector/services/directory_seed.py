@@ -1,7 +1,9 @@
 """Seeding the partner directory from the config's `directory:` section (daemon start and
 `upm-connector directory seed`): partners, then users, groups and named accounts, each created
-when missing and brought to the written values when present. Applying the same section twice writes
-nothing the second time. A bad entry is reported with where it was written and the rest go on.
+when missing (partners and groups by name, users by email, named accounts by name). One already
+there is left as it is: after seeding, the directory commands and the API own it, and a restart
+never undoes their edits. Applying the same section twice writes nothing the second time. A bad
+entry is reported with where it was written and the rest go on.
 """
 
 from __future__ import annotations
@@ -13,22 +15,20 @@ from typing import Any
 from pydantic import BaseModel
 
 from connector.config.settings import Settings
-from connector.services.directory import (DirectoryError, DirectoryService, GroupChanges, GroupSpec,
-                                          NamedAccountChanges, NamedAccountSpec, PartnerChanges, PartnerSpec,
-                                          UnknownRecord, UserChanges, UserSpec, parse)
+from connector.services.directory import (DirectoryError, DirectoryService, GroupSpec, NamedAccountSpec, PartnerSpec,
+                                          UnknownRecord, UserSpec, parse)
 
 
 @dataclass
 class SeedReport:
-    """What seeding did: entries created, updated (changed), unchanged, and the problems."""
+    """What seeding did: entries created, entries already there (left alone), and the problems."""
 
     created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: int = 0
+    present: int = 0
     problems: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"directory seed: {len(self.created)} created, {len(self.updated)} updated, {self.unchanged} unchanged, "
+        return (f"directory seed: {len(self.created)} created, {self.present} already there, "
                 f"{len(self.problems)} problem(s)")
 
 
@@ -37,21 +37,16 @@ class _Kind:
     section: str
     key: str
     spec: type[BaseModel]
-    changes: type[BaseModel]
     show: Callable[[DirectoryService, str], BaseModel]
     add: Callable[[DirectoryService, Any], BaseModel]
-    edit: Callable[[DirectoryService, str, Any], BaseModel]
 
 
 _KINDS = (
-    _Kind("partners", "name", PartnerSpec, PartnerChanges, DirectoryService.partner, DirectoryService.add_partner,
-          DirectoryService.edit_partner),
-    _Kind("users", "email", UserSpec, UserChanges, DirectoryService.user, DirectoryService.add_user,
-          DirectoryService.edit_user),
-    _Kind("groups", "name", GroupSpec, GroupChanges, DirectoryService.group, DirectoryService.add_group,
-          DirectoryService.edit_group),
-    _Kind("named_accounts", "name", NamedAccountSpec, NamedAccountChanges, DirectoryService.named_account,
-          DirectoryService.add_named_account, DirectoryService.edit_named_account),
+    _Kind("partners", "name", PartnerSpec, DirectoryService.partner, DirectoryService.add_partner),
+    _Kind("users", "email", UserSpec, DirectoryService.user, DirectoryService.add_user),
+    _Kind("groups", "name", GroupSpec, DirectoryService.group, DirectoryService.add_group),
+    _Kind("named_accounts", "name", NamedAccountSpec, DirectoryService.named_account,
+          DirectoryService.add_named_account),
 )
 
 
@@ -74,13 +69,9 @@ def _apply(service: DirectoryService, kind: _Kind, entry: Any, report: SeedRepor
     ref = str(getattr(spec, kind.key))
     label = f"{kind.section.rstrip('s').replace('_', ' ')} {ref}"
     try:
-        before = kind.show(service, ref)
+        kind.show(service, ref)
     except UnknownRecord:
         kind.add(service, spec)
         report.created.append(label)
         return
-    after = kind.edit(service, ref, parse(kind.changes, entry))
-    if after == before:
-        report.unchanged += 1
-    else:
-        report.updated.append(label)
+    report.present += 1

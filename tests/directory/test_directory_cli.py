@@ -123,10 +123,10 @@ def test_directory_seed_applies_the_config_once(cli, tmp_path: Path) -> None:  #
                       "    - {email: rep@acme.example, partner: Acme Resellers}\n"
                       "    - {email: lost@acme.example, partner: Nobody}\n", encoding="utf-8")
     first = cli("--config", str(config), "directory", "seed", code=1)
-    assert "directory seed: 2 created, 0 updated, 0 unchanged, 1 problem(s)" in first.output
+    assert "directory seed: 2 created, 0 already there, 1 problem(s)" in first.output
     assert f"error: {config}:6: directory.users[1]: partner: 'Nobody' is not a partner" in first.output
     second = cli("--config", str(config), "directory", "seed", code=1)
-    assert "0 created, 0 updated, 2 unchanged" in second.output
+    assert "0 created, 2 already there" in second.output
 
 
 def test_the_embedded_defaults_seed_a_demo_directory(cli) -> None:  # type: ignore[no-untyped-def]

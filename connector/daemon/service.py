@@ -120,7 +120,7 @@ def _seed_directory(settings: Settings, runtime: Runtime) -> None:
     for problem in report.problems:
         log.error("directory seed: %s", problem)
     if report.created:
-        log.info("directory seeded from the config", extra={"created": report.created})
+        log.info("directory seeded from the config", extra={"seeded": report.created})
 
 
 def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:

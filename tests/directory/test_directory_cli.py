@@ -134,3 +134,31 @@ def test_the_embedded_defaults_seed_a_demo_directory(cli) -> None:  # type: igno
     users = json.loads(cli("users", "list", "--partner", "Acme Resellers", "--json").output)
     assert "rep@acme.example" in [u["email"] for u in users]
     assert cli("api-key", "issue", "rep@acme.example").output.startswith("upm_")
+
+
+def test_the_readme_onboarding_walk_through_works_as_written(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The commands of README "### Onboard a partner", run in an empty folder (in process: each
+    `upm-connector` line through click, `printf` and `> FILE` as a shell does them), print what the
+    README says the last one prints."""
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Onboard a partner", 1)[1]
+    script = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    printed = section.split("The last command says what happened to the partner's leads:\n\n```\n", 1)[1]
+    output = ""
+    for line in script.splitlines():
+        words = shlex.split(line)
+        if words[0] == "printf":
+            assert words[2] == ">"
+            (tmp_path / words[3]).write_text(words[1].encode().decode("unicode_escape"), encoding="utf-8")
+            continue
+        assert words[0] == "upm-connector", line
+        target = None
+        if ">" in words:
+            words, target = words[:words.index(">")], words[words.index(">") + 1]
+        output = cli(*words[1:]).stdout
+        if target is not None:
+            (tmp_path / target).write_text(output, encoding="utf-8")
+    assert output == printed.split("```", 1)[0]
+    assert (tmp_path / "sam.key").read_text().startswith("upm_")

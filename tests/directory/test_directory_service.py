@@ -147,3 +147,20 @@ def test_seeding_from_the_config_is_idempotent_and_reports_bad_entries(db: Datab
     directory.edit_partner("Acme Resellers", parse(PartnerChanges, {"tier": "Platinum"}))
     assert seed(directory, settings).present == 5
     assert directory.partner("Acme Resellers").tier == "Platinum", "a seed never undoes an edit"
+
+
+def test_the_daemon_seeds_the_directory_at_start_and_logs_it(db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from connector.daemon.service import _seed_directory
+    from connector.runtime import Runtime
+
+    settings = Settings(directory=DirectorySettings(partners=[{"name": "Acme Resellers"}, {"name": "Bad", "parent": "?"}]))
+    runtime = Runtime(settings, db=db)
+    with caplog.at_level(logging.INFO, logger="connector.daemon.service"):
+        _seed_directory(settings, runtime)
+        _seed_directory(settings, runtime)
+    seeded = [r for r in caplog.records if r.getMessage() == "directory seeded from the config"]
+    assert [r.seeded for r in seeded] == [["partner Acme Resellers"]], "logged once: the second start adds nothing"
+    assert sum("parent: '?' is not a partner" in r.getMessage() for r in caplog.records) == 2
+    assert DirectoryService(db, runtime.leads).partner("Acme Resellers").active

@@ -30,7 +30,7 @@ from connector.leads import assign, lifecycle
 from connector.leads.inbox import ACTIVITY_KINDS
 from connector.leads.locks import lock
 from connector.leads.service import LeadService
-from connector.leads.visibility import READ_WRITE, Scope, record_access, record_clause, scope_of
+from connector.leads.visibility import READ_WRITE, Scope, record_access, record_accesses, record_clause, scope_of
 from connector.services import conversions
 from connector.services.errors import Invalid, NotAllowed, NotFound, PreconditionRequired, VersionMismatch
 from connector.services.kinds import KINDS_BY_KEY, LINE_ITEM_FIELDS, MODELS_BY_KEY, Kind
@@ -154,8 +154,9 @@ class RecordService:
             found = list(session.scalars(query.limit(limit + 1)))
             more = len(found) > limit
             found = found[:limit]
-            items = [self.view(session, kind, r, None if actor.user_id is None else
-                               record_access(session, scope, kind.key, r, MODELS_BY_KEY)) for r in found]
+            accesses = ([None] * len(found) if actor.user_id is None else
+                        record_accesses(session, scope, kind.key, found, MODELS_BY_KEY))
+            items = [self.view(session, kind, r, a) for r, a in zip(found, accesses, strict=True)]
             return Page(items, encode_cursor(found[-1].id) if more else None)
 
     # -- writing ----------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ versions (ETag / If-Match); computed amounts; conversions; lead activity; errors
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from connector.leads import lifecycle
@@ -303,3 +304,37 @@ def test_openapi_is_served_with_the_bearer_scheme_and_response_schemas(api: Api)
     assert {"amount", "line_items", "version"} <= set(out)
     assert "amount" not in spec["components"]["schemas"]["OpportunityCreate"]["properties"]
     assert api.call("GET", "/docs", None).status_code == 200
+
+
+def test_two_edits_on_one_version_at_once_one_wins_the_other_is_409(api: Api, keys_: Keys) -> None:
+    account = made(api, keys_.a, "accounts", {"name": "Contested"})
+    path = f"/api/v1/accounts/{account['id']}"
+    barrier = threading.Barrier(4)
+
+    def edit(n: int) -> tuple[int, str]:
+        client = Api(api.base_url)
+        barrier.wait()
+        answer = client.call("PATCH", path, keys_.a, etag=f'"{account["version"]}"', json={"phone": f"555-010{n}"})
+        client.http.close()
+        return answer.status_code, answer.text
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(edit, range(4)))
+    assert sorted(code for code, _ in results) == [200, 409, 409, 409], results
+    (winner,) = [json.loads(text)["phone"] for code, text in results if code == 200]
+    assert api.call("GET", path, keys_.a).json()["phone"] == winner
+
+
+def test_notes_and_tasks_follow_the_record_they_are_attached_to(api: Api, keys_: Keys, service: LeadService,
+                                                                make: Make) -> None:
+    lead = make.lead(email="shared@customer.example")
+    service.assign(lead, "account:Alpha", reason="look only", access_type="Read-Only")
+    refused = api.call("POST", "/api/v1/notes", keys_.a, json={"record_module": "prospect", "record_id": lead, "body": "x"})
+    assert refused.status_code == 403, "a read-only record takes no notes"
+    note = made(api, keys_.vendor, "notes", {"record_module": "prospect", "record_id": lead, "body": "from the CAM"})
+    seen = api.call("GET", f"/api/v1/notes/{note['id']}", keys_.a)
+    assert seen.status_code == 200 and seen.json()["access_type"] == "Read-Only"
+    assert [n["id"] for n in api.call("GET", "/api/v1/notes", keys_.a).json()["items"]] == [note["id"]]
+    assert api.call("GET", f"/api/v1/notes/{note['id']}", keys_.b).status_code == 404
+    bad = api.call("POST", "/api/v1/tasks", keys_.vendor, json={"record_module": "planet", "record_id": 1, "subject": "s"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "record_module"

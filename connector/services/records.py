@@ -20,6 +20,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -43,6 +44,8 @@ from connector.store.records import LineItem, Note, Opportunity, Prospect, Regis
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_PAGE = 500
 MICROSECOND = timedelta(microseconds=1)
+MAX_MONEY = Decimal(10) ** 16
+"""What a money column (18 digits, 2 after the point) holds."""
 
 
 @dataclass(frozen=True)
@@ -355,9 +358,11 @@ class RecordService:
             if actor.user_id is not None and name in kind.vendor_only and value is not None:
                 raise Invalid(name, value, "set by the vendor only")
         for name, value in fields.items():
-            if value is None:
-                continue
             column = kind.column(name)
+            if value is None:
+                if not column.nullable:
+                    raise Invalid(name, None, "cannot be empty")
+                continue
             targets = {fk.column.table.name for fk in column.foreign_keys}
             if "partner_accounts" in targets:
                 if actor.user_id is None:
@@ -407,5 +412,6 @@ class RecordService:
             item.compute()
             items.append(item)
         opportunity.line_items = items
-        opportunity.recompute_amount()
+        if opportunity.recompute_amount() >= MAX_MONEY:
+            raise Invalid("line_items", len(items), f"the amount would pass {MAX_MONEY - Decimal('0.01'):,}")
 

@@ -198,6 +198,8 @@ def test_bad_input_is_422_naming_the_field_and_value(api: Api, keys_: Keys) -> N
         ({"name": "x", "account_id": 42}, "account_id", 42),
         ({"name": "x", "account_id": 2**70}, "account_id", 2**70),
         ({"sales_stage": 2}, "name", None),
+        ({"name": "x", "line_items": [{"product": "w", "sales_price": "999999999999.99", "quantity": "999999.99"}]},
+         "line_items", 1),
     ]
     for payload, field, value in cases:
         answer = api.call("POST", "/api/v1/opportunities", keys_.a, json=payload)
@@ -210,6 +212,10 @@ def test_bad_input_is_422_naming_the_field_and_value(api: Api, keys_: Keys) -> N
         assert answer.status_code == 422 and answer.json()["error"] == "invalid", (path, answer.text)
     assert api.call("GET", "/api/v1/opportunities/12345", keys_.a).json() == {
         "detail": "no opportunity 12345", "error": "NotFound"}
+    opp = made(api, keys_.a, "opportunities", {"name": "x"})
+    emptied = api.call("PATCH", f"/api/v1/opportunities/{opp['id']}", keys_.a, etag="*", json={"name": None})
+    assert emptied.status_code == 422 and emptied.json()["detail"] == [
+        {"field": "name", "value": None, "message": "cannot be empty"}]
     garbled = api.call("POST", "/api/v1/accounts", keys_.a, data="{not json", headers={"Content-Type": "application/json"})
     assert garbled.status_code == 422
     nul = api.call("POST", "/api/v1/accounts", keys_.a, json={"name": "a\u0000b"})

@@ -1,4 +1,5 @@
-"""The FastAPI application the daemon serves: health probes (open) and the lead API (keyed)."""
+"""The FastAPI application the daemon serves: health probes (open), the lead API and the records API
+(keyed), and their OpenAPI description (`/openapi.json`, browsable at `/docs`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from connector.api.auth import Authenticator
 from connector.api.directory import directory_router, install_directory_errors
 from connector.api.leads import install_lead_errors, lead_router
 from connector.api.metrics import install_metrics
+from connector.api.records import install_record_errors, records_router
 from connector.clock import Clock, SystemClock
 from connector.config.settings import HttpSettings, Settings
 from connector.leads.service import LeadService
 from connector.services.directory import DirectoryService
+from connector.services.records import RecordService
 from connector.store.database import Database
 from connector.sync.lane_state import lane_states
 
@@ -28,13 +31,16 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
     and /metrics report (and `daemon.ready_unless`)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
-    app = FastAPI(title="UPM Connector", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(title="UPM Connector", version=__version__, docs_url="/docs", redoc_url=None,
+                  openapi_url="/openapi.json")
     install_metrics(app, settings, db, clock)
     authenticate = Authenticator(db, (http or HttpSettings()).api_keys)
     app.include_router(lead_router(leads, authenticate))
     install_lead_errors(app)
     app.include_router(directory_router(DirectoryService(db, leads), authenticate))
     install_directory_errors(app)
+    app.include_router(records_router(RecordService(db, leads, clock), authenticate))
+    install_record_errors(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -15,7 +15,8 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fastapi import Header, HTTPException
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from connector.api.keys import key_hash
@@ -36,6 +37,11 @@ class Caller:
         return self.user_id is not None
 
 
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="A vendor key (`http.api_keys`) or a partner user's key (`upm-connector api-key issue`)")
+"""The OpenAPI security scheme every keyed route declares (it only reads the header: Authenticator decides)."""
+
+
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -47,11 +53,11 @@ class Authenticator:
         self.db = db
         self.vendor = [(name, key_hash(secret.get())) for name, secret in vendor_keys.items()]
 
-    def __call__(self, authorization: str | None = Header(default=None)) -> Caller:
-        scheme, _, key = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
+    def __call__(self, credentials: HTTPAuthorizationCredentials | None = Depends(BEARER)) -> Caller:
+        key = credentials.credentials.strip() if credentials is not None else ""
+        if not key:
             raise _unauthorized("missing bearer key")
-        digest = key_hash(key.strip())
+        digest = key_hash(key)
         for name, expected in self.vendor:
             if hmac.compare_digest(expected, digest):
                 return Caller(name)

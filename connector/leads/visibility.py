@@ -1,21 +1,27 @@
-"""Who sees which prospects: the one place that decides it (listings, inbox actions, the API).
+"""Who sees which records: the one place that decides it (listings, inbox actions, the APIs).
 
 A partner user sees a prospect while an active grant (RecordAssignment) names them, a group their
 account belongs to, or their account. A parent account's users also see what its children's
 accounts, users and groups see, all the way down. An inactive or unapproved user, or a user of an
 inactive account, sees nothing.
+
+Every other record kind (`record_clause`, `record_access`): a record whose `partner_account_id` is
+one of the scope's accounts (the user's own and its children's) is seen Read-Write; an active grant
+on it gives what the grant says (Read-Write wins). Notes and tasks are seen with the record they
+are attached to, companies with a prospect seen that names them, and campaigns by every partner
+user, read-only (they are the vendor's).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from connector.store.assignments import RecordAssignment
 from connector.store.partners import PartnerAccount, PartnerGroupMember, PartnerUser
-from connector.store.records import Prospect
+from connector.store.records import Campaign, Company, Note, Prospect, Task
 
 PROSPECT = "prospect"
 
@@ -74,3 +80,83 @@ def access_of(session: Session, user_id: int, prospect_id: int) -> str | None:
     if not types:
         return None
     return "Read-Write" if "Read-Write" in types else "Read-Only"
+
+
+READ_ONLY, READ_WRITE = "Read-Only", "Read-Write"
+ATTACHED = (Note, Task)
+"""Kinds seen through the record they are attached to (`record_module`, `record_id`)."""
+
+
+def _granted(scope: Scope | None, module: str) -> Select[tuple[int]]:
+    return select(RecordAssignment.record_id).where(RecordAssignment.record_module == module, grants_clause(scope))
+
+
+def record_clause(scope: Scope | None, module: str, model: type, models: dict[str, type] | None = None
+                  ) -> ColumnElement[bool]:
+    """The rows of `model` (module key `module`) a scope sees, as a WHERE clause. `models` maps the
+    module keys notes and tasks may be attached to onto their models (needed for those two)."""
+    if scope is None:
+        return false()
+    if model is Prospect:
+        return Prospect.id.in_(_granted(scope, module))
+    if model is Campaign:
+        return true()
+    if model is Company:
+        seen = select(Prospect.company_id).where(record_clause(scope, "prospect", Prospect))
+        return Company.id.in_(seen)
+    if model in ATTACHED:
+        parents = [and_(model.record_module == key, model.record_id.in_(
+            select(parent.id).where(record_clause(scope, key, parent))))  # type: ignore[attr-defined]
+            for key, parent in (models or {}).items() if parent not in ATTACHED]
+        return or_(false(), *parents)
+    owned = model.partner_account_id.in_(scope.account_ids)  # type: ignore[attr-defined]
+    return or_(owned, model.id.in_(_granted(scope, module)))  # type: ignore[attr-defined]
+
+
+def record_accesses(session: Session, scope: Scope | None, module: str, records: list[object],
+                    models: dict[str, type] | None = None) -> list[str | None]:
+    """`record_access` for each of a page of records, with one query for the grants of all of them
+    (kinds whose access is not their own grants and owner are asked one by one)."""
+    if scope is None or not records or isinstance(records[0], (Campaign, Company, *ATTACHED)):
+        return [record_access(session, scope, module, r, models) for r in records]
+    granted: dict[int, set[str]] = {}
+    for record_id, access_type in session.execute(select(RecordAssignment.record_id, RecordAssignment.access_type).where(
+            RecordAssignment.record_module == module,
+            RecordAssignment.record_id.in_([r.id for r in records]),  # type: ignore[attr-defined]
+            grants_clause(scope))):
+        granted.setdefault(record_id, set()).add(access_type)
+    return [_access(scope, r, granted.get(r.id, set())) for r in records]  # type: ignore[attr-defined]
+
+
+def _access(scope: Scope, record: object, types: set[str]) -> str | None:
+    """Grants decide when there are any; else an owned (non-prospect) record is Read-Write."""
+    if getattr(record, "archived_at", None) is not None:
+        return None
+    if types:
+        return READ_WRITE if READ_WRITE in types else READ_ONLY
+    owner = getattr(record, "partner_account_id", None)
+    if not isinstance(record, Prospect) and owner is not None and owner in scope.account_ids:
+        return READ_WRITE
+    return None
+
+
+def record_access(session: Session, scope: Scope | None, module: str, record: object,
+                  models: dict[str, type] | None = None) -> str | None:
+    """The scope's access to one record: "Read-Write", "Read-Only", or None when it is not seen.
+    An archived record is not seen."""
+    if scope is None or getattr(record, "archived_at", None) is not None:
+        return None
+    if isinstance(record, Campaign):
+        return READ_ONLY
+    if isinstance(record, ATTACHED):
+        parent_model = (models or {}).get(record.record_module)
+        parent = session.get(parent_model, record.record_id) if parent_model is not None else None
+        return None if parent is None else record_access(session, scope, record.record_module, parent, models)
+    if isinstance(record, Company):
+        seen = session.scalar(select(Prospect.id).where(Prospect.company_id == record.id,
+                                                        record_clause(scope, "prospect", Prospect)).limit(1))
+        return None if seen is None else READ_ONLY
+    types = set(session.scalars(select(RecordAssignment.access_type).where(
+        RecordAssignment.record_module == module, RecordAssignment.record_id == record.id,  # type: ignore[attr-defined]
+        grants_clause(scope))))
+    return _access(scope, record, types)

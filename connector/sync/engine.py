@@ -82,7 +82,10 @@ class SyncEngine:
         """Relay the outbox object by object (dependency order), note each object's counts on its
         cursor, and return the run's totals. Objects in `both_ways` (an initial sync, a full
         resync) first queue the local records the CRM has never had: records that were in UPM
-        before the connection was made reach the CRM too."""
+        before the connection was made reach the CRM too. Writes other applications made first
+        join the outbox (the change log, PostgreSQL)."""
+        if self.outbox is not None and not lane.dry_run:
+            self.outbox.relay_changes(self.db)
         for obj in objects:
             if lane.should_stop():
                 break

@@ -12,13 +12,13 @@ import csv
 import difflib
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.store import MODULES
@@ -32,6 +32,9 @@ LINK_COLUMNS = ("crm_id", "crm_bindings", "assignees", "access_types")
 HIDDEN_COLUMNS = {"partner-users": {"api_key_hash"}}
 """Never exported: credentials, even hashed."""
 CHUNK = 1000
+
+RowProgress = Callable[[int, "int | None"], None]
+"""Told of the rows written so far (per chunk) and the module's total."""
 
 
 class ExportError(ValueError):
@@ -136,9 +139,11 @@ def _excel_value(value: Any) -> Any:
 
 
 def export_module(
-    db: Database, module_name: str, fmt: str, out: IO[str] | Path, columns: Sequence[str] | None = None
+    db: Database, module_name: str, fmt: str, out: IO[str] | Path, columns: Sequence[str] | None = None,
+    progress: RowProgress | None = None,
 ) -> int:
-    """Write a module's records to `out` (a text stream, or a path for xlsx). Returns the row count."""
+    """Write a module's records to `out` (a text stream, or a path for xlsx). Returns the row count.
+    `progress`: told of the rows written, chunk by chunk, and the table's row count."""
     if module_name not in MODULES:
         close = difflib.get_close_matches(module_name, list(MODULES), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -150,6 +155,8 @@ def export_module(
     count = 0
     with db.session() as session:
         rows = iter_rows(session, module, chosen)
+        if progress is not None:
+            rows = _reported(rows, progress, session.scalar(select(func.count()).select_from(module.model)) or 0)
         if fmt == "csv":
             assert not isinstance(out, Path)
             writer = csv.writer(out, lineterminator="\n")
@@ -165,6 +172,20 @@ def export_module(
         else:
             count = _write_xlsx(module.name, chosen, rows, out)
     return count
+
+
+def _reported(rows: Iterator[dict[str, Any]], progress: RowProgress, total: int) -> Iterator[dict[str, Any]]:
+    """`rows`, telling `progress` after every CHUNK rows and at the end."""
+    progress(0, total)
+    since = 0
+    for row in rows:
+        yield row
+        since += 1
+        if since == CHUNK:
+            progress(since, total)
+            since = 0
+    if since:
+        progress(since, total)
 
 
 def _write_xlsx(title: str, columns: list[str], rows: Iterator[dict[str, Any]], out: IO[str] | Path) -> int:

@@ -134,3 +134,16 @@ def test_large_export_streams_in_chunks(db: Database) -> None:
     lines = run_export(db, "prospects", "--format", "jsonl", "--columns", "id,email").splitlines()
     ids = [json.loads(line)["id"] for line in lines]
     assert len(ids) == 2500 and ids == sorted(ids) and len(set(ids)) == 2500
+
+
+def test_progress_is_told_each_chunk_and_the_modules_total(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connector import export as export_mod
+
+    monkeypatch.setattr(export_mod, "CHUNK", 2)
+    with db.session() as s:
+        s.add_all(Company(name=f"Company {n}") for n in range(5))
+    told: list[tuple[int, int | None]] = []
+    out = io.StringIO()
+    count = export_mod.export_module(db, "companies", "csv", out, progress=lambda rows, total: told.append((rows, total)))
+    assert count == 5 and len(out.getvalue().splitlines()) == 6
+    assert told == [(0, 5), (2, 5), (2, 5), (1, 5)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -34,3 +35,18 @@ def test_a_pipe_sees_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     progress("pull contact", 200)
     progress.done()
     assert pipe.getvalue() == "" and not progress.enabled
+
+
+def test_a_known_total_shows_the_bar_the_total_and_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    screen = _Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    progress = TerminalProgress()
+    push = progress.for_step("push contact")
+    push(0, 1000)
+    push(250, 1000)
+    progress("pull contact", 40)
+    progress.done()
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    assert "250 / 1,000 records" in shown and "eta" in shown
+    assert "40 records" in shown and "40 / " not in shown, "a pull has no total: no bar total, no ETA"

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from connector.cli.context import describer, settings
+from connector.clock import SystemClock
 from connector.daemon.references import check_references
 
 
@@ -36,16 +37,19 @@ def mappings() -> None:
 
 @mappings.command("check")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--offline", is_flag=True, help="Do not ask the CRMs to describe their objects.")
+@click.option("--offline", is_flag=True, help="Do not ask the CRMs to describe their objects (use the cached describe).")
 @click.pass_context
 def mappings_check(ctx: click.Context, files: tuple[Path, ...], offline: bool) -> None:
-    """Check mapping profiles (default: every connection's) against the datastore and, when the
-    connection is reachable, the CRM's describe. Every problem is listed with file:line."""
+    """Check mapping profiles (default: every connection's) against the datastore and the CRM's
+    describe: the live one when the connection is reachable (then cached in the state dir), else
+    the cached one, with its age. Every problem is listed with file:line."""
     from connector.mapping.check import check_files
+    from connector.mapping.describe_cache import DescribeCache
 
     loaded = settings(ctx)
     problems, checked = check_files(loaded, list(files), offline=offline,
-                                    describer=lambda connection: describer(loaded, connection))
+                                    describer=lambda connection: describer(loaded, connection),
+                                    cache=DescribeCache.of(loaded), now=SystemClock().now())
     for line in checked:
         click.echo(line)
     for problem in problems:

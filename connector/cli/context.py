@@ -107,7 +107,7 @@ def describer(loaded: Settings, connection: str) -> tuple[Describe | None, str]:
         upgrade(db)
         crm = adapter(loaded, connection)
     except Exception as exc:  # unreachable or unauthorised: check what can be checked offline
-        return None, f"not checked, {connection} unreachable ({type(exc).__name__}: {exc})"
+        return None, f"{connection} unreachable ({type(exc).__name__}: {exc})"
     return crm.describe, f"checked against {connection}"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from connector.cli.context import bare_database, settings
+from connector.cli.progress import TerminalProgress
 from connector.store import MODULES
 
 
@@ -24,14 +25,20 @@ def export(ctx: click.Context, module: str, fmt: str, columns: str | None, out: 
 
     database = bare_database(settings(ctx))
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    bar = TerminalProgress()
+    # rows on a terminal's stdout would tear through the bar: then no bar
+    shown = bar.enabled and (out is not None or not sys.stdout.isatty())
+    progress = bar.for_step(f"export {module}") if shown else None
     try:
         if fmt == "xlsx" or out is None:
             target = out if fmt == "xlsx" else sys.stdout
-            count = export_module(database, module, fmt, target, chosen)  # type: ignore[arg-type]
+            count = export_module(database, module, fmt, target, chosen, progress)  # type: ignore[arg-type]
         else:
             with out.open("w", encoding="utf-8", newline="") as stream:
-                count = export_module(database, module, fmt, stream, chosen)
+                count = export_module(database, module, fmt, stream, chosen, progress)
     except ExportError as exc:
         raise click.UsageError(str(exc)) from None
+    finally:
+        bar.done()
     if out is not None:
         click.echo(f"{count} {module} written to {out}", err=True)

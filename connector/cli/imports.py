@@ -11,6 +11,7 @@ import click
 
 from connector.cli.context import database as open_database
 from connector.cli.context import settings as settings_of
+from connector.cli.progress import TerminalProgress
 from connector.clock import SystemClock
 
 SHOWN_ERRORS = 20
@@ -39,15 +40,19 @@ def import_prospects_command(ctx: click.Context, file: Path, update_on: str | No
 
     settings = settings_of(ctx)
     database = open_database(settings)
+    bar = TerminalProgress()
     try:
         if not dry_run:
             upgrade(database)
         report = import_prospects(database, file, lead_settings=settings.leads, clock=SystemClock(),
-                                  update_on=update_on, dry_run=dry_run)
+                                  update_on=update_on, dry_run=dry_run,
+                                  progress=bar.for_step(f"import {file.name}") if bar.enabled else None)
     except ImportFileError as exc:
+        bar.done()
         click.echo(f"error: {exc}", err=True)
         ctx.exit(2)
     finally:
+        bar.done()
         database.dispose()
     for line in report.lines():
         click.echo(line)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from connector.cli.context import lane_lease, migrated_engine, settings
 from connector.cli.progress import TerminalProgress
+from connector.clock import SystemClock
+
+log = logging.getLogger(__name__)
 
 
 def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run, limit: int | None) -> None:  # type: ignore[no-untyped-def]
     """Open the connection's engine, run `run(engine, progress)` under the lane lease, print the
-    counts; exit 1 when records failed (not on a dry run)."""
+    counts; exit 1 when records failed (not on a dry run). After a real run the CRM's describe is
+    cached for `mappings check` (read again once a day)."""
     db, engine = migrated_engine(ctx, connection)
     progress = TerminalProgress()
     try:
@@ -19,6 +25,7 @@ def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run, limit: 
         else:
             with lane_lease(settings(ctx), db, f"sync:{connection}"):
                 counts = run(engine, progress)
+            _cache_describe(ctx, connection, engine)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     finally:
@@ -26,6 +33,19 @@ def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run, limit: 
         engine.adapter.close()
     _print_counts(counts, dry_run, limit)
     ctx.exit(1 if counts.failed and not dry_run else 0)
+
+
+def _cache_describe(ctx: click.Context, connection: str, engine) -> None:  # type: ignore[no-untyped-def]
+    """Cache the connection's describe after a sync went through; a CRM that stops answering now
+    costs the cache its refresh, never the sync its result."""
+    from connector.mapping.describe_cache import DescribeCache, refresh
+
+    profile = engine.loaded.profile
+    try:
+        refresh(DescribeCache.of(settings(ctx)), connection, profile.crm, engine.adapter.describe,
+                [o.crm_object for o in profile.objects], SystemClock().now())
+    except Exception as exc:  # any CRM failure: the cache stays as it was
+        log.warning("describe of %s not cached: %s: %s", connection, type(exc).__name__, exc)
 
 
 def _print_counts(counts, dry_run: bool, limit: int | None) -> None:  # type: ignore[no-untyped-def]

@@ -90,6 +90,9 @@ class DaemonSettings(Section):
     states that should page someone; `[]` makes readiness the process and the database alone."""
     watchdog_seconds: Seconds | None = None
     """How often the scheduler tells systemd it is alive; default half of the unit's WatchdogSec."""
+    state_dir: Path | None = None
+    """Where the connector keeps files of its own (each connection's cached CRM describe); default
+    systemd's `$STATE_DIRECTORY`, else `.upm-state` beside the config."""
 
 
 class ScheduleSettings(Section):

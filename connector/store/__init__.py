@@ -9,6 +9,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     aging,
     assignments,
     bindings,
+    change_log,
     conflicts,
     cursors,
     directory_version,

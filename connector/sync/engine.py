@@ -15,7 +15,7 @@ from connector.mapping.loader import LoadedProfile
 from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
 from connector.store.database import Database
-from connector.sync.lane import Lane, NewProspects
+from connector.sync.lane import Lane, NewProspects, Progress, no_progress
 from connector.sync.outbox import OutboxRouter
 from connector.sync.pull import Puller, cursor_row
 from connector.sync.push import Pusher
@@ -39,14 +39,14 @@ class SyncEngine:
         self.clock = clock
 
     def _lane(self, dry_run: bool, should_stop: Callable[[], bool],
-              progress: Callable[[str, int], None] = lambda step, records: None) -> Lane:
+              progress: Progress = no_progress) -> Lane:
         return Lane(self.connection, self.db, self.adapter, self.loaded, self.clock, self.clock.now(),
                     outbox=self.outbox, on_new_prospects=self.on_new_prospects, dry_run=dry_run,
                     should_stop=should_stop, progress=progress)
 
     def cycle(self, *, only: str | None = None, dry_run: bool = False, deletes: Literal["now", "due"] = "now",
               should_stop: Callable[[], bool] = lambda: False,
-              progress: Callable[[str, int], None] = lambda step, records: None) -> Counts:
+              progress: Progress = no_progress) -> Counts:
         """One incremental cycle: changes and deletes since each cursor, then the outbox. `deletes`
         "due" reads the delete log only when the profile's `deletes_every_seconds` has passed (the
         daemon's lane); "now" reads it every time (a cycle someone asked for)."""
@@ -82,7 +82,10 @@ class SyncEngine:
         """Relay the outbox object by object (dependency order), note each object's counts on its
         cursor, and return the run's totals. Objects in `both_ways` (an initial sync, a full
         resync) first queue the local records the CRM has never had: records that were in UPM
-        before the connection was made reach the CRM too."""
+        before the connection was made reach the CRM too. Writes other applications made first
+        join the outbox (the change log, PostgreSQL)."""
+        if self.outbox is not None and not lane.dry_run:
+            self.outbox.relay_changes(self.db)
         for obj in objects:
             if lane.should_stop():
                 break
@@ -102,7 +105,7 @@ class SyncEngine:
 
     def resync(self, *, only: str | None = None, since: datetime | None = None, full: bool = False,
                dry_run: bool = False, should_stop: Callable[[], bool] = lambda: False,
-               progress: Callable[[str, int], None] = lambda step, records: None) -> Counts:
+               progress: Progress = no_progress) -> Counts:
         """Re-read from `since` (or from scratch with `full`) and reconcile. A full resync also
         archives records whose CRM records are gone (deletes the delete log no longer reaches)."""
         lane = self._lane(dry_run, should_stop, progress)
@@ -128,7 +131,7 @@ class SyncEngine:
         for batch in puller.batches(self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields)):
             seen.update(r.id for r in batch.records)
             puller.apply_page(batch.records, counts, complete=batch.last)
-            puller.lane.progress(f"pull {puller.obj.module}", len(batch.records))
+            puller.lane.progress(f"pull {puller.obj.module}", len(batch.records), None)
         return counts
 
     def _reconcile(self, lane: Lane, puller: Puller, seen: set[str]) -> Counts:

@@ -17,6 +17,16 @@ from connector.mapping.profile import ObjectMap
 from connector.store.database import Database
 from connector.sync.outbox import OutboxRouter
 
+Progress = Callable[[str, int, "int | None"], None]
+"""Told after each page read or batch sent: the step ("pull contact"), how many records, and the
+step's total when known (pushes: the outbox's pending records; pulls: None, the CRMs give none up
+front)."""
+
+
+def no_progress(step: str, records: int, total: int | None) -> None:
+    """The Progress of a run nobody watches."""
+
+
 NewProspects = Callable[[Session, list[Any]], None]
 """Told of the prospects a complete-mode pull has just created, inside its transaction (the lead
 layer distributes them)."""
@@ -37,8 +47,7 @@ class Lane:
     on_new_prospects: NewProspects = lambda session, prospects: None
     dry_run: bool = False
     should_stop: Callable[[], bool] = lambda: False
-    progress: Callable[[str, int], None] = lambda step, records: None
-    """Told after each page read or batch sent: the step ("pull contact") and how many records."""
+    progress: Progress = no_progress
     mappers: dict[str, Mapper] = field(default_factory=dict)
 
     @property

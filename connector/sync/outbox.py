@@ -6,20 +6,30 @@ outbox row per connection, in the flushing transaction, so the change and its ro
 back) together. A sync run marks its session with the connection it imports from
 (`session.info[ORIGIN]`), so records it writes are routed to every other connection but never
 echoed back to their source.
+
+Writes from other applications (PostgreSQL) arrive through the change log its triggers fill
+(`connector.store.change_log`): `relay_changes` routes them the same way, to every connection that
+pushes the module; the connector's own connections are marked so the triggers skip its writes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import delete, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
+from connector.store.base import utcnow
+from connector.store.change_log import ChangeLogEntry, mark_own_writes
 from connector.store.database import Database
 from connector.store.modules import MODULES_BY_KEY
 from connector.store.outbox import OutboxEntry
+
+CHANGE_LOG_KEPT = timedelta(days=7)
+"""Change-log rows stay this long after they were relayed (to see what another application wrote)."""
 
 ORIGIN = "sync_origin"
 """session.info key: the connection whose import this session writes (no outbox rows back to it)."""
@@ -40,8 +50,43 @@ class OutboxRouter:
             self.routes[module].append(connection)
 
     def install(self, db: Database) -> None:
-        """Watch every session `db` makes."""
+        """Watch every session `db` makes (and mark its connections, so the change log's triggers
+        leave the writes this hook queues to it)."""
         event.listen(db.sessions, "after_flush", self._after_flush)
+        mark_own_writes(db)
+
+    def relay_changes(self, db: Database, *, batch: int = 1000) -> int:
+        """Turn the change log's pending rows (writes other applications made, PostgreSQL) into
+        outbox rows for every connection that pushes the module, and mark them done, in one
+        transaction per batch; rows another daemon is relaying are skipped, not waited for. Rows
+        done more than CHANGE_LOG_KEPT ago are dropped. Returns the outbox rows added."""
+        if db.backend != "postgresql":
+            return 0
+        added = 0
+        while True:
+            with db.session() as session:
+                entries = session.execute(
+                    select(ChangeLogEntry.id, ChangeLogEntry.module, ChangeLogEntry.record_id, ChangeLogEntry.operation)
+                    .where(ChangeLogEntry.processed_at.is_(None)).order_by(ChangeLogEntry.id).limit(batch)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                if not entries:
+                    session.execute(delete(ChangeLogEntry).where(ChangeLogEntry.processed_at < utcnow() - CHANGE_LOG_KEPT))
+                    return added
+                rows: list[dict[str, Any]] = []
+                seen: set[tuple[str, int, str]] = set()
+                for _id, module, record_id, operation in entries:
+                    if (module, record_id, operation) in seen:
+                        continue
+                    seen.add((module, record_id, operation))
+                    rows.extend({"connection": connection, "module": module, "record_id": record_id,
+                                 "operation": operation, "status": "pending", "attempts": 0}
+                                for connection in self.routes.get(module, []))
+                if rows:
+                    session.execute(insert(OutboxEntry), rows)
+                session.execute(update(ChangeLogEntry).where(ChangeLogEntry.id.in_([e[0] for e in entries]))
+                                .values(processed_at=utcnow()))
+                added += len(rows)
 
     def queue_inserted(self, session: Session, module: str, record_ids: Iterable[int], origin: str | None) -> None:
         """Queue records written by a bulk INSERT (which no flush hook sees)."""

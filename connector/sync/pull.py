@@ -113,7 +113,7 @@ class Puller:
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         for batch in self.batches(pages):
             self.apply_page(batch.records, counts, complete=batch.last)
-            self.lane.progress(f"pull {self.obj.module}", len(batch.records))
+            self.lane.progress(f"pull {self.obj.module}", len(batch.records), None)
             if self.lane.should_stop():
                 break
         return counts

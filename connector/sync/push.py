@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import WriteResult
@@ -53,6 +53,8 @@ class PushBatch:
     """The newest outbox row it covered: the next batch starts after it."""
     more: bool
     """Rows were found (there may be more after `last_id`)."""
+    records: int = 0
+    """The distinct records its rows were for."""
 
 
 class Pusher:
@@ -71,13 +73,14 @@ class Pusher:
         """Send the pending rows batch after batch, until none are left (or the run is stopped)."""
         counts = Counts()
         last_id = 0
+        step, total = f"push {self.obj.module}", self._pending_records()
         while not self.lane.should_stop():
             batch = self._one_batch(last_id)
             counts.add(batch.counts)
             if not batch.more:
                 break
             last_id = batch.last_id
-            self.lane.progress(f"push {self.obj.module}", batch.counts.pushed + batch.counts.failed)
+            self.lane.progress(step, batch.records, total)
         return counts
 
     def queue_unbound(self) -> int:
@@ -92,6 +95,13 @@ class Pusher:
             if hasattr(self.model, "archived_at"):
                 query = query.where(self.model.archived_at.is_(None))
             return enqueue(session, connection, module, session.scalars(query.order_by(self.model.id)).all())
+
+    def _pending_records(self) -> int:
+        """How many distinct records the module's pending rows are for (the push's total)."""
+        with self.lane.db.session() as session:
+            return session.scalar(select(func.count(distinct(OutboxEntry.record_id)))
+                                  .where(OutboxEntry.connection == self.lane.connection,
+                                         OutboxEntry.module == self.obj.module, OutboxEntry.status == "pending")) or 0
 
     def _pending(self, session: Session, after_id: int) -> list[OutboxEntry]:
         """Up to one adapter batch of distinct records (later rows for the same record coalesce)."""
@@ -131,7 +141,7 @@ class Pusher:
             else:
                 self._send(session, binder, outgoing, counts)
                 session.commit()
-            return PushBatch(counts, rows[-1].id, more=True)
+            return PushBatch(counts, rows[-1].id, more=True, records=len(by_record))
         except BaseException:
             session.rollback()
             raise

@@ -321,3 +321,17 @@ def test_cli_import_with_error_report_and_exit_code(db: Database, partners: dict
     missing = CliRunner().invoke(root, ["import", "prospects", str(write_table(tmp_path / "n.csv", ["Name"], [["x"]]))],
                                  obj={"config_path": config})
     assert missing.exit_code == 2 and "no Email column" in missing.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_progress_is_told_the_files_rows_and_its_total(
+    db: Database, settings: LeadSettings, clock: ManualClock, tmp_path: Path, suffix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(prospects, "CHUNK", 2)
+    path = write_table(tmp_path / f"leads{suffix}", HEADER,
+                       [row(f"p{n}@customer.example") for n in range(4)] + [row("not-an-email")])
+    told: list[tuple[int, int | None]] = []
+    report = _import(db, settings, clock, path, progress=lambda records, total: told.append((records, total)))
+    assert (report.created, report.failed) == (4, 1)
+    assert told == [(2, 5), (2, 5), (1, 5)], "every row counted, the failed one too, against the file's total"

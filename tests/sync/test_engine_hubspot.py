@@ -140,12 +140,19 @@ def test_progress_is_reported_per_page_and_batch(hs: HubSpotSetup) -> None:
     with hs.db.session() as s:
         s.add(Contact(email="prog@p.example", last_name="Progress"))
     steps: dict[str, int] = {}
+    totals: dict[str, int | None] = {}
+
+    def progress(step: str, n: int, total: int | None) -> None:
+        steps[step] = steps.get(step, 0) + n
+        totals[step] = total
+
     engine = hs.engine()
     try:
-        engine.cycle(progress=lambda step, n: steps.__setitem__(step, steps.get(step, 0) + n))
+        engine.cycle(progress=progress)
     finally:
         engine.adapter.close()
     assert steps == {"pull account": 3, "pull contact": 5, "push contact": 1}
+    assert totals == {"pull account": None, "pull contact": None, "push contact": 1}, "a push knows its total"
 
 
 def test_a_dry_run_push_shows_each_field_old_and_new_and_counts_per_object(hs: HubSpotSetup) -> None:

@@ -4,7 +4,7 @@ distributed by the rules."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from connector.leads.imports.columns import ASSIGN_TO, EMAIL, EXTERNAL_ID, map_h
 from connector.leads.imports.keys import KeyIndex, KeyProblem
 from connector.leads.imports.report import ImportReport, RowError
 from connector.leads.imports.rows import ImportRow, RowChecker
-from connector.leads.imports.table import ImportFileError, open_table
+from connector.leads.imports.table import ImportFileError, count_rows, open_table
 from connector.leads.imports.text import cell_text
 from connector.leads.service import LeadService
 from connector.store.database import Database
@@ -110,9 +110,11 @@ class ProspectImport:
 
 
 def import_prospects(db: Database, path: Path, *, lead_settings: LeadSettings, clock: Clock,
-                     update_on: str | None = None, dry_run: bool = False) -> ImportReport:
+                     update_on: str | None = None, dry_run: bool = False,
+                     progress: Callable[[int, int | None], None] | None = None) -> ImportReport:
     """Import the prospects of an .xlsx or .csv file; see connector.leads.imports for keys and assignment.
-    Raises ImportFileError when the file as a whole cannot be read; row problems are in the report."""
+    Raises ImportFileError when the file as a whole cannot be read; row problems are in the report.
+    `progress`: told of the rows done (after each chunk) and the file's row count."""
     if update_on not in (None, *UPDATE_KEYS):
         raise ValueError(f"update_on must be one of {', '.join(UPDATE_KEYS)} (or None), not {update_on!r}")
     report = ImportReport(str(path), dry_run, update_on)
@@ -127,8 +129,14 @@ def import_prospects(db: Database, path: Path, *, lead_settings: LeadSettings, c
             raise ImportFileError(f"{path}: no {' or '.join(missing)} column (columns found: {found})")
         checker = RowChecker(columns, db, lead_settings)
         run = ProspectImport(db, report, service)
+        total = count_rows(path) if progress is not None else None
         chunk: list[ImportRow] = []
+        seen = 0
         for number, cells in rows:
+            seen += 1
+            if progress is not None and seen == CHUNK:
+                progress(seen, total)
+                seen = 0
             if all(cell_text(cell) is None for cell in cells):
                 continue
             report.rows += 1
@@ -142,4 +150,6 @@ def import_prospects(db: Database, path: Path, *, lead_settings: LeadSettings, c
                 chunk = []
         if chunk:
             run.load(chunk)
+        if progress is not None and seen:
+            progress(seen, total)
     return report

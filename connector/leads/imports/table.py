@@ -52,3 +52,17 @@ def open_table(path: Path) -> Iterator[tuple[list[str | None], Iterator[tuple[in
             yield [cell_text(c) for c in header], ((n, cells) for n, cells in enumerate(reader, start=2))
     else:
         raise ImportFileError(f"{path}: import reads .xlsx or .csv files, not '{suffix or 'no extension'}'")
+
+
+def count_rows(path: Path) -> int | None:
+    """How many rows follow the header (blank ones included), for a progress total: an .xlsx
+    sheet's recorded dimension (None when the file records none), a .csv read once more."""
+    if path.suffix.lower() == ".xlsx":
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        try:
+            rows = workbook.worksheets[0].max_row
+        finally:
+            workbook.close()
+        return None if rows is None else max(0, rows - 1)
+    with open_table(path) as (_header, rows):
+        return sum(1 for _ in rows)

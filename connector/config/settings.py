@@ -183,7 +183,9 @@ class ConnectionSettings(Section):
     enabled: bool = True
     role: Literal["vendor", "partner"] = "vendor"
     partner_account: str | None = None
-    """For a partner's CRM: the partner account whose leads flow to it."""
+    """For a partner's CRM (`role: partner`, required there): the name of the partner account the
+    connection belongs to. Only that partner's records go out (its leads, accounts, contacts,
+    opportunities, registered deals, notes), and what comes back is attributed to it."""
     instance_url: str | None = None
     auth: AuthSettings
     mapping: Path
@@ -191,6 +193,14 @@ class ConnectionSettings(Section):
     schedule: ScheduleSettings = ScheduleSettings(every=300)
     options: dict[str, Any] = Field(default_factory=dict)
     """Adapter-specific tuning (page sizes, API version, quota share...)."""
+
+    @model_validator(mode="after")
+    def _partner_named(self) -> ConnectionSettings:
+        if self.role == "partner" and not self.partner_account:
+            raise ValueError("a connection with role 'partner' needs partner_account (the partner account it belongs to)")
+        if self.role == "vendor" and self.partner_account:
+            raise ValueError("partner_account is for a connection with role 'partner'")
+        return self
 
     @model_validator(mode="after")
     def _auth_offered(self) -> ConnectionSettings:
@@ -276,6 +286,20 @@ class EmulatorsSettings(Section):
         return (self.__pydantic_extra__ or {}).get(name, LocalEmulatorSettings())
 
 
+class PartnerUserSeed(Section):
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class PartnerSeed(Section):
+    """A partner account created (with its users) when the daemon starts, if missing: the embedded
+    defaults' "Acme Resellers", which their partner HubSpot connection belongs to."""
+
+    name: str
+    users: list[PartnerUserSeed] = Field(default_factory=list)
+
+
 class Settings(Section):
     """The whole configuration."""
 
@@ -289,6 +313,8 @@ class Settings(Section):
     leads: LeadSettings = LeadSettings()
     notifications: NotificationSettings = NotificationSettings()
     emulators: EmulatorsSettings = EmulatorsSettings()
+    partners: list[PartnerSeed] = Field(default_factory=list)
+    """Partner accounts (and users) to create at start when missing, by name (and email)."""
 
     _source: Path | None = PrivateAttr(default=None)
     _locations: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)

@@ -29,6 +29,7 @@ from connector.logs import route_access_log
 from connector.jobs import scheduled_jobs
 from connector.runtime import Runtime
 from connector.store.database import Database
+from connector.store.partners import ensure_partner
 from connector.store.migrate import current_revision, head_revision, upgrade
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,16 @@ def prepare_database(db: Database) -> None:
         )
 
 
+def seed_partners(settings: Settings, db: Database) -> None:
+    """Create the config's `partners` (and their users) that are missing."""
+    if not settings.partners:
+        return
+    with db.session() as session:
+        for spec in settings.partners:
+            ensure_partner(session, spec.name, [user.model_dump() for user in spec.users])
+    log.info("partners from the config ensured", extra={"partners": [spec.name for spec in settings.partners]})
+
+
 def instance_id(settings: Settings) -> str:
     return settings.daemon.instance_id or f"{socket.gethostname()}:{os.getpid()}"
 
@@ -122,6 +133,7 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
     scheduler = LaneScheduler(runtime, leases)
     for problem in check_references(settings):
         log.error("configuration problem, lane not started: %s", problem)
+    seed_partners(settings, db)
     leads = runtime.leads
     if settings.leads.rules:
         saved = leads.save_rules(settings.leads.rules)

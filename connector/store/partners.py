@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from connector.store.base import Base, Timestamped
 
@@ -83,3 +84,19 @@ class PartnerGroupMember(Timestamped, Base):
     position: Mapped[int] = mapped_column(default=0)
 
     group: Mapped[PartnerGroup] = relationship(back_populates="members")
+
+
+def ensure_partner(session: Session, name: str, users: Iterable[Mapping[str, Any]] = ()) -> PartnerAccount:
+    """The partner account of this name, created (active) when missing, with each user (by email)
+    it lacks; existing records are left as they are."""
+    account = session.scalars(select(PartnerAccount).where(PartnerAccount.name == name).order_by(PartnerAccount.id)).first()
+    if account is None:
+        account = PartnerAccount(name=name, active=True)
+        session.add(account)
+        session.flush()
+    for user in users:
+        email = str(user["email"]).strip().lower()
+        if session.scalars(select(PartnerUser.id).where(PartnerUser.email == email)).first() is None:
+            session.add(PartnerUser(account_id=account.id, email=email, first_name=user.get("first_name"),
+                                    last_name=user.get("last_name"), active=True, approved=True))
+    return account

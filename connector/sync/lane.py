@@ -16,6 +16,7 @@ from connector.mapping.mapper import Mapper
 from connector.mapping.profile import ObjectMap
 from connector.store.database import Database
 from connector.sync.outbox import OutboxRouter
+from connector.sync.scope import PartnerScope
 
 NewProspects = Callable[[Session, list[Any]], None]
 """Told of the prospects a complete-mode pull has just created, inside its transaction (the lead
@@ -35,6 +36,8 @@ class Lane:
     outbox: OutboxRouter | None = None
     """Routes records written by bulk INSERT (which no flush hook sees) to the other connections."""
     on_new_prospects: NewProspects = lambda session, prospects: None
+    scope: PartnerScope | None = None
+    """A partner connection's: what it may receive, and whom what it brings in belongs to."""
     dry_run: bool = False
     should_stop: Callable[[], bool] = lambda: False
     progress: Callable[[str, int], None] = lambda step, records: None

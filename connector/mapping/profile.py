@@ -137,6 +137,14 @@ class Writeback(_Data):
                 if (crm := getattr(self, name)) is not None}
 
 
+class OwnerSpec(_Data):
+    """A partner's CRM: the field holding a lead's owner, set to the CRM user whose email is the
+    email of the partner rep holding the lead (HubSpot owners, Salesforce users)."""
+
+    crm: str
+    """HubSpot `hubspot_owner_id`, Salesforce `OwnerId`."""
+
+
 class ObjectMap(_Data):
     """One UPM module <-> one CRM object."""
 
@@ -152,12 +160,15 @@ class ObjectMap(_Data):
     """complete mode: hand new records to lead distribution as named or open accounts."""
     writeback: Writeback | None = None
     """prospect: the CRM lead's fields that receive its assignment status, partner, rep and dates."""
+    owner: OwnerSpec | None = None
+    """prospect, in a partner's CRM: the lead is owned there by the rep holding it (by email)."""
     fields: list[FieldMap]
 
     @model_validator(mode="after")
-    def _writeback_on_leads(self) -> ObjectMap:
-        if self.writeback is not None and self.module != "prospect":
-            raise ValueError(f"writeback is for the prospect object (a lead's fate), not {self.module}")
+    def _lead_only(self) -> ObjectMap:
+        for key in ("writeback", "owner"):
+            if getattr(self, key) is not None and self.module != "prospect":
+                raise ValueError(f"{key} is for the prospect object (a lead), not {self.module}")
         return self
 
 

@@ -43,6 +43,17 @@ class Lane:
     progress: Callable[[str, int], None] = lambda step, records: None
     """Told after each page read or batch sent: the step ("pull contact") and how many records."""
     mappers: dict[str, Mapper] = field(default_factory=dict)
+    owners: dict[str, str | None] = field(default_factory=dict)
+    """The CRM's owner id per rep email, asked once a run (None: no CRM user has that email)."""
+
+    def owner_id(self, email: str | None) -> str | None:
+        """The CRM user (owner) whose email this is."""
+        if not email:
+            return None
+        email = email.strip().lower()
+        if email not in self.owners:
+            self.owners[email] = self.adapter.owner_ids([email]).get(email)
+        return self.owners[email]
 
     @property
     def profile(self):  # type: ignore[no-untyped-def]

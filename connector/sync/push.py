@@ -22,12 +22,16 @@ from connector.mapping.through import read_through
 from connector.store.bindings import Binding
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
+from connector.store.partners import PartnerUser
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import same, to_plain
 from connector.sync.outbox import enqueue
 from connector.sync.summary import Counts, field_changes
 from connector.sync.writeback import KEY as WRITEBACK, fate
+
+OWNER = "owner:email"
+"""The rep's email among a lead's pushed values (the profile's `owner`): a new rep re-sends the owner."""
 
 MAX_ATTEMPTS = 5
 """A record the CRM keeps refusing for a transient reason goes to failed records after this."""
@@ -247,14 +251,27 @@ class Pusher:
         if not creating and self.lane.profile.mode != "advanced":
             return None  # basic/complete: UPM records are pushed once; afterwards the CRM is master
         local = {name: getattr(record, name) for name in self.mapper.upm_read_fields} | related
+        if self.obj.owner is not None:
+            local[OWNER] = self._rep_email(record)
         upm_fields = set(local)
         base = (binding.synced_values or {}) if binding else {}
         changed = None if creating else {k for k, v in local.items() if not same(v, base.get(k))}
         if changed is not None and not changed:
             return None  # the mapped fields hold what the CRM already has (e.g. a pulled change)
-        payload = self.mapper.to_crm(local, binder.crm_id_for, creating=creating, only=changed)
+        payload = self.mapper.to_crm({k: v for k, v in local.items() if k != OWNER}, binder.crm_id_for,
+                                     creating=creating, only=None if changed is None else changed - {OWNER})
         payload[self.obj.key.crm] = self.mapper.external_id(record_id)
+        if self.obj.owner is not None and (changed is None or OWNER in changed):
+            if owner := self.lane.owner_id(local[OWNER]):
+                payload[self.obj.owner.crm] = owner
         return payload, {k: local[k] for k in (changed if changed is not None else upm_fields)}
+
+    @staticmethod
+    def _rep_email(record: Any) -> str | None:
+        """The email of the partner rep holding a lead."""
+        session = Session.object_session(record)
+        rep = session.get(PartnerUser, record.assigned_user_id) if session and record.assigned_user_id else None
+        return rep.email if rep is not None else None
 
     def _record_result(self, session: Session, binder: Binder, outgoing: Outgoing, result: WriteResult,
                        counts: Counts) -> None:

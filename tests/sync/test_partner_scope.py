@@ -110,6 +110,8 @@ def two(tmp_path: Path, database_url: str) -> Iterator[TwoPartners]:
 
 
 def test_each_partner_crm_gets_only_its_partners_records(two: TwoPartners) -> None:
+    acme_owner = two.running.emulator.add_owner(PORTAL["acme"], "rep@acme.example", "Riley", "Rep")
+    two.running.emulator.add_owner(PORTAL["acme"], "someone@acme.example")
     for name in PORTAL:
         two.cycle(name)
     assert two.names("acme", "companies", "name") == {"Acme Customer", "West Customer"}  # its child's too
@@ -121,6 +123,9 @@ def test_each_partner_crm_gets_only_its_partners_records(two: TwoPartners) -> No
     assert two.crm("beta", "deals") == [] and two.crm("beta", "notes") == []
     leads = {r["email"]: r for r in two.crm("acme", "contacts")}
     assert leads["lead1@x.example"]["upm_id"] == f"upm-lead-{two.ids['acme_lead']}"
+    # each lead is owned there by the rep holding it (by email); Beta's portal has no such user
+    assert leads["lead1@x.example"]["hubspot_owner_id"] == leads["lead2@x.example"]["hubspot_owner_id"] == acme_owner
+    assert not two.crm("beta", "contacts")[0].get("hubspot_owner_id")
     # Settled: a second cycle writes nothing anywhere.
     for name in PORTAL:
         counts = two.cycle(name)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from connector.runtime import Runtime
 from connector.store.outbox import OutboxEntry
-from connector.store.partners import ensure_partner
-from connector.store.records import Prospect
+from connector.store.partners import PartnerUser, ensure_partner
+from connector.store.records import Opportunity, Prospect
 from .conftest import SalesforceSetup
 
 
@@ -57,3 +57,35 @@ def test_the_vendor_lead_shows_each_step_of_its_fate(sf: SalesforceSetup) -> Non
         "Pulled back", None, None)
     with sf.db.session() as s:
         assert s.scalars(select(OutboxEntry.status).where(OutboxEntry.status == "failed")).all() == []
+
+
+@pytest.mark.parametrize("salesforce_profile", ["partner.yaml"])
+def test_a_partners_salesforce_gets_its_leads_owned_by_its_rep(sf: SalesforceSetup, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The shipped Salesforce partner profile: the partner's lead as a Lead owned by the User with
+    its rep's email; another partner's lead and an unassigned one never go; a rep's Opportunity
+    comes back attributed to the partner."""
+    config = sf.config_path.read_text().replace("adapter: salesforce\n",
+                                                "adapter: salesforce\n    role: partner\n    partner_account: Acme Resellers\n")
+    sf.config_path.write_text(config)
+    from connector.config import load_settings
+    sf.settings = load_settings(sf.config_path)
+    rep_user = sf.emulator.admin_upsert("User", {"Username": "rep@acme.example.org", "LastName": "Rep", "Alias": "rrep",
+                                                 "Email": "rep@acme.example"})
+    with sf.db.session() as s:
+        acme = ensure_partner(s, "Acme Resellers", [{"email": "rep@acme.example"}])
+        beta = ensure_partner(s, "Beta Resellers", [{"email": "rep@beta.example"}])
+        s.flush()
+        rep = s.scalars(select(PartnerUser.id).where(PartnerUser.email == "rep@acme.example")).one()
+        s.add_all([Prospect(last_name="Mine", company_name="Initech", partner_account_id=acme.id, assigned_user_id=rep,
+                            distribution_state="accepted"),
+                   Prospect(last_name="Theirs", partner_account_id=beta.id, distribution_state="accepted"),
+                   Prospect(last_name="Nobody's", distribution_state="open")])
+        acme_id = acme.id
+    assert sf.cycle().failed == 0
+    leads = sf.emulator.records("Lead")
+    assert [(r["LastName"], r["Company"], r["OwnerId"]) for r in leads] == [("Mine", "Initech", rep_user)]
+    sf.emulator.admin_upsert("Opportunity", {"Name": "Initech seats", "StageName": "Qualification", "CloseDate": "2027-01-31"})
+    assert sf.cycle().failed == 0
+    with sf.db.session() as s:
+        opportunity = s.scalars(select(Opportunity)).one()
+        assert (opportunity.name, opportunity.sales_stage, opportunity.partner_account_id) == ("Initech seats", 2, acme_id)

@@ -141,7 +141,7 @@ class SalesforceAdapter(CrmAdapter):
         wanted = list(dict.fromkeys(e.strip().lower() for e in emails if "'" not in e and "\\" not in e))
         if not wanted:
             return {}
-        soql = "SELECT Id, Email FROM User WHERE IsActive = true AND Email IN ({})".format(
+        soql = "SELECT Id, Email, SystemModstamp FROM User WHERE IsActive = true AND Email IN ({})".format(
             ", ".join(f"'{e}'" for e in wanted))
         found: dict[str, str] = {}
         for page in query_pages(self.client, soql, self.options.page_size, self.options.query_batch_size):

@@ -24,6 +24,7 @@ from connector.store import directory_version
 from connector.store.database import Database
 from connector.sync.engine import SyncEngine
 from connector.sync.outbox import OutboxRouter
+from connector.sync.scope import PartnerScope
 
 
 class Runtime:
@@ -59,7 +60,8 @@ class Runtime:
     @cached_property
     def outbox(self) -> OutboxRouter:
         """Routes for every enabled connection whose profile pushes a module (unusable profiles are
-        left out here; their lanes refuse to start and say why)."""
+        left out here; their lanes refuse to start and say why); a partner connection's routes
+        carry its scope."""
         router = OutboxRouter()
         for name, conn in self.settings.connections.items():
             if not conn.enabled:
@@ -70,8 +72,17 @@ class Runtime:
                 continue
             for obj in loaded.profile.objects:
                 if obj.direction != "to_upm" and any(f.flow(obj.direction) != "to_upm" for f in obj.fields):
-                    router.add(obj.module, name)
+                    router.add(obj.module, name, self.scope(name))
+                if obj.writeback is not None:
+                    router.add(obj.module, name, self.scope(name), fate=True)
         return router
+
+    def scope(self, name: str) -> PartnerScope | None:
+        """What a partner connection may receive (None: a vendor connection, which receives all)."""
+        conn = self.settings.connections[name]
+        if conn.role != "partner" or conn.partner_account is None:
+            return None
+        return PartnerScope(name, conn.partner_account)
 
     @cached_property
     def leads(self) -> LeadService:
@@ -112,4 +123,5 @@ class Runtime:
                 self.leads.place(session, prospect, actor=actor)
 
         return SyncEngine(name, self.db, self.adapter(name), self.profile(name), self.clock,
-                          outbox=self.outbox, on_new_prospects=distribute)
+                          outbox=self.outbox, on_new_prospects=distribute,
+                          scope=self.outbox.scopes.get(name) or self.scope(name))

@@ -258,6 +258,11 @@ class CrmAdapter(ABC):
         default supplies none."""
         return None
 
+    def owner_ids(self, emails: Sequence[str]) -> dict[str, str]:
+        """The CRM users (record owners) with these emails: {email: owner id}, lower-cased emails;
+        an email no user has is left out. The default knows no owners."""
+        return {}
+
     def close(self) -> None:
         """Release connections. The default does nothing."""
 

@@ -186,7 +186,9 @@ class ConnectionSettings(Section):
     enabled: bool = True
     role: Literal["vendor", "partner"] = "vendor"
     partner_account: str | None = None
-    """For a partner's CRM: the partner account whose leads flow to it."""
+    """For a partner's CRM (`role: partner`, required there): the name of the partner account the
+    connection belongs to. Only that partner's records go out (its leads, accounts, contacts,
+    opportunities, registered deals, notes), and what comes back is attributed to it."""
     instance_url: str | None = None
     auth: AuthSettings
     mapping: Path
@@ -194,6 +196,14 @@ class ConnectionSettings(Section):
     schedule: ScheduleSettings = ScheduleSettings(every=300)
     options: dict[str, Any] = Field(default_factory=dict)
     """Adapter-specific tuning (page sizes, API version, quota share...)."""
+
+    @model_validator(mode="after")
+    def _partner_named(self) -> ConnectionSettings:
+        if self.role == "partner" and not self.partner_account:
+            raise ValueError("a connection with role 'partner' needs partner_account (the partner account it belongs to)")
+        if self.role == "vendor" and self.partner_account:
+            raise ValueError("partner_account is for a connection with role 'partner'")
+        return self
 
     @model_validator(mode="after")
     def _auth_offered(self) -> ConnectionSettings:

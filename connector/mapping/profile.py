@@ -114,6 +114,37 @@ class ModifiedSpec(_Data):
     upm: str = "updated_at"
 
 
+class Writeback(_Data):
+    """Vendor CRM: the CRM fields on a lead (the `prospect` object) that receive its fate in UPM,
+    written through the outbox whenever it changes. Each is optional: a field left out is not written."""
+
+    status: str | None = None
+    """The assignment status: Unassigned, Pending, Accepted, Rejected, Pulled back or Converted."""
+    partner_account: str | None = None
+    """The name of the partner account holding the lead (empty when none does)."""
+    rep: str | None = None
+    """The email of the partner rep holding it (empty when no rep was named)."""
+    status_date: str | None = None
+    """When the status last changed (ISO 8601, UTC)."""
+    assigned_at: str | None = None
+    """When the lead was given to its holder."""
+    accepted_at: str | None = None
+    """When the holder accepted (or claimed) it."""
+
+    def fields(self) -> dict[str, str]:
+        """{writeback item: CRM field} for the items named."""
+        return {name: crm for name in ("status", "partner_account", "rep", "status_date", "assigned_at", "accepted_at")
+                if (crm := getattr(self, name)) is not None}
+
+
+class OwnerSpec(_Data):
+    """A partner's CRM: the field holding a lead's owner, set to the CRM user whose email is the
+    email of the partner rep holding the lead (HubSpot owners, Salesforce users)."""
+
+    crm: str
+    """HubSpot `hubspot_owner_id`, Salesforce `OwnerId`."""
+
+
 class ObjectMap(_Data):
     """One UPM module <-> one CRM object."""
 
@@ -127,7 +158,18 @@ class ObjectMap(_Data):
     """What a CRM delete does to the UPM record: archive it (default) or leave it."""
     distribute: Literal["none", "named_or_open"] = "none"
     """complete mode: hand new records to lead distribution as named or open accounts."""
+    writeback: Writeback | None = None
+    """prospect: the CRM lead's fields that receive its assignment status, partner, rep and dates."""
+    owner: OwnerSpec | None = None
+    """prospect, in a partner's CRM: the lead is owned there by the rep holding it (by email)."""
     fields: list[FieldMap]
+
+    @model_validator(mode="after")
+    def _lead_only(self) -> ObjectMap:
+        for key in ("writeback", "owner"):
+            if getattr(self, key) is not None and self.module != "prospect":
+                raise ValueError(f"{key} is for the prospect object (a lead), not {self.module}")
+        return self
 
 
 class Profile(_Data):

@@ -19,18 +19,22 @@ from connector.sync.lane import Lane, NewProspects, Progress, no_progress
 from connector.sync.outbox import OutboxRouter
 from connector.sync.pull import Puller, cursor_row
 from connector.sync.push import Pusher
+from connector.sync.scope import PartnerScope
 from connector.sync.summary import Counts
 
 
 class SyncEngine:
     """Runs sync cycles and resyncs for one connection. `outbox`: the router installed on `db` (for
     the records a pull bulk-inserts); `on_new_prospects`: told of the leads a complete-mode pull
-    creates."""
+    creates; `scope`: a partner connection's (only its partner's records go out, and what comes in
+    is attributed to it)."""
 
     def __init__(self, connection: str, db: Database, adapter: CrmAdapter, loaded: LoadedProfile, clock: Clock, *,
                  outbox: OutboxRouter | None = None,
-                 on_new_prospects: NewProspects = lambda session, prospects: None):
+                 on_new_prospects: NewProspects = lambda session, prospects: None,
+                 scope: PartnerScope | None = None):
         self.outbox = outbox
+        self.scope = scope
         self.on_new_prospects = on_new_prospects
         self.connection = connection
         self.db = db
@@ -41,7 +45,7 @@ class SyncEngine:
     def _lane(self, dry_run: bool, should_stop: Callable[[], bool],
               progress: Progress = no_progress) -> Lane:
         return Lane(self.connection, self.db, self.adapter, self.loaded, self.clock, self.clock.now(),
-                    outbox=self.outbox, on_new_prospects=self.on_new_prospects, dry_run=dry_run,
+                    outbox=self.outbox, on_new_prospects=self.on_new_prospects, scope=self.scope, dry_run=dry_run,
                     should_stop=should_stop, progress=progress)
 
     def cycle(self, *, only: str | None = None, dry_run: bool = False, deletes: Literal["now", "due"] = "now",
@@ -89,7 +93,7 @@ class SyncEngine:
         for obj in objects:
             if lane.should_stop():
                 break
-            if obj.direction != "to_upm" and lane.mapper(obj).outbound:
+            if (obj.direction != "to_upm" and lane.mapper(obj).outbound) or obj.writeback is not None:
                 pusher = Pusher(lane, obj)
                 if obj in both_ways and not lane.dry_run:
                     pusher.queue_unbound()

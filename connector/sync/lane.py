@@ -16,6 +16,7 @@ from connector.mapping.mapper import Mapper
 from connector.mapping.profile import ObjectMap
 from connector.store.database import Database
 from connector.sync.outbox import OutboxRouter
+from connector.sync.scope import PartnerScope
 
 Progress = Callable[[str, int, "int | None"], None]
 """Told after each page read or batch sent: the step ("pull contact"), how many records, and the
@@ -45,10 +46,23 @@ class Lane:
     outbox: OutboxRouter | None = None
     """Routes records written by bulk INSERT (which no flush hook sees) to the other connections."""
     on_new_prospects: NewProspects = lambda session, prospects: None
+    scope: PartnerScope | None = None
+    """A partner connection's: what it may receive, and whom what it brings in belongs to."""
     dry_run: bool = False
     should_stop: Callable[[], bool] = lambda: False
     progress: Progress = no_progress
     mappers: dict[str, Mapper] = field(default_factory=dict)
+    owners: dict[str, str | None] = field(default_factory=dict)
+    """The CRM's owner id per rep email, asked once a run (None: no CRM user has that email)."""
+
+    def owner_id(self, email: str | None) -> str | None:
+        """The CRM user (owner) whose email this is."""
+        if not email:
+            return None
+        email = email.strip().lower()
+        if email not in self.owners:
+            self.owners[email] = self.adapter.owner_ids([email]).get(email)
+        return self.owners[email]
 
     @property
     def profile(self):  # type: ignore[no-untyped-def]

@@ -10,6 +10,8 @@ echoed back to their source.
 Writes from other applications (PostgreSQL) arrive through the change log its triggers fill
 (`connector.store.change_log`): `relay_changes` routes them the same way, to every connection that
 pushes the module; the connector's own connections are marked so the triggers skip its writes.
+A partner connection has a `PartnerScope`: its rows are queued only for the records its partner
+owns (`connector/sync/scope.py`), decided once per flush for all partner connections together.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from connector.store.change_log import ChangeLogEntry, mark_own_writes
 from connector.store.database import Database
 from connector.store.modules import MODULES_BY_KEY
 from connector.store.outbox import OutboxEntry
+from connector.sync.scope import PartnerScope, owners
 
 CHANGE_LOG_KEPT = timedelta(days=7)
 """Change-log rows stay this long after they were relayed (to see what another application wrote)."""
@@ -40,14 +43,41 @@ class OutboxRouter:
 
     def __init__(self, routes: dict[str, list[str]] | None = None):
         self.routes: dict[str, list[str]] = defaultdict(list)
+        self.scopes: dict[str, PartnerScope] = {}
+        """Partner connections: connection name -> the scope of what it may receive."""
+        self.fates: dict[str, set[str]] = defaultdict(set)
+        """module -> connections that write a record's fate back (a lead's assignment status): they
+        get rows for changes their own pull wrote too (distribution at intake changes the fate)."""
         for module, connections in (routes or {}).items():
             for connection in connections:
                 self.add(module, connection)
         self._models = {m.model: key for key, m in MODULES_BY_KEY.items()}
 
-    def add(self, module: str, connection: str) -> None:
+    def add(self, module: str, connection: str, scope: PartnerScope | None = None, *, fate: bool = False) -> None:
         if connection not in self.routes[module]:
             self.routes[module].append(connection)
+        if scope is not None:
+            self.scopes[connection] = scope
+        if fate:
+            self.fates[module].add(connection)
+
+    def targets(self, session: Session, module: str, record_ids: Iterable[int],
+                origin: str | None, owner_hint: dict[int, set[int]] | None = None) -> dict[str, list[int]]:
+        """Which connections each record goes to: every unscoped connection routed for the module,
+        and each partner connection whose partner owns the record; never `origin`.
+        `owner_hint`: owners already known (deleted records, which no query finds any more)."""
+        ids = list(record_ids)
+        connections = [c for c in self.routes.get(module, []) if c != origin or c in self.fates.get(module, ())]
+        scoped = [c for c in connections if c in self.scopes]
+        found: dict[str, list[int]] = {c: ids for c in connections if c not in self.scopes}
+        if scoped and ids:
+            owning = owner_hint if owner_hint is not None else owners(session, module, ids)
+            for connection in scoped:
+                partner = self.scopes[connection].partner_id(session)
+                mine = [rid for rid in ids if partner is not None and partner in owning.get(rid, ())]
+                if mine:
+                    found[connection] = mine
+        return found
 
     def install(self, db: Database) -> None:
         """Watch every session `db` makes (and mark its connections, so the change log's triggers
@@ -73,15 +103,15 @@ class OutboxRouter:
                 if not entries:
                     session.execute(delete(ChangeLogEntry).where(ChangeLogEntry.processed_at < utcnow() - CHANGE_LOG_KEPT))
                     return added
-                rows: list[dict[str, Any]] = []
-                seen: set[tuple[str, int, str]] = set()
+                changed: dict[tuple[str, str], dict[int, None]] = defaultdict(dict)
                 for _id, module, record_id, operation in entries:
-                    if (module, record_id, operation) in seen:
-                        continue
-                    seen.add((module, record_id, operation))
-                    rows.extend({"connection": connection, "module": module, "record_id": record_id,
-                                 "operation": operation, "status": "pending", "attempts": 0}
-                                for connection in self.routes.get(module, []))
+                    changed[(module, operation)][record_id] = None
+                rows: list[dict[str, Any]] = []
+                for (module, operation), record_ids in changed.items():
+                    for connection, ids in self.targets(session, module, record_ids, None).items():
+                        rows.extend({"connection": connection, "module": module, "record_id": record_id,
+                                     "operation": operation, "status": "pending", "attempts": 0}
+                                    for record_id in ids)
                 if rows:
                     session.execute(insert(OutboxEntry), rows)
                 session.execute(update(ChangeLogEntry).where(ChangeLogEntry.id.in_([e[0] for e in entries]))
@@ -90,13 +120,13 @@ class OutboxRouter:
 
     def queue_inserted(self, session: Session, module: str, record_ids: Iterable[int], origin: str | None) -> None:
         """Queue records written by a bulk INSERT (which no flush hook sees)."""
-        for connection in self.routes.get(module, []):
-            if connection != origin:
-                enqueue(session, connection, module, record_ids)
+        for connection, ids in self.targets(session, module, record_ids, origin).items():
+            enqueue(session, connection, module, ids)
 
     def _after_flush(self, session: Session, _context: Any) -> None:
         origin = session.info.get(ORIGIN)
-        rows: list[dict[str, Any]] = []
+        changed: dict[tuple[str, str], list[int]] = defaultdict(list)
+        deleted_owners: dict[int, set[int]] = {}
         for instances, operation in ((session.new, "upsert"), (session.dirty, "upsert"), (session.deleted, "delete")):
             for instance in instances:
                 module = self._models.get(type(instance))
@@ -105,10 +135,15 @@ class OutboxRouter:
                 if operation == "upsert" and instance in session.dirty and not session.is_modified(instance):
                     continue
                 record_id = inspect(instance).identity[0] if inspect(instance).identity else getattr(instance, "id")
-                for connection in self.routes[module]:
-                    if connection != origin:
-                        rows.append({"connection": connection, "module": module, "record_id": record_id,
-                                     "operation": operation, "status": "pending", "attempts": 0})
+                changed[(module, operation)].append(record_id)
+                if operation == "delete" and getattr(instance, "partner_account_id", None) is not None:
+                    deleted_owners[record_id] = {instance.partner_account_id}
+        rows: list[dict[str, Any]] = []
+        for (module, operation), ids in changed.items():
+            hint = {i: deleted_owners.get(i, set()) for i in ids} if operation == "delete" else None
+            for connection, record_ids in self.targets(session, module, ids, origin, hint).items():
+                rows.extend({"connection": connection, "module": module, "record_id": record_id,
+                             "operation": operation, "status": "pending", "attempts": 0} for record_id in record_ids)
         if rows:
             session.connection().execute(insert(OutboxEntry), rows)
 

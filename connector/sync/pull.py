@@ -22,6 +22,7 @@ from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import merge, same, to_plain
 from connector.sync.outbox import ORIGIN
+from connector.sync.scope import OWNED_BY_PARTNER, owners_of_module
 from connector.sync.summary import Counts, field_changes
 
 
@@ -98,6 +99,13 @@ class Puller:
         self.siblings = [o for o in lane.profile.objects if o.crm_object == obj.crm_object and o.module != obj.module]
         """Other modules of this profile on the same CRM object (UPM opportunities pushed as Leads
         beside prospects pulled from Leads): the key prefix says whose each record is."""
+        scope = lane.scope
+        self._scoped = scope is not None and bool(owners_of_module(obj.module))
+        """A partner connection on a module partners own: bound records no longer the partner's
+        (a lead pulled back) are left alone."""
+        self._attribute = scope is not None and obj.module in OWNED_BY_PARTNER
+        """A partner connection: what it brings in belongs to its partner (`partner_account_id`)."""
+        self._foreign: set[int] = set()
 
     def run(self, since: datetime | None, *, from_cursor: bool) -> Counts:
         """Apply every change since `since` (inclusive), or, `from_cursor`, strictly after the cursor:
@@ -197,6 +205,9 @@ class Puller:
         if values is None:
             return None
         binding, record = self._local(session, binder, records, crm)
+        if record is not None and record.id in self._foreign:
+            counts.unchanged += 1
+            return None
         base = binding.synced_values if binding else None
         if record is not None and self._echo(base, values):
             counts.unchanged += 1
@@ -240,6 +251,9 @@ class Puller:
         """A record new to UPM: inserted in bulk, or, when it is distributed, added to the session
         (distribution needs the record object)."""
         counts.created += 1
+        if self._attribute:
+            assert self.lane.scope is not None
+            values = {**values, "partner_account_id": self.lane.scope.partner_id(session)}
         if self.lane.dry_run:
             counts.changes.append(f"UPM {self.obj.module} new <- {self.obj.crm_object} {crm.id}: {sorted(values)}")
         if not self._distributes:
@@ -309,6 +323,10 @@ class Puller:
         if own_ids:
             binder.load_records(self.obj.module, own_ids)
         bound_ids = [b.record_id for r in page if (b := binder.by_crm(self.obj.module, r.id))]
+        if self._scoped:
+            assert self.lane.scope is not None
+            local = set(bound_ids) | set(own_ids)
+            self._foreign = local - self.lane.scope.allowed(session, self.obj.module, local)
         if not bound_ids:
             return {}
         return {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(bound_ids)))}

@@ -22,11 +22,16 @@ from connector.mapping.through import read_through
 from connector.store.bindings import Binding
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
+from connector.store.partners import PartnerUser
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import same, to_plain
 from connector.sync.outbox import enqueue
 from connector.sync.summary import Counts, field_changes
+from connector.sync.writeback import KEY as WRITEBACK, fate
+
+OWNER = "owner:email"
+"""The rep's email among a lead's pushed values (the profile's `owner`): a new rep re-sends the owner."""
 
 MAX_ATTEMPTS = 5
 """A record the CRM keeps refusing for a transient reason goes to failed records after this."""
@@ -68,6 +73,10 @@ class Pusher:
         self.obj = obj
         self.mapper: Mapper = lane.mapper(obj)
         self.model = self.mapper.module.model
+        self.pushes_fields = obj.direction != "to_upm" and bool(self.mapper.outbound)
+        """The object's own fields go to the CRM (else only its write-back does)."""
+        self.writeback = obj.writeback.fields() if obj.writeback else {}
+        """{fate item: CRM field}: the lead's fate written to the CRM's lead."""
 
     def run(self) -> Counts:
         """Send the pending rows batch after batch, until none are left (or the run is stopped)."""
@@ -86,6 +95,8 @@ class Pusher:
     def queue_unbound(self) -> int:
         """Queue every live local record of the module that this connection has never bound and
         has no pending row for (an initial sync and a full resync go both ways); how many."""
+        if not self.pushes_fields:
+            return 0
         connection, module = self.lane.connection, self.obj.module
         with self.lane.db.session() as session:
             bound = select(Binding.record_id).where(Binding.connection == connection, Binding.module == module)
@@ -94,7 +105,11 @@ class Pusher:
             query = select(self.model.id).where(self.model.id.not_in(bound), self.model.id.not_in(pending))
             if hasattr(self.model, "archived_at"):
                 query = query.where(self.model.archived_at.is_(None))
-            return enqueue(session, connection, module, session.scalars(query.order_by(self.model.id)).all())
+            ids = list(session.scalars(query.order_by(self.model.id)))
+            if self.lane.scope is not None:
+                allowed = self.lane.scope.allowed(session, module, ids)
+                ids = [i for i in ids if i in allowed]
+            return enqueue(session, connection, module, ids)
 
     def _pending_records(self) -> int:
         """How many distinct records the module's pending rows are for (the push's total)."""
@@ -129,12 +144,15 @@ class Pusher:
             by_record: dict[int, list[OutboxEntry]] = {}
             for row in rows:
                 by_record.setdefault(row.record_id, []).append(row)
+            self._out_of_scope(session, by_record)
             binder = Binder(session, self.lane.connection)
             binder.load_records(self.obj.module, by_record)
             records = {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(list(by_record))))}
             related = read_through(session, self.mapper.through, records.values()) if self.mapper.through else {}
             outgoing = [o for record_id, group in by_record.items()
                         if (o := self._map(session, binder, records.get(record_id), record_id, related.get(record_id, {}), group, counts))]
+            if self.writeback:
+                outgoing = self._with_fate(session, binder, records, by_record, outgoing)
             if self.lane.dry_run:
                 self._describe(binder, outgoing, counts)
                 session.rollback()
@@ -147,6 +165,18 @@ class Pusher:
             raise
         finally:
             session.close()
+
+    def _out_of_scope(self, session: Session, by_record: dict[int, list[OutboxEntry]]) -> None:
+        """A partner connection: rows for records its partner no longer owns (a lead reassigned or
+        pulled back since it was queued) are skipped, and their records left out of the batch."""
+        if self.lane.scope is None:
+            return
+        allowed = self.lane.scope.allowed(session, self.obj.module, by_record)
+        for record_id in [r for r in by_record if r not in allowed]:
+            rows = by_record.pop(record_id)
+            for row in rows:
+                row.last_error = "out of scope: not this partner's record"
+            self._mark(rows, "skipped")
 
     def _map(self, session: Session, binder: Binder, record: Any, record_id: int, related: dict[str, Any],
              rows: list[OutboxEntry], counts: Counts) -> Outgoing | None:
@@ -161,10 +191,36 @@ class Pusher:
             self._mark(rows, "failed")
             return None
         if outcome is None:
-            self._mark(rows, "skipped")
-            return None
+            if not self.writeback:
+                self._mark(rows, "skipped")
+            return None  # with a write-back, its fate may still go (_with_fate)
         payload, upm_sent = outcome
         return Outgoing(record_id, payload, upm_sent, rows, binder.crm_id_for(self.obj.module, record_id))
+
+    def _with_fate(self, session: Session, binder: Binder, records: dict[int, Any],
+                   by_record: dict[int, list[OutboxEntry]], outgoing: list[Outgoing]) -> list[Outgoing]:
+        """Add to each bound lead's write the fate items that changed since they were last written
+        (a lead whose fields had nothing to send, but whose fate changed, is sent for its fate alone)."""
+        by_id = {o.record_id: o for o in outgoing}
+        for record_id, rows in by_record.items():
+            if record_id not in by_id and rows[0].status != "pending":
+                continue  # failed to map
+            record = records.get(record_id)
+            binding = binder.by_record(self.obj.module, record_id)
+            now = fate(session, record) if record is not None and binding is not None else {}
+            base = (binding.synced_values or {}) if binding is not None else {}
+            changed = {name: now[name] for name in self.writeback if now and not same(now[name], base.get(WRITEBACK + name))}
+            o = by_id.get(record_id)
+            if not changed:
+                if o is None:
+                    self._mark(rows, "skipped")
+                continue
+            if o is None:
+                assert binding is not None
+                o = by_id[record_id] = Outgoing(record_id, {}, {}, rows, binding.crm_id)
+            o.payload.update({self.writeback[name]: value for name, value in changed.items()})
+            o.upm_sent.update({WRITEBACK + name: value for name, value in changed.items()})
+        return list(by_id.values())
 
     def _describe(self, binder: Binder, outgoing: list[Outgoing], counts: Counts) -> None:
         """Dry run: what would be sent: a new record's fields, an update's fields from the values
@@ -198,21 +254,34 @@ class Pusher:
         """The CRM fields to send for a record (`related`: its values read through relations), and
         the UPM values they carry; None when there is nothing to send. Raises MappingError when the
         record cannot be mapped."""
-        if record is None or getattr(record, "archived_at", None) is not None:
+        if record is None or getattr(record, "archived_at", None) is not None or not self.pushes_fields:
             return None
         binding = binder.by_record(self.obj.module, record_id)
         creating = binding is None
         if not creating and self.lane.profile.mode != "advanced":
             return None  # basic/complete: UPM records are pushed once; afterwards the CRM is master
         local = {name: getattr(record, name) for name in self.mapper.upm_read_fields} | related
+        if self.obj.owner is not None:
+            local[OWNER] = self._rep_email(record)
         upm_fields = set(local)
         base = (binding.synced_values or {}) if binding else {}
         changed = None if creating else {k for k, v in local.items() if not same(v, base.get(k))}
         if changed is not None and not changed:
             return None  # the mapped fields hold what the CRM already has (e.g. a pulled change)
-        payload = self.mapper.to_crm(local, binder.crm_id_for, creating=creating, only=changed)
+        payload = self.mapper.to_crm({k: v for k, v in local.items() if k != OWNER}, binder.crm_id_for,
+                                     creating=creating, only=None if changed is None else changed - {OWNER})
         payload[self.obj.key.crm] = self.mapper.external_id(record_id)
+        if self.obj.owner is not None and (changed is None or OWNER in changed):
+            if owner := self.lane.owner_id(local[OWNER]):
+                payload[self.obj.owner.crm] = owner
         return payload, {k: local[k] for k in (changed if changed is not None else upm_fields)}
+
+    @staticmethod
+    def _rep_email(record: Any) -> str | None:
+        """The email of the partner rep holding a lead."""
+        session = Session.object_session(record)
+        rep = session.get(PartnerUser, record.assigned_user_id) if session and record.assigned_user_id else None
+        return rep.email if rep is not None else None
 
     def _record_result(self, session: Session, binder: Binder, outgoing: Outgoing, result: WriteResult,
                        counts: Counts) -> None:

@@ -97,6 +97,15 @@ def create_app(emulator: HubSpotEmulator) -> FastAPI:
 
     # ---- CRM objects
 
+    @app.get("/crm/v3/owners")
+    @app.get("/crm/v3/owners/")  # the client library's path
+    async def list_owners(request: Request) -> Response:
+        def op(crm: CrmApi, raw: bytes) -> tuple[int, Any]:
+            email = (request.query_params.get("email") or "").lower()
+            found = [o for o in crm.portal.owners if not email or o["email"].lower() == email]
+            return 200, {"results": found[:_int(request, "limit", 100)]}
+        return await api(request, "owners", op)
+
     @app.get("/crm/v3/objects/{object_type}")
     async def list_objects(object_type: str, request: Request) -> Response:
         def op(crm: CrmApi, raw: bytes) -> tuple[int, Any]:

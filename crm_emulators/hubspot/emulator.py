@@ -217,6 +217,18 @@ class HubSpotEmulator:
                 store.update(record, values, self.now_ms())
             return str(record.id)
 
+    def add_owner(self, portal_index: int, email: str, first_name: str = "", last_name: str = "") -> str:
+        """Add a user to a portal (a HubSpot owner, as `/crm/v3/owners` lists it); returns the owner id."""
+        with self._lock:
+            self._store(portal_index, "contacts")  # checks the index
+            portal = self.portals[portal_index]
+            owner_id = str(portal.portal_id * 1000 + len(portal.owners) + 1)
+            stamp = iso_ms(self.now_ms())
+            portal.owners.append({"id": owner_id, "email": email, "firstName": first_name, "lastName": last_name,
+                                  "userId": int(owner_id) + 7_000_000, "createdAt": stamp, "updatedAt": stamp,
+                                  "archived": False, "teams": []})
+            return owner_id
+
     def admin_archive(self, portal_index: int, object_type: str, id: str | int) -> None:
         """Archive a record as a user deleting it would (its modified date does not move)."""
         with self._lock:

@@ -296,6 +296,13 @@ _CUSTOM = [
     ("offer_id", "Offer ID", "string", "text", False),
     ("tactic_id", "Tactic ID", "string", "text", False),
     ("approval_status", "Approval status", "string", "text", False),
+    # a PRM connector's custom properties: what became of the lead in the partner portal
+    ("prm_status", "PRM sync status", "string", "text", False),
+    ("prm_partner_account", "PRM partner account", "string", "text", False),
+    ("prm_partner_rep", "PRM partner rep", "string", "text", False),
+    ("prm_status_date", "PRM status date", "datetime", "date", False),
+    ("prm_assigned_date", "PRM assigned date", "datetime", "date", False),
+    ("prm_accepted_date", "PRM accepted date", "datetime", "date", False),
 ]
 
 

@@ -217,6 +217,8 @@ class Portal:
     limiter: PortalRateLimiter
     calls: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    owners: list[dict[str, Any]] = field(default_factory=list)
+    """The portal's users as `/crm/v3/owners` shows them (added with `HubSpotEmulator.add_owner`)."""
 
     def store(self, kind: ObjectType) -> ObjectStore:
         return self.stores[kind.name]

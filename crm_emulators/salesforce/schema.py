@@ -358,6 +358,9 @@ def _readonly(definition: FieldDef) -> FieldDef:
     return replace(definition, createable=False, updateable=False)
 
 
+_PRM_STATUSES = ("Unassigned", "Pending", "Accepted", "Rejected", "Pulled back", "Converted")
+
+
 def _system_fields(object_name: str, owned: bool) -> list[FieldDef]:
     fields = [
         _readonly(_f("Id", "id", label=f"{object_name} ID")),
@@ -432,6 +435,13 @@ def _objects() -> list[ObjectDef]:
         _f("Offer_Id__c", "string", 64, label="Offer Id"),
         _f("Tactic_Id__c", "string", 64, label="Tactic Id"),
         _f("Approval_Status__c", "picklist", 40, label="Approval Status", picklist=_APPROVAL),
+        # a PRM connector's custom fields: what became of the lead in the partner portal
+        _f("PRM_Status__c", "picklist", 40, label="PRM Sync Status", picklist=_PRM_STATUSES),
+        _f("PRM_Partner_Account__c", "string", 255, label="PRM Partner Account"),
+        _f("PRM_Partner_Rep__c", "email", label="PRM Partner Rep"),
+        _f("PRM_Status_Date__c", "datetime", label="PRM Status Date"),
+        _f("PRM_Assigned_Date__c", "datetime", label="PRM Assigned Date"),
+        _f("PRM_Accepted_Date__c", "datetime", label="PRM Accepted Date"),
     ]:
         lead.add_field(definition)
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from connector.config import load_settings
 from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from connector.store.migrate import upgrade
+from tests.support.partners import ensure_partner
 from connector.store.records import Contact
 from connector.runtime import Runtime
 
@@ -35,6 +36,7 @@ connections:
   partner:
     adapter: hubspot
     role: partner
+    partner_account: Acme Resellers
     auth: {{type: credentials_file, file: partner.json}}
     mapping: {REPO / "mappings" / "hubspot" / "advanced.yaml"}
     options: {{search_per_second: 1000}}
@@ -53,6 +55,9 @@ connections:
         emulator = running.emulator
         vendor_id = emulator.admin_upsert(0, "contacts", {"email": "lead@oem.example", "lastname": "Lead", "jobtitle": "CFO"})
         assert cycle("vendor").created == 1
+        assert cycle("partner").pushed == 0  # the vendor's own contact: never to a partner's CRM
+        with db.session() as s:  # the contact is given to the partner in UPM
+            s.scalars(select(Contact)).one().partner_account_id = ensure_partner(s, "Acme Resellers").id
         assert cycle("partner").pushed == 1
         (at_partner,) = [r for r in emulator.records(1, "contacts")]
         assert at_partner["properties"]["email"] == "lead@oem.example" and at_partner["properties"]["upm_id"].startswith("upm-contact-")

@@ -138,6 +138,17 @@ class HubSpotAdapter(CrmAdapter):
         one result per target, keyed by the target id."""
         return self._associations.associate(from_obj, from_id, to_obj, to_ids)
 
+    def owner_ids(self, emails: Sequence[str]) -> dict[str, str]:
+        """HubSpot owners by email (`GET /crm/v3/owners?email=`), one call per email."""
+        api = self.client.api("crm.owners.owners_api")
+        found: dict[str, str] = {}
+        for email in dict.fromkeys(e.strip().lower() for e in emails):
+            data, _, _ = self.client.call(api.get_page_with_http_info, email=email, limit=1)
+            for owner in data.results or []:
+                if (owner.email or "").lower() == email:
+                    found[email] = str(owner.id)
+        return found
+
     def read_associations(self, from_obj: str, ids: Sequence[str], to_obj: str) -> dict[str, list[str]]:
         """For each of `ids`, the ids of the `to_obj` records linked to it."""
         return self._associations.read(from_obj, ids, to_obj)

@@ -136,6 +136,19 @@ class SalesforceAdapter(CrmAdapter):
         """Delete by record id (an id names its object: `obj` only documents the caller's intent)."""
         return self._writer.delete(ids)
 
+    def owner_ids(self, emails: Sequence[str]) -> dict[str, str]:
+        """Active Salesforce Users by Email (one SOQL query)."""
+        wanted = list(dict.fromkeys(e.strip().lower() for e in emails if "'" not in e and "\\" not in e))
+        if not wanted:
+            return {}
+        soql = "SELECT Id, Email, SystemModstamp FROM User WHERE IsActive = true AND Email IN ({})".format(
+            ", ".join(f"'{e}'" for e in wanted))
+        found: dict[str, str] = {}
+        for page in query_pages(self.client, soql, self.options.page_size, self.options.query_batch_size):
+            for row in page:
+                found.setdefault(str(row.fields.get("Email", "")).lower(), row.id)
+        return found
+
     def api_usage(self) -> ApiUsage:
         """The org's usage as the last `Sforce-Limit-Info` reported it (the whole org, a rolling 24 hours),
         and the responses this adapter got (failed calls included)."""

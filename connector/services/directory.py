@@ -42,8 +42,6 @@ from connector.store.distribution import AssignmentRule
 from connector.store.partners import PartnerAccount, PartnerGroup, PartnerGroupMember, PartnerUser
 from connector.store.records import Account, Prospect
 
-ROLES = ("admin", "marketing", "sales")
-MODELS = ("round_robin", "shark_tank")
 ACTOR = "directory"
 
 _ALPHA2 = {c.alpha_2 for c in pycountry.countries}

@@ -9,8 +9,12 @@ from fastapi.responses import JSONResponse
 
 from connector import __version__
 from connector.api.auth import Authenticator
-from connector.api.leads import install_lead_errors, lead_router
+from connector.api.leads import install_lead_errors, lead_id, lead_router
 from connector.api.metrics import install_metrics
+from connector.api.pages import install_pages
+from connector.api.pages.web import Pages
+from connector.auth.signatures import verifier
+from connector.auth.web_sessions import WebSessions
 from connector.clock import Clock, SystemClock
 from connector.config.settings import HttpSettings, Settings
 from connector.leads.service import LeadService
@@ -20,16 +24,22 @@ from connector.sync.lane_state import lane_states
 
 def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadService,
                http: HttpSettings | None = None, settings: Settings | None = None,
-               clock: Clock | None = None) -> FastAPI:
+               clock: Clock | None = None, crm_lead: Callable[[str, str], int] | None = None) -> FastAPI:
     """The daemon's HTTP API. `scheduler_running` reports the scheduler's state for /readyz;
     `http.api_keys` are the vendor callers of the lead API; `settings` name the lanes that /readyz
-    and /metrics report (and `daemon.ready_unless`)."""
+    and /metrics report (and `daemon.ready_unless`) and configure the pages; `crm_lead(connection,
+    crm_id)` finds a CRM lead for the pages, fetching it when not synced yet (default: synced leads only)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     app = FastAPI(title="UPM Connector", version=__version__, docs_url=None, redoc_url=None)
     install_metrics(app, settings, db, clock)
     app.include_router(lead_router(leads, Authenticator(db, (http or HttpSettings()).api_keys)))
     install_lead_errors(app)
+    install_pages(app, Pages(
+        settings.pages, settings.notifications, leads,
+        WebSessions(db, settings.pages.session_seconds, settings.pages.sign_in_link_seconds),
+        verifier(db, settings.pages.signing, settings.pages.signature_window_seconds),
+        crm_lead or (lambda connection, crm_id: synced_lead(db, connection, crm_id)), clock))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -62,3 +72,9 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return app
+
+
+def synced_lead(db: Database, connection: str, crm_id: str) -> int:
+    """A CRM lead the connector has synced (NotFound otherwise)."""
+    with db.session() as session:
+        return lead_id(session, f"{connection}:{crm_id}")

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from connector.api.leads import STATUS_OF_ERROR
-from connector.api.pages.web import Pages, PageRefused, check_csrf
+from connector.api.pages.web import LeadId, Pages, PageRefused, check_csrf
 from connector.auth.signatures import SignatureRefused, SignedRequest
 from connector.leads.errors import LeadError
 from connector.leads.lifecycle import Outcome
@@ -69,7 +69,7 @@ def assign_router(pages: Pages) -> APIRouter:
         return pages.render("assign.html", status, **context)
 
     @router.get("/assign/{prospect_id}")
-    def show(prospect_id: int, request: Request, partners: int = 0) -> Response:
+    def show(prospect_id: LeadId, request: Request, partners: int = 0) -> Response:
         return page(request, prospect_id, partners=bool(partners))
 
     def act(request: Request, prospect_id: int, csrf: str | None, work: Any) -> Response:
@@ -82,9 +82,9 @@ def assign_router(pages: Pages) -> APIRouter:
         return page(request, prospect_id, outcome=outcome)
 
     @router.post("/assign/{prospect_id}/named")
-    def named(prospect_id: int, request: Request, account: str = Form(""), reason: str = Form(""),
+    def named(prospect_id: LeadId, request: Request, account: str = Form(""), reason: str = Form(""),
               notify: str | None = Form(None), csrf: str | None = Form(None)) -> Response:
-        if not account.isdigit():
+        if not (account.isascii() and account.isdigit() and len(account) < 10):
             return page(request, prospect_id, partners=True, error="Choose the partner to assign.", status=422)
         if not reason.strip():
             return page(request, prospect_id, partners=True, error="Manual Assignment Reason is required.", status=422)
@@ -92,7 +92,7 @@ def assign_router(pages: Pages) -> APIRouter:
             prospect_id, f"account:{account}", reason=reason.strip(), actor=actor, notify=notify is not None))
 
     @router.post("/assign/{prospect_id}/group")
-    def group(prospect_id: int, request: Request, group: str = Form(""), how: str = Form("round_robin"),
+    def group(prospect_id: LeadId, request: Request, group: str = Form(""), how: str = Form("round_robin"),
               reason: str = Form(""), notify: str | None = Form(None), csrf: str | None = Form(None)) -> Response:
         if not group.strip() or how not in ("round_robin", "shark_tank"):
             return page(request, prospect_id, partners=True, error="Choose a group and how to give it the lead.", status=422)

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from connector.api.pages.assign import status_of
-from connector.api.pages.web import COOKIE, Pages, PageRefused, check_csrf
+from connector.api.pages.web import LeadId, COOKIE, Pages, PageRefused, check_csrf
 from connector.leads import shark_tank
 from connector.leads.aging import AgingRules, age_colour
 from connector.leads.delivery import send_now
@@ -133,19 +133,19 @@ def inbox_router(pages: Pages) -> APIRouter:
         return inbox_page(request, outcome=outcome)
 
     @router.post("/inbox/{prospect_id}/accept")
-    def accept(prospect_id: int, request: Request, csrf: str | None = Form(None)) -> Response:
+    def accept(prospect_id: LeadId, request: Request, csrf: str | None = Form(None)) -> Response:
         return act(request, csrf, prospect_id, "accept")
 
     @router.post("/inbox/{prospect_id}/claim")
-    def claim(prospect_id: int, request: Request, csrf: str | None = Form(None)) -> Response:
+    def claim(prospect_id: LeadId, request: Request, csrf: str | None = Form(None)) -> Response:
         return act(request, csrf, prospect_id, "claim")
 
     @router.post("/inbox/{prospect_id}/reject")
-    def reject(prospect_id: int, request: Request, reason: str = Form(""), csrf: str | None = Form(None)) -> Response:
+    def reject(prospect_id: LeadId, request: Request, reason: str = Form(""), csrf: str | None = Form(None)) -> Response:
         return act(request, csrf, prospect_id, "reject", reason=reason)
 
     @router.post("/inbox/{prospect_id}/activity")
-    def activity(prospect_id: int, request: Request, kind: str = Form("note"), subject: str = Form(""),
+    def activity(prospect_id: LeadId, request: Request, kind: str = Form("note"), subject: str = Form(""),
                  csrf: str | None = Form(None)) -> Response:
         return act(request, csrf, prospect_id, "activity", kind=kind, subject=subject)
 

@@ -8,18 +8,21 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Path as PathParam, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from connector.api.leads import MAX_ID
 from connector.auth.signatures import SignatureVerifier
 from connector.auth.web_sessions import PageSession, WebSessions
 from connector.clock import Clock
 from connector.config.settings import NotificationSettings, PagesSettings
 from connector.leads.service import LeadService
 
+LeadId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+"""A lead id in a page's path (out of range: 422, never a database error)."""
 COOKIE = "upm_session"
 PRE_COOKIE = "upm_presession"
 """Before sign-in: the CSRF token of the sign-in form (double-submit)."""

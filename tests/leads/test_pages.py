@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from connector.api.app import create_app
-from connector.auth.signatures import sign_link
+from connector.auth.signatures import HS_SIGNATURE, HS_TIMESTAMP, hubspot_signature, sign_link
 from connector.clock import ManualClock
 from connector.config.secrets import Secret
 from connector.config.settings import PagesSettings, Settings, SigningSettings
@@ -27,6 +27,7 @@ from leads.support_delivery import SmtpServer, smtp_server
 SECRET = "shared-secret-of-the-salesforce-button"
 CONNECTION = "vendor-salesforce"
 CRM_ID = "00Q5e00000AbCdE"
+HS_SECRET = "hubspot-app-client-secret"
 ORIGINS = ["https://acme.lightning.force.com", "https://app.hubspot.com"]
 
 
@@ -48,7 +49,8 @@ def site(db: Database, service: LeadService, clock: ManualClock) -> Iterator[Sit
         settings = Settings(
             notifications=smtp.settings(),
             pages=PagesSettings(base_url=base_url, secure_cookies=False, frame_origins=ORIGINS,
-                                signing={CONNECTION: SigningSettings(scheme="salesforce", secret=Secret(SECRET, "test"))}))
+                                signing={CONNECTION: SigningSettings(scheme="salesforce", secret=Secret(SECRET, "test")),
+                                         "vendor-hubspot": SigningSettings(scheme="hubspot", secret=Secret(HS_SECRET, "test"))}))
         with BackgroundServer(create_app(db, lambda: True, service, settings.http, settings, clock), port=port):
             yield Site(base_url, smtp, clock)
 
@@ -222,3 +224,18 @@ def test_partner_claims_from_the_shark_tank_and_rejects_with_a_reason(site: Site
     rejected = browser.post(site.base_url + f"/pages/inbox/{given}/reject",
                             data={"csrf": csrf_of(inbox), "reason": "outside our region"}, timeout=30)
     assert rejected.status_code == 200 and a in make.prospect(given).previous_holder_ids
+
+
+def test_a_hubspot_signed_request_opens_the_page_once(site: Site, make: Make, db: Database) -> None:
+    lead = make.lead(first_name="Kai", last_name="Ito")
+    with db.session() as s:
+        s.add(Binding(connection="vendor-hubspot", crm_object="contacts", crm_id="501", module="prospect", record_id=lead))
+    url = site.base_url + "/pages/crm/vendor-hubspot/leads/501?portalId=62515"
+    stamp = str(int(site.clock.now().timestamp() * 1000))
+    headers = {HS_SIGNATURE: hubspot_signature(HS_SECRET, "GET", url, b"", stamp), HS_TIMESTAMP: stamp}
+    browser = requests.Session()
+    opened = browser.get(url, headers=headers, timeout=30)
+    assert opened.status_code == 200 and "Kai Ito" in opened.text
+    assert requests.get(url, headers=headers, timeout=30).status_code == 403, "replay"
+    wrong = {HS_SIGNATURE: hubspot_signature("another", "GET", url, b"", stamp), HS_TIMESTAMP: stamp}
+    assert requests.get(url, headers=wrong, timeout=30).status_code == 403

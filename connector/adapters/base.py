@@ -209,6 +209,12 @@ class CrmAdapter(ABC):
         callers write idempotently."""
 
     @abstractmethod
+    def fetch(self, obj: str, crm_id: str, fields: Sequence[str]) -> CrmRecord | None:
+        """One record by its CRM id, in ONE API call, with `fields` (and what `read_changes` always
+        adds); None when the CRM has no such live record. For a record someone needs now (a lead
+        opened from the CRM before the connector synced it)."""
+
+    @abstractmethod
     def read_deleted(self, obj: str, since: datetime) -> DeletedRecords:
         """Records deleted since `since`, and where the next read should start (`covered_until`).
         Raises NeedsFullResync when the CRM's delete log no longer reaches back to `since`."""

@@ -11,9 +11,13 @@ from fastapi.responses import JSONResponse
 from connector import __version__
 from connector.api.auth import Authenticator
 from connector.api.directory import directory_router, install_directory_errors
-from connector.api.leads import install_lead_errors, lead_router
+from connector.api.leads import install_lead_errors, lead_id, lead_router
 from connector.api.metrics import install_metrics
 from connector.api.records import install_record_errors, records_router
+from connector.api.pages import install_pages
+from connector.api.pages.web import Pages
+from connector.auth.signatures import verifier
+from connector.auth.web_sessions import WebSessions
 from connector.clock import Clock, SystemClock
 from connector.config.settings import HttpSettings, Settings
 from connector.leads.service import LeadService
@@ -25,10 +29,11 @@ from connector.sync.lane_state import lane_states
 
 def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadService,
                http: HttpSettings | None = None, settings: Settings | None = None,
-               clock: Clock | None = None) -> FastAPI:
+               clock: Clock | None = None, crm_lead: Callable[[str, str], int] | None = None) -> FastAPI:
     """The daemon's HTTP API. `scheduler_running` reports the scheduler's state for /readyz;
     `http.api_keys` are the vendor callers of the lead API; `settings` name the lanes that /readyz
-    and /metrics report (and `daemon.ready_unless`)."""
+    and /metrics report (and `daemon.ready_unless`) and configure the pages; `crm_lead(connection,
+    crm_id)` finds a CRM lead for the pages, fetching it when not synced yet (default: synced leads only)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     app = FastAPI(title="UPM Connector", version=__version__, docs_url="/docs", redoc_url=None,
@@ -41,6 +46,11 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
     install_directory_errors(app)
     app.include_router(records_router(RecordService(db, leads, clock), authenticate))
     install_record_errors(app)
+    install_pages(app, Pages(
+        settings.pages, settings.notifications, leads,
+        WebSessions(db, settings.pages.session_seconds, settings.pages.sign_in_link_seconds),
+        verifier(db, settings.pages.signing, settings.pages.signature_window_seconds),
+        crm_lead or (lambda connection, crm_id: synced_lead(db, connection, crm_id)), clock))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -73,3 +83,9 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return app
+
+
+def synced_lead(db: Database, connection: str, crm_id: str) -> int:
+    """A CRM lead the connector has synced (NotFound otherwise)."""
+    with db.session() as session:
+        return lead_id(session, f"{connection}:{crm_id}")

@@ -45,6 +45,8 @@ from connector.store.records import Prospect
 STATUS_OF_ERROR: dict[type[LeadError], int] = {
     NotFound: 404, NotAllowed: 403, InvalidTransition: 409, AlreadyClaimed: 409, WindowClosed: 409, InvalidRule: 422,
 }
+MAX_ID = 2**31 - 1
+"""The largest id an integer key holds (a larger one is no lead, not a database error)."""
 LEAD_FIELDS = ("id", "email", "first_name", "last_name", "title", "company_name", "country", "state", "industry",
                "segment", "lead_source", "product_interest", "status", "distribution_state", "partner_account_id",
                "assigned_user_id", "assigned_at", "accepted_at", "pool_until", "created_at", "updated_at")
@@ -74,7 +76,9 @@ def lead_json(prospect: Prospect, colour: str | None, access: str | None = None)
 
 def lead_id(session: Session, ref: str) -> int:
     """A lead reference as its UPM id: digits, or CONNECTION:CRM_ID through the bindings."""
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
+        if len(ref) > 18 or int(ref) > MAX_ID:
+            raise NotFound(f"no lead {ref}")
         return int(ref)
     connection, sep, crm_id = ref.partition(":")
     if sep and connection and crm_id:

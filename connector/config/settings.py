@@ -306,6 +306,44 @@ class EmulatorsSettings(Section):
         return (self.__pydantic_extra__ or {}).get(name, LocalEmulatorSettings())
 
 
+class SigningSettings(Section):
+    """How one CRM connection signs the calls its button or card makes to the pages."""
+
+    scheme: Literal["salesforce", "hubspot"]
+    """`salesforce`: HMAC-SHA256 (hex) over method, path with query, timestamp and body, with this
+    shared secret (a button's link or a Named Credential); `hubspot`: X-HubSpot-Signature-v3 with
+    the HubSpot app's client secret."""
+    secret: Secret
+    """The shared secret (salesforce) or the app's client secret (hubspot), as a reference."""
+
+
+class PagesSettings(Section):
+    """The Assign to Partner page (opened from the CRM) and the partners' Lead Inbox."""
+
+    base_url: str = "http://127.0.0.1:8080"
+    """How browsers reach this server: the links in sign-in emails, and the URL HubSpot signs."""
+    signing: dict[str, SigningSettings] = {}
+    """Per CRM connection name: how its signed calls are checked. A connection not listed cannot
+    open the page."""
+    frame_origins: list[str] = []
+    """The CRM origins allowed to frame the pages (`Content-Security-Policy: frame-ancestors`),
+    e.g. `https://acme.lightning.force.com`, `https://app.hubspot.com`. Empty: no framing at all."""
+    secure_cookies: bool = True
+    """Session cookies are `Secure`; may be off only when base_url is http://localhost or 127.0.0.1."""
+    session_seconds: Seconds = 30 * 60.0
+    """How long a page session lasts (a CRM user's after the signed link, a partner's after sign-in)."""
+    sign_in_link_seconds: Seconds = 15 * 60.0
+    """How long an emailed sign-in link can be used (once)."""
+    signature_window_seconds: Seconds = 300.0
+    """A signed call's timestamp may be this far off our clock either way."""
+
+    @model_validator(mode="after")
+    def _secure_unless_local(self) -> PagesSettings:
+        if not self.secure_cookies and not re.match(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(/|$)", self.base_url):
+            raise ValueError("secure_cookies may be off only when base_url is http://localhost (or 127.0.0.1)")
+        return self
+
+
 class Settings(Section):
     """The whole configuration."""
 
@@ -320,6 +358,7 @@ class Settings(Section):
     directory: DirectorySettings = DirectorySettings()
     notifications: NotificationSettings = NotificationSettings()
     emulators: EmulatorsSettings = EmulatorsSettings()
+    pages: PagesSettings = PagesSettings()
 
     _source: Path | None = PrivateAttr(default=None)
     _locations: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)

@@ -30,6 +30,7 @@ from connector.jobs import scheduled_jobs
 from connector.runtime import Runtime
 from connector.services.directory import DirectoryService
 from connector.services.directory_seed import seed
+from connector.services.crm_leads import CrmLeads
 from connector.store.database import Database
 from connector.store.migrate import current_revision, head_revision, upgrade
 
@@ -154,9 +155,10 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
         scheduler.shutdown_requested.set()
         notifier.stopping()
 
+    crm_leads = CrmLeads(runtime)
     config = uvicorn.Config(
         create_app(db, lambda: scheduler.running and not scheduler.shutdown_requested.is_set(), leads, settings.http,
-                   settings, clock),
+                   settings, clock, crm_lead=crm_leads.prospect_id),
         host=settings.http.host,
         port=settings.http.port,
         log_config=None,
@@ -168,6 +170,7 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
         server.run()
     finally:
         scheduler.stop()
+        crm_leads.close()
         db.dispose()
     if not server.started:
         log.error("HTTP server could not start on %s", settings.http.bind)

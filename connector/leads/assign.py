@@ -65,6 +65,10 @@ def revoke(session: Session, assignment: RecordAssignment, *, actor: str, reason
                                   access_type=assignment.access_type, actor=actor, reason=reason[:500], at=now))
 
 
+QUIET = "leads.quiet"
+"""session.info key: this transaction's assignment sends no email."""
+
+
 def lead_label(prospect: Prospect) -> str:
     name = " ".join(p for p in (prospect.first_name, prospect.last_name) if p) or prospect.email or f"#{prospect.id}"
     return f"{name} ({prospect.company_name})" if prospect.company_name else name
@@ -73,7 +77,10 @@ def lead_label(prospect: Prospect) -> str:
 def tell(session: Session, prospect: Prospect, kind: str, to: list[str], subject: str, body: str,
          event: AssignmentHistory | LeadStatusHistory, now: datetime) -> None:
     """Queue an email about this lead; the history entry it announces, written in this transaction,
-    makes the event unique and new."""
+    makes the event unique and new. Nothing is queued in a transaction marked `quiet` (a person
+    placing a lead chose not to notify the partner)."""
+    if session.info.get(QUIET):
+        return
     session.flush()
     key = f"prospect-{prospect.id}-{event.__tablename__}-{event.id}"
     notify.queue(session, kind=kind, recipients=to, subject=subject, body=body, event_key=key, now=now,

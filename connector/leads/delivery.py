@@ -20,6 +20,7 @@ a misconfiguration does not burn every message's attempts in one run.
 from __future__ import annotations
 
 import smtplib
+import uuid
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,3 +216,23 @@ def deliver_due(
     finally:
         sender.close()
     return report
+
+
+def send_now(settings: NotificationSettings, recipient: str, subject: str, body: str, now: datetime) -> str | None:
+    """Send one message at once, not through the outbox (a sign-in link is of no use a minute
+    later): None when the server accepted it, else why not (never a password)."""
+    message = EmailMessage()
+    message["From"] = settings.from_address
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@upm-connector>"
+    message["Date"] = format_datetime(now)
+    message.set_content(body)
+    sender = SmtpSender(settings)
+    try:
+        outcome = sender.send(message, recipient)
+    except _ServerProblem as exc:
+        return str(exc)
+    finally:
+        sender.close()
+    return None if outcome is None else outcome.error

@@ -149,15 +149,16 @@ class LeadService:
         return Outcome.of(prospect, reason, rule=rule.name)
 
     def assign(self, prospect_id: int, target: str, *, reason: str, access_type: str | None = None,
-               actor: str = "cam") -> Outcome:
+               actor: str = "cam", notify: bool = True) -> Outcome:
         """Direct assignment by a person ("Manually Assign Named Partner"): `target` is user:EMAIL,
         account:NAME or group:NAME (or :ID); see connector.leads.targets. Replaces any current holder or
-        pool; a reason is required."""
+        pool; a reason is required. `notify` False: the partner is not emailed."""
         if not reason.strip():
             raise NotAllowed("a direct assignment needs a reason")
         access = access_type or self.settings.default_access_type
         now = self.clock.now()
         with self.db.session() as session:
+            session.info[assign.QUIET] = not notify
             prospect = lock(session, Prospect, prospect_id)
             if prospect.distribution_state == lifecycle.CONVERTED:
                 raise InvalidTransition(f"lead {prospect_id} was converted")
@@ -173,6 +174,61 @@ class LeadService:
             assign.give(session, prospect, account_id=account_id, user_id=found.id if found.kind == "user" else None,
                         access_type=access, actor=actor, reason=reason, now=now)
             return Outcome.of(prospect, reason)
+
+    def assign_round_robin(self, prospect_id: int, group: str, *, reason: str, actor: str = "cam",
+                           notify: bool = True) -> Outcome:
+        """A person hands the lead to a group by round robin: the group's next member in rotation
+        that may take this lead (its partner list verdict) gets it, and the cursor moves as the
+        rules' round robin moves it. NotAllowed when no member may take it."""
+        if not reason.strip():
+            raise NotAllowed("an assignment by a person needs a reason")
+        now = self.clock.now()
+        with self.db.session() as session:
+            session.info[assign.QUIET] = not notify
+            prospect, found, eligible = self._group_placement(session, prospect_id, group)
+            members = [m for m in directory.of(session).members.get(found.id, ()) if m.account_id in eligible]
+            member = round_robin.next_member(session, found.id, members, now)
+            if member is None:
+                raise NotAllowed(f"no member of the group {found.name} may take this lead")
+            assign.release(session, prospect, action="revoked", actor=actor, reason=f"reassigned: {reason}", now=now,
+                           remember=prospect.partner_account_id not in (None, member.account_id))
+            assign.give(session, prospect, account_id=member.account_id,
+                        user_id=directory.of(session).usable_user(member.user_id),
+                        access_type=self.settings.default_access_type, actor=actor,
+                        reason=f"{reason} (round robin in {found.name})", now=now)
+            return Outcome.of(prospect, f"{reason} (round robin in {found.name})", group_id=found.id)
+
+    def send_to_shark_tank(self, prospect_id: int, group: str, *, reason: str, actor: str = "cam",
+                           notify: bool = True) -> Outcome:
+        """A person offers the lead to a group's members that may take it: the first to claim it
+        within `shark_tank_window` wins. NotAllowed when no member may take it."""
+        if not reason.strip():
+            raise NotAllowed("an assignment by a person needs a reason")
+        now = self.clock.now()
+        with self.db.session() as session:
+            session.info[assign.QUIET] = not notify
+            prospect, found, eligible = self._group_placement(session, prospect_id, group)
+            offered = sorted({m.account_id for m in directory.of(session).members.get(found.id, ())} & eligible)
+            if not offered:
+                raise NotAllowed(f"no member of the group {found.name} may take this lead")
+            assign.release(session, prospect, action="revoked", actor=actor, reason=f"reassigned: {reason}", now=now,
+                           remember=prospect.partner_account_id is not None)
+            shark_tank.publish(session, prospect, offered, window=timedelta(seconds=self.settings.shark_tank_window),
+                               actor=actor, reason=f"{reason} (group {found.name})", now=now, rule_id=None)
+            return Outcome.of(prospect, f"{reason} (shark tank in {found.name})", group_id=found.id)
+
+    def _group_placement(self, session: Session, prospect_id: int, group: str) -> tuple[Prospect, PartnerGroup, set[int]]:
+        """The locked lead, the group `group` names (NAME or group:NAME), and the accounts the
+        partner list finds eligible for the lead."""
+        prospect = lock(session, Prospect, prospect_id)
+        if prospect.distribution_state == lifecycle.CONVERTED:
+            raise InvalidTransition(f"lead {prospect_id} was converted")
+        target = targets.resolve(session, group if group.lower().startswith("group:") else f"group:{group}")
+        found = session.get(PartnerGroup, target.id)
+        if found is None:
+            raise NotFound(f"no partner group {group}")
+        eligible = {v.account_id for v in partner_list(session, prospect) if v.eligible}
+        return prospect, found, eligible
 
     def pullback(self, prospect_id: int, reason: str, *, actor: str = "pullback") -> Outcome:
         """Take a lead back from its holder (no follow-up in time, or a person decided): revoke, record,

@@ -22,6 +22,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     partners,
     records,
     tokens,
+    web,
 )
 from connector.store.base import Base
 from connector.store.database import Database

@@ -69,6 +69,23 @@ class SyncEngine:
                     self._step(per_object, obj, lambda: puller.apply_deletes(None))
         return self._push_and_record(lane, objects, per_object, calls_before, both_ways=initial)
 
+    def fetch(self, module: str, crm_id: str) -> int | None:
+        """Bring one CRM record in now, by its CRM id, in one API call (a lead opened from the CRM
+        before any cycle read it): written and bound as a pull writes it (a complete-mode lead is
+        distributed like any new one), cursors untouched. The UPM record's id; None when the CRM
+        has no such record (or it is not this profile's)."""
+        lane = self._lane(False, lambda: False)
+        obj = next((o for o in lane.objects(module) if o.module == module and o.direction != "to_crm"), None)
+        if obj is None:
+            raise ValueError(f"the profile does not read {module} from the CRM")
+        puller = Puller(lane, obj)
+        record = self.adapter.fetch(obj.crm_object, crm_id, puller.mapper.crm_read_fields)
+        if record is not None:
+            puller.apply_page([record], Counts(), move_cursor=False)
+        with self.db.session() as session:
+            return session.scalar(select(Binding.record_id).where(
+                Binding.connection == self.connection, Binding.module == module, Binding.crm_id == crm_id))
+
     def _never_run(self, lane: Lane, obj: ObjectMap) -> bool:
         """Has no (real) run of this connection covered the object yet?"""
         with self.db.session() as session:

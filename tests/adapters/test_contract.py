@@ -328,3 +328,27 @@ def test_api_usage_counts_the_calls_the_crm_counts(crm: CrmHarness) -> None:
     assert usage.calls_made - calls_before == crm.api_calls() - crm_before >= 2
     if usage.used is not None and usage.limit is not None:
         assert 0 < usage.used <= usage.limit
+
+
+def test_fetch_reads_one_record_by_id_in_one_call(crm: CrmHarness) -> None:
+    created = upsert(crm, range(2))
+    crm.advance_clock(5)
+    crm.crm_edit(created[1].crm_id or "", {crm.text_field: "Edited in the CRM"})
+    calls_before, crm_before = crm.adapter.api_usage().calls_made, crm.api_calls()
+
+    record = crm.adapter.fetch(crm.obj, created[1].crm_id or "", crm.read_fields)
+
+    assert crm.api_calls() - crm_before == 1 and crm.adapter.api_usage().calls_made - calls_before == 1
+    assert record is not None and record.id == created[1].crm_id
+    assert record.fields[crm.text_field] == "Edited in the CRM"
+    assert external_ids(crm, [record]) == upm(1)
+    assert_aware_utc(record.modified_at)
+    assert record.modified_at == next(r for r in flat(read(crm, None)) if r.id == record.id).modified_at
+
+
+def test_fetch_of_a_missing_or_deleted_record_is_none(crm: CrmHarness) -> None:
+    created = upsert(crm, range(1))
+    crm.crm_delete(created[0].crm_id or "")
+    assert crm.adapter.fetch(crm.obj, created[0].crm_id or "", crm.read_fields) is None
+    unknown = "00Q000000000000AAA" if crm.name == "salesforce" else "987654321"
+    assert crm.adapter.fetch(crm.obj, unknown, crm.read_fields) is None

@@ -12,6 +12,7 @@ from connector.adapters.base import (
     CrmAdapter,
     CrmRecord,
     DeletedRecords,
+    FatalError,
     FieldInfo,
     ObjectDescription,
     Tokens,
@@ -22,7 +23,7 @@ from connector.clock import Clock
 from .associations import Associations
 from .changes import ChangeReader
 from .client import HubSpotClient
-from .records import utc
+from .records import crm_record, utc
 from .settings import ARCHIVE_RETENTION_DAYS, BATCH_LIMIT, LIST_PAGE_LIMIT, RECORD_ID, AdapterOptions, object_settings
 from .tokens import PrivateAppToken
 from .writes import BatchWriter
@@ -103,6 +104,19 @@ class HubSpotAdapter(CrmAdapter):
                               self.options.page_size)
         anchor = None if since is None else utc(since) - timedelta(seconds=lookback_seconds)
         return reader.pages(anchor)
+
+    def fetch(self, obj: str, crm_id: str, fields: Sequence[str]) -> CrmRecord | None:
+        """GET /crm/v3/objects/OBJ/ID?properties=...: one call; a 404 (no such live record) is None."""
+        settings = object_settings(obj)
+        properties = list(dict.fromkeys([RECORD_ID, settings.modified_property, *(fields or settings.default_properties)]))
+        api = self.client.api("crm.objects.basic_api")
+        try:
+            data = self.client.call_json(api.get_by_id_with_http_info, obj, crm_id, properties=properties)
+        except FatalError as refused:
+            if refused.status == 404:
+                return None
+            raise
+        return crm_record(data, settings.modified_property)
 
     def read_deleted(self, obj: str, since: datetime) -> DeletedRecords:
         """Archived records (HubSpot keeps them 90 days) whose archivedAt is at or after `since`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ from connector.adapters.base import (
     CrmAdapter,
     CrmRecord,
     DeletedRecords,
+    FatalError,
     FieldInfo,
     ObjectDescription,
     Tokens,
@@ -27,7 +29,7 @@ from .changes import query_pages
 from .client import SalesforceClient
 from .deleted import read_deleted
 from .quota import QuotaGuard
-from .records import utc
+from .records import crm_record, utc
 from .session import HttpSession, SalesforceSession
 from .settings import MODIFIED_FIELD, SYSTEM_FIELDS, UPSERT_BATCH, AdapterOptions, object_settings
 from .soql import api_name, changes_query
@@ -113,6 +115,24 @@ class SalesforceAdapter(CrmAdapter):
         anchor = None if since is None else utc(since) - timedelta(seconds=lookback_seconds)
         soql = changes_query(obj, selected, anchor, self.options.filters.get(obj, {}))
         return query_pages(self.client, soql, self.options.page_size, self.options.query_batch_size)
+
+    def fetch(self, obj: str, crm_id: str, fields: Sequence[str]) -> CrmRecord | None:
+        """GET sobjects/OBJ/ID?fields=...: one call; a 404 (no such record, or deleted) is None."""
+        settings = object_settings(obj)
+        external_id = (settings.external_id_field,) if settings.external_id_field else ()
+        selected = list(dict.fromkeys([*SYSTEM_FIELDS, *external_id, *(fields or settings.default_fields)]))
+        path = f"sobjects/{api_name(obj)}/{quote(crm_id, safe='')}"
+
+        def send(sf: Salesforce) -> Any:
+            return sf.restful(path, params={"fields": ",".join(selected)})
+
+        try:
+            row = self.client.call(send)
+        except FatalError as refused:
+            if refused.status == 404:
+                return None
+            raise
+        return crm_record(row)
 
     def read_deleted(self, obj: str, since: datetime) -> DeletedRecords:
         """Deleted records from the delete log and the recycle bin, in one /composite call (deleted.py)."""

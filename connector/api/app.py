@@ -11,6 +11,7 @@ from connector import __version__
 from connector.api.auth import Authenticator
 from connector.api.leads import install_lead_errors, lead_router
 from connector.api.metrics import install_metrics
+from connector.api.reports import report_router
 from connector.clock import Clock, SystemClock
 from connector.config.settings import HttpSettings, Settings
 from connector.leads.service import LeadService
@@ -28,7 +29,9 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
     clock = clock or SystemClock()
     app = FastAPI(title="UPM Connector", version=__version__, docs_url=None, redoc_url=None)
     install_metrics(app, settings, db, clock)
-    app.include_router(lead_router(leads, Authenticator(db, (http or HttpSettings()).api_keys)))
+    authenticate = Authenticator(db, (http or HttpSettings()).api_keys)
+    app.include_router(lead_router(leads, authenticate))
+    app.include_router(report_router(db, authenticate, settings.leads.segment_sla_days, clock))
     install_lead_errors(app)
 
     @app.get("/healthz")

@@ -22,7 +22,7 @@ def chart_svg(report: Report) -> str | None:
         totals[str(row.get(label))] += float(row.get(value) or 0)
     chart = (pygal.Pie if kind == "pie" else pygal.Bar)(
         style=CleanStyle, width=800, height=360, show_legend=kind == "pie", x_label_rotation=30,
-        disable_xml_declaration=True, title=f"{report.title}: {value.replace('_', ' ')}")
+        disable_xml_declaration=True, js=[], title=f"{report.title}: {value.replace('_', ' ')}")
     items = list(totals.items())[:MAX_BARS]
     if kind == "pie":
         for name, amount in items:

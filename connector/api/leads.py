@@ -46,7 +46,7 @@ STATUS_OF_ERROR: dict[type[LeadError], int] = {
     NotFound: 404, NotAllowed: 403, InvalidTransition: 409, AlreadyClaimed: 409, WindowClosed: 409, InvalidRule: 422,
 }
 LEAD_FIELDS = ("id", "email", "first_name", "last_name", "title", "company_name", "country", "state", "industry",
-               "segment", "lead_source", "product_interest", "status", "distribution_state", "partner_account_id",
+               "segment", "lead_source", "product_interest", "status", "lead_score", "distribution_state", "partner_account_id",
                "assigned_user_id", "assigned_at", "accepted_at", "pool_until", "created_at", "updated_at")
 
 

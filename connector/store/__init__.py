@@ -20,6 +20,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     outbox,
     partners,
     records,
+    scoring,
     tokens,
 )
 from connector.store.base import Base

@@ -5,6 +5,7 @@ partner viewer.
 
     python bench/reports.py [--database postgresql://postgres@127.0.0.1:5432/test]
                             [--prospects 1000000] [--opportunities 100000] [--partners 1000] [--seed 7]
+                            [--schema NAME]   # keep the loaded data there (and reuse it next time)
 
 Each figure is printed beside its floor from the same run: the bare SQL time of the very
 statements the report issued (captured while it ran, then executed again on the raw DBAPI cursor,
@@ -64,6 +65,8 @@ def load(url: str, args: argparse.Namespace) -> None:
     engine = create_engine(url)
     raw = engine.raw_connection()
     conn = raw.driver_connection
+    with conn.cursor() as cursor:  # the load is generated consistent: skip the per-row FK triggers
+        cursor.execute("SET session_replication_role = replica")
     users_per_partner = 5
     partners = args.partners
     now = NOW.isoformat()
@@ -182,20 +185,26 @@ def main() -> None:
     parser.add_argument("--opportunities", type=int, default=100_000)
     parser.add_argument("--partners", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--schema", help="Load into this schema and keep it; if it exists, reuse its data.")
     args = parser.parse_args()
     base = Database(args.database).url
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    schema = args.schema or f"bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        exists = conn.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"), {"s": schema})
+        if not exists:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     try:
         db = Database(url)
         upgrade(db)
-        started = time.perf_counter()
-        load(url, args)
-        print(f"loaded {args.prospects:,} prospects, {args.opportunities:,} opportunities, {args.partners:,} partners "
-              f"in {time.perf_counter() - started:.1f}s; peak RSS {rss_mib():.0f} MiB")
+        if exists:
+            print(f"reusing the data in schema {schema}")
+        else:
+            started = time.perf_counter()
+            load(url, args)
+            print(f"loaded {args.prospects:,} prospects, {args.opportunities:,} opportunities, {args.partners:,} "
+                  f"partners in {time.perf_counter() - started:.1f}s; peak RSS {rss_mib():.0f} MiB")
         env = Env(LeadSettings().segment_sla_days, NOW)
         capture = Captured(db)
         viewer = Filters(viewer=1)
@@ -207,8 +216,9 @@ def main() -> None:
                 print(f"{name:22} {label:10} {rows:6} {seconds:8.3f} {floor:8.3f} {verdict:>7}  {rss_mib():.0f}")
         db.dispose()
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        if not args.schema:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 
 

@@ -19,6 +19,7 @@ from connector.cli.failures import failures
 from connector.cli.imports import import_group
 from connector.cli.init import init
 from connector.cli.leads import leads_group
+from connector.cli.reconcile import reconcile
 from connector.cli.report import report
 from connector.cli.scoring import scoring_group
 from connector.cli.status import status
@@ -42,5 +43,5 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
 
 for _command in (init, run, db, config, export, emulator, auth, mappings, sync, resync, status, failures, api_key,
-                 leads_group, import_group, report, scoring_group):
+                 leads_group, import_group, report, scoring_group, reconcile):
     main.add_command(_command)

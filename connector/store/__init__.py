@@ -13,6 +13,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     cursors,
     directory_version,
     distribution,
+    drift,
     failures,
     lane_runs,
     leases,

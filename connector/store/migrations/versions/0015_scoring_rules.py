@@ -1,4 +1,4 @@
-"""lead scoring rules and the high-score threshold
+"""lead scoring rules and the high-score threshold; drift results
 
 Revision ID: 0015
 Revises: 0009
@@ -48,9 +48,22 @@ def upgrade() -> None:
         sa.Column('high_score_threshold', sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_scoring_settings')),
     )
+    op.create_table(
+        'drift_results',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('connection', sa.String(length=80), nullable=False),
+        sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('finished_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('in_sync', sa.Boolean(), nullable=False),
+        sa.Column('report', sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_drift_results')),
+    )
+    op.create_index('ix_drift_results_connection', 'drift_results', ['connection', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_drift_results_connection', table_name='drift_results')
+    op.drop_table('drift_results')
     op.drop_table('scoring_settings')
     op.drop_index(op.f('ix_scoring_rules_updated_at'), table_name='scoring_rules')
     op.drop_table('scoring_rules')

@@ -53,20 +53,24 @@ def rep_ranking(session: Session, filters: Filters, env: Env) -> Report:
                    .where(scope.clause(PartnerUser.account_id)))
                if aid in scope.names}
     users = select(PartnerUser.id).where(scope.clause(PartnerUser.account_id))
+
+    def theirs(column: Any) -> Any:
+        return column.is_not(None) if scope.ids is None else column.in_(users)
+
     for uid, won, value, open_ in _opportunity_figures(session, Opportunity.sales_contact_id,
-                                                      Opportunity.sales_contact_id.in_(users), filters):
+                                                      theirs(Opportunity.sales_contact_id), filters):
         if uid in figures:
             figures[uid].update(won_count=int(won or 0), won_value=float(value or 0), open_count=int(open_ or 0))
     for uid, count in session.execute(
             select(Prospect.assigned_user_id, func.count())
-            .where(Prospect.assigned_user_id.in_(users), Prospect.accepted_at.is_not(None),
+            .where(theirs(Prospect.assigned_user_id), Prospect.accepted_at.is_not(None),
                    Prospect.archived_at.is_(None), in_period(Prospect.accepted_at, filters))
             .group_by(Prospect.assigned_user_id)):
         if uid in figures:
             figures[uid]["leads_accepted"] = count
     for uid, count in session.execute(
             select(LeadActivity.user_id, func.count())
-            .where(LeadActivity.user_id.in_(users), in_period(LeadActivity.at, filters))
+            .where(theirs(LeadActivity.user_id), in_period(LeadActivity.at, filters))
             .group_by(LeadActivity.user_id)):
         if uid in figures:
             figures[uid]["activities"] = count

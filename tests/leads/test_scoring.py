@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from connector.api.leads import lead_json
 from connector.cli import main
 from connector.config.settings import LeadSettings
 from connector.leads.scoring import history, record_event
@@ -126,6 +127,9 @@ def test_activities_score_as_they_are_logged_and_a_high_score_alerts_once(
     with db.session() as s:
         total = sum(s.scalars(select(LeadScoreHistory.score).where(LeadScoreHistory.prospect_id == lead)))
     assert total == 62, "the score is the sum of its history"
+    with db.session() as s:
+        prospect = s.get(Prospect, lead)
+        assert prospect is not None and lead_json(prospect, None)["lead_score"] == 62, "the lead API shows the score"
     shown = CliRunner().invoke(main, ["scoring", "history", str(lead), "--json"], env={"UPM_DATABASE_URL": db.url})
     assert [row["rule"] for row in json.loads(shown.output)] == ["Executive", "Call", "Meeting held", "Form fill",
                                                                   "Meeting held"]

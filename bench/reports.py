@@ -17,6 +17,7 @@ load and after the reports: the reports fetch aggregates only, so it stays flat.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import time
@@ -208,6 +209,7 @@ def main() -> None:
         env = Env(LeadSettings().segment_sla_days, NOW)
         capture = Captured(db)
         viewer = Filters(viewer=1)
+        print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
         print(f"{'report':22} {'filters':10} {'rows':>6} {'time s':>8} {'floor s':>8} {'target':>7}  peak RSS MiB")
         for name in REPORTS:
             for label, filters in (("all", Filters()), ("tier Gold", Filters(tier="Gold")), ("viewer p1", viewer)):

@@ -17,7 +17,7 @@ from connector.auth.oauth import OAuthClient, oauth_params
 from connector.auth.vault import TokenVault
 from connector.clock import Clock, SystemClock
 from connector.config.settings import SHARED_AUTH_TYPES, Settings
-from connector.leads import auto_registration
+from connector.leads import auto_registration, scoring
 from connector.leads.service import LeadService
 from connector.mapping.loader import LoadedProfile, load_connection_profile
 from connector.store import directory_version
@@ -48,10 +48,11 @@ class Runtime:
         """Every hook the datastore's sessions carry, each in the writing transaction: the partner
         directory's version moves with every directory change; each local change queues its pushes
         (outbox); partners' leads are checked against their auto-registration rules, whoever writes
-        them (the sync engine included)."""
+        them (the sync engine included); new activities, new leads and changed lead fields are scored."""
         directory_version.install(db)
         self.outbox.install(db)
         auto_registration.install(db, self.clock)
+        scoring.install(db, self.clock, self.settings.leads.review_recipients)
 
     def profile(self, name: str) -> LoadedProfile:
         """The connection's mapping profile, checked (raises ProfileError listing every problem)."""

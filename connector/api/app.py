@@ -13,9 +13,10 @@ from connector.api.auth import Authenticator
 from connector.api.directory import directory_router, install_directory_errors
 from connector.api.leads import install_lead_errors, lead_id, lead_router
 from connector.api.metrics import install_metrics
-from connector.api.records import install_record_errors, records_router
 from connector.api.pages import install_pages
 from connector.api.pages.web import Pages
+from connector.api.records import install_record_errors, records_router
+from connector.api.reports import report_router
 from connector.auth.signatures import verifier
 from connector.auth.web_sessions import WebSessions
 from connector.clock import Clock, SystemClock
@@ -41,6 +42,7 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
     install_metrics(app, settings, db, clock)
     authenticate = Authenticator(db, (http or HttpSettings()).api_keys)
     app.include_router(lead_router(leads, authenticate))
+    app.include_router(report_router(db, authenticate, settings.leads.segment_sla_days, clock))
     install_lead_errors(app)
     app.include_router(directory_router(DirectoryService(db, leads), authenticate))
     install_directory_errors(app)

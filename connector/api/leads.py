@@ -48,7 +48,7 @@ STATUS_OF_ERROR: dict[type[LeadError], int] = {
 MAX_ID = 2**31 - 1
 """The largest id an integer key holds (a larger one is no lead, not a database error)."""
 LEAD_FIELDS = ("id", "email", "first_name", "last_name", "title", "company_name", "country", "state", "industry",
-               "segment", "lead_source", "product_interest", "status", "distribution_state", "partner_account_id",
+               "segment", "lead_source", "product_interest", "status", "lead_score", "distribution_state", "partner_account_id",
                "assigned_user_id", "assigned_at", "accepted_at", "pool_until", "created_at", "updated_at")
 
 

@@ -20,6 +20,9 @@ from connector.cli.failures import failures
 from connector.cli.imports import import_group
 from connector.cli.init import init
 from connector.cli.leads import leads_group
+from connector.cli.reconcile import reconcile
+from connector.cli.report import report
+from connector.cli.scoring import scoring_group
 from connector.cli.status import status
 from connector.cli.sync import resync, sync
 
@@ -41,5 +44,5 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
 
 for _command in (init, run, db, config, export, emulator, auth, mappings, sync, resync, status, failures, api_key,
-                 leads_group, import_group, *DIRECTORY_COMMANDS):
+                 leads_group, import_group, report, scoring_group, reconcile, *DIRECTORY_COMMANDS):
     main.add_command(_command)

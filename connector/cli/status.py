@@ -65,3 +65,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     out.print(_lanes_table(report))
     for conn in report["connections"]:
         out.print(_cursor_table(conn))
+        drift = conn["drift"]
+        if drift is not None:
+            found = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in drift.items() if k not in ("at", "in_sync"))
+            out.print(f"drift report {drift['at']}: {'in sync' if drift['in_sync'] else 'DRIFTED: ' + found}")

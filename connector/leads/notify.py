@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from connector.store.notifications import Notification
 
-KINDS = ("assignment", "reminder", "pullback", "claim_won", "status_change", "rejection", "manual_review")
+KINDS = ("assignment", "reminder", "pullback", "claim_won", "status_change", "rejection", "manual_review", "high_score")
 
 
 def queue(

@@ -14,6 +14,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     cursors,
     directory_version,
     distribution,
+    drift,
     failures,
     lane_runs,
     leases,
@@ -21,6 +22,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     outbox,
     partners,
     records,
+    scoring,
     tokens,
     web,
 )

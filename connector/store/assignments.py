@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.store.base import Base, utcnow
+from connector.store.records import Prospect
 
 ASSIGNEE_TYPES = ("user", "group", "account")
 ACCESS_TYPES = ("Read-Only", "Read-Write")
@@ -79,4 +80,7 @@ class LeadScoreHistory(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     rule: Mapped[str | None] = mapped_column(String(120))
     score: Mapped[int]
+    """The points this change added (negative: taken away)."""
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    prospect: Mapped[Prospect] = relationship()

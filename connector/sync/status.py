@@ -11,11 +11,13 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from connector.config.settings import SHARED_AUTH_TYPES, ScheduleSettings, Settings
 from connector.mapping.loader import ProfileError, load_connection_profile
 from connector.store.cursors import SyncCursor
 from connector.store.database import Database
+from connector.store.drift import DriftResult
 from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.store.tokens import OAuthToken
@@ -43,6 +45,18 @@ def _lane(status: LaneStatus) -> dict[str, Any]:
                          for key, value in run.items() if key not in ("lane", "connection")} or None}
 
 
+def _drift(session: Session, connection: str) -> dict[str, Any] | None:
+    """The connection's latest drift report, summed up (None: never run)."""
+    result = session.scalars(select(DriftResult).where(DriftResult.connection == connection)
+                             .order_by(DriftResult.id.desc()).limit(1)).first()
+    if result is None:
+        return None
+    objects = result.report.get("objects", [])
+    totals = {key: sum(o.get(key, 0) for o in objects)
+              for key in ("missing_in_upm", "missing_in_crm", "differing", "unmappable")}
+    return {"at": _iso(result.finished_at), "in_sync": result.in_sync, **totals}
+
+
 def status_report(settings: Settings, db: Database, now: datetime) -> dict[str, Any]:
     """Every connection (adapter, mode, token, outbox, failures, its sync lane, cursors) and every
     other lane that ran (jobs), as JSON-ready values."""
@@ -65,6 +79,7 @@ def status_report(settings: Settings, db: Database, now: datetime) -> dict[str, 
             connections.append({
                 "name": name, "adapter": conn.adapter, "mode": mode, "enabled": conn.enabled, "token": token_state,
                 "outbox_pending": pending, "open_failures": failures, "lane": lanes.pop(f"sync:{name}"),
+                "drift": _drift(session, name),
                 "cursors": [{"module": c.module, "crm_object": c.crm_object, "changes_since": _iso(c.changes_at),
                              "deletes_since": _iso(c.deletes_at), "needs_full_resync": c.needs_reconcile,
                              "last_run": _iso(c.last_run_at), "next_run": _iso(next_run(conn.schedule, c.last_run_at)),

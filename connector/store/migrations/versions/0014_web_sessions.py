@@ -1,7 +1,7 @@
 """signatures seen (replay guard), browser sessions and sign-in links of the pages
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-02 00:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0014'
-down_revision = '0009'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -81,9 +81,9 @@ def test_init_writes_a_starter_folder_that_passes_config_check(tmp_path: Path, m
     check = CliRunner().invoke(main, ["config", "check"])
     assert check.exit_code == 0, check.output
     assert "config.yaml: OK (2 connection(s)" in check.output
-    (folder / "mappings/hubspot/advanced.yaml").write_text("mode: nonsense\n")
+    (folder / "mappings/hubspot/partner.yaml").write_text("mode: nonsense\n")
     broken = CliRunner().invoke(main, ["config", "check"])
-    assert broken.exit_code == 2 and "mappings/hubspot/advanced.yaml" in broken.output, "the written profiles are the ones used"
+    assert broken.exit_code == 2 and "mappings/hubspot/partner.yaml" in broken.output, "the written profiles are the ones used"
 
 
 def test_init_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:

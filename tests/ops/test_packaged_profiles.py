@@ -37,7 +37,7 @@ def test_the_wheel_ships_the_profiles_and_the_defaults_load_them_outside_the_che
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")
     shipped = {f"connector/mappings/{crm}/{mode}.yaml" for crm in ("salesforce", "hubspot")
-               for mode in ("basic", "advanced", "complete")}
+               for mode in ("basic", "advanced", "complete", "partner")}
     assert shipped <= names and "connector/config/defaults.yaml" in names
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -49,7 +49,7 @@ def test_the_wheel_ships_the_profiles_and_the_defaults_load_them_outside_the_che
     assert report["problems"] == []
     assert report["profiles"] == {
         "vendor-salesforce": [str(tmp_path / "site/connector/mappings/salesforce/complete.yaml"), "complete"],
-        "partner-hubspot": [str(tmp_path / "site/connector/mappings/hubspot/advanced.yaml"), "advanced"],
+        "partner-hubspot": [str(tmp_path / "site/connector/mappings/hubspot/partner.yaml"), "advanced"],
     }
 
 

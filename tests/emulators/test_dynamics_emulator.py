@@ -178,3 +178,17 @@ def test_faults_through_the_shared_control_endpoints(client: Client) -> None:
     stats = client.control("GET", "stats").json()  # the refused write and the dropped one: both carried to the API
     assert stats["api_calls"]["by_category"]["upsert"] == 2 and stats["faults"]["armed"] == []
     assert client.control("POST", "reset").json()["records"]["lead"] == 0
+
+
+def test_the_plugin_found_by_entry_point_serves_the_demo_seed(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from connector.daemon.emulators import emulator_plugin
+
+    plugin = emulator_plugin("dynamics")
+    with plugin.serve(None, tmp_path, 0) as running:
+        client = Client(running)
+        names = [row["name"] for row in client.call("GET", "accounts?$select=name").json()["value"]]
+        assert sorted(names) == ["Fabrikam Partners", "Northwind Traders"]
+        assert running.credentials["token_url"].endswith("/oauth2/v2.0/token") and (tmp_path / "ca.pem").exists()
+    assert "Dataverse" in CliRunner().invoke(plugin.command(), ["--help"]).output

@@ -18,7 +18,7 @@ from ..clock import EmulatorClock
 from . import batch
 from .api import Answer, execute
 from .auth import Authority, TokenError
-from .errors import STATUS_ERRORS, THROTTLED, UNAUTHORIZED, DataverseError
+from .errors import STATUS_ERRORS, THROTTLED, DataverseError
 from .faults import Fault, FaultPlan
 from .odata import Preferences, format_instant
 from .schema import ALTERNATE_KEY, TABLES, Table

@@ -12,7 +12,6 @@ MAX_PAGE_SIZE = 5000
 BATCH_LIMIT = 1000
 """Requests per `$batch`."""
 MODIFIED = "modifiedon"
-ALTERNATE_KEY = "upm_id"
 
 ENTITY_SETS: dict[str, str] = {
     "lead": "leads", "account": "accounts", "contact": "contacts", "opportunity": "opportunities",

@@ -185,7 +185,7 @@ def test_references_checked(tmp_path: Path) -> None:
         """\
         connections:
           crm:
-            adapter: dynamics
+            adapter: pipedrive
             auth: {type: private_app, token: "${HOME}"}
             mapping: missing-profile.yaml
         jobs:
@@ -196,7 +196,7 @@ def test_references_checked(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(main, ["--config", str(path), "config", "check"])
     assert result.exit_code == 2
-    assert f"{path}:3: connections.crm.adapter: unknown adapter 'dynamics'" in result.output
+    assert f"{path}:3: connections.crm.adapter: unknown adapter 'pipedrive'" in result.output
     assert f"{path}:5: connections.crm.mapping: mapping profile" in result.output
     assert f"{path}:8: jobs.nightly.callable: cannot import module 'no_such_module'" in result.output
 

@@ -19,6 +19,7 @@ SEED_MAPPING = {
     "salesforce": {"opportunity": "Lead", "account": "Account", "contact": "Contact", "note": "Note",
                    "registered_deal": "Opportunity", "campaign": "Campaign"},
     "hubspot": {"opportunity": "deals", "account": "companies", "note": "notes", "registered_deal": "deals"},
+    "dynamics": {"opportunity": "opportunity", "account": "account", "contact": "contact", "note": "annotation"},
 }
 """UPM module -> CRM object, from the CRM integration deck (Opportunity -> Lead, Account, Contact,
 Note, Registered Deal -> Opportunity, Campaign <-> Campaign; HubSpot's objects)."""
@@ -46,12 +47,12 @@ def test_shipped_profile_passes_check_offline_and_covers_the_seed_mapping(path: 
 
 
 def test_complete_profiles_send_partners_accounts_and_keep_the_crm_master_on_approval() -> None:
-    for crm in ("salesforce", "hubspot"):
+    approvals = {"salesforce": "Approval_Status__c", "hubspot": "approval_status", "dynamics": "upm_approvalstatus"}
+    for crm, approval in approvals.items():
         account = load_profile(REPO / "mappings" / crm / "complete.yaml").profile.object_for("account")
         assert account is not None and account.direction == "both"
         mapper = Mapper(account)
         sent = mapper.to_crm({"name": "Globex", "approval_status": "Approved"}, lambda m, i: None, creating=True)
-        approval = "Approval_Status__c" if crm == "salesforce" else "approval_status"
         assert sent[approval] == "Submitted" and "Globex" in sent.values()
         assert "approval_status" in mapper.upm_write_fields
 

@@ -86,9 +86,9 @@ def test_an_auth_variant_the_adapter_does_not_offer_is_refused(tmp_path: Path, d
 def test_a_profile_for_a_crm_not_installed_names_the_installed_ones(tmp_path: Path) -> None:
     path = write(tmp_path / "profile.yaml", """\
         mode: basic
-        crm: dynamics
+        crm: pipedrive
         objects: []
         """)
     with pytest.raises(ProfileError) as exc:
         load_profile(path)
-    assert f"{path}:2: crm: unknown CRM 'dynamics'; installed adapters: hubspot, salesforce" in str(exc.value)
+    assert f"{path}:2: crm: unknown CRM 'pipedrive'; installed adapters: dynamics, hubspot, salesforce" in str(exc.value)

@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from crm_emulators.dropped import DroppedResponse
+from crm_emulators.core.control import control_router
+from crm_emulators.core.faults import DroppedResponse
 
 from .crm import CrmApi
 from .emulator import CallResult, HubSpotEmulator
@@ -245,47 +246,11 @@ def create_app(emulator: HubSpotEmulator) -> FastAPI:
 
     # ---- control (no auth, not counted)
 
-    @app.get("/__emulator/stats")
-    async def stats() -> Response:
-        return JSONResponse(await run_in_threadpool(emulator.stats))
-
-    @app.post("/__emulator/reset")
-    async def reset() -> Response:
-        await run_in_threadpool(emulator.reset)
-        return JSONResponse({"reset": True})
-
-    @app.get("/__emulator/clock")
-    async def clock_now() -> Response:
-        return JSONResponse({"now": emulator.advance_clock(0)})
-
-    @app.post("/__emulator/clock")
-    async def clock_advance(request: Request) -> Response:
-        body = await request.json()
-        try:
-            now = emulator.advance_clock(float(body.get("advance_seconds", 0)))
-        except (TypeError, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"now": now})
-
-    @app.get("/__emulator/faults")
-    async def faults() -> Response:
-        return JSONResponse({"faults": emulator.armed_faults()})
-
-    @app.post("/__emulator/faults")
-    async def add_faults(request: Request) -> Response:
-        body = await request.json()
-        specs = body.get("faults", [body]) if isinstance(body, dict) else body
-        try:
-            for spec in specs:
-                emulator.add_fault(spec)
-        except (TypeError, ValueError, HubSpotError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"faults": emulator.armed_faults()})
-
-    @app.delete("/__emulator/faults")
-    async def clear_faults() -> Response:
-        emulator.clear_faults()
-        return Response(status_code=204)
+    app.include_router(control_router(
+        emulator,
+        answer=lambda body, status: JSONResponse(body, status_code=status),
+        refuse=lambda message, unreadable: JSONResponse({"error": message}, status_code=400),
+    ))
 
     @app.get("/__emulator/credentials")
     async def credentials(request: Request) -> Response:

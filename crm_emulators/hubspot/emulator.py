@@ -170,6 +170,25 @@ class HubSpotEmulator:
         with self._lock:
             self.faults.clear()
 
+    def control_reset(self, options: dict[str, Any]) -> dict[str, Any]:
+        """`POST /__emulator/reset` (takes no options)."""
+        self.reset()
+        return {"reset": True}
+
+    def control_armed(self) -> dict[str, Any]:
+        """`GET /__emulator/faults`."""
+        return {"faults": self.armed_faults()}
+
+    def control_faults(self, payload: Any) -> tuple[int, dict[str, Any]]:
+        """`POST /__emulator/faults`: one fault, `{"faults": [...]}`, or a list of faults."""
+        specs = payload.get("faults", [payload]) if isinstance(payload, dict) else payload
+        try:
+            for spec in specs:
+                self.add_fault(spec)
+        except HubSpotError as exc:
+            raise ValueError(str(exc)) from None
+        return 200, self.control_armed()
+
     def armed_faults(self) -> list[dict[str, Any]]:
         with self._lock:
             return self.faults.armed()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from ..core.faults import FaultQueue, header_strings, http_status
 from .schema import object_type
 
 KINDS = ("http_error", "timeout", "record_error", "drop", "reset")
@@ -72,9 +73,9 @@ class Fault:
             raise ValueError(f"type must be one of {KINDS}")
         if fault.count < 1:
             raise ValueError("count must be at least 1")
-        if fault.type == "http_error" and not 400 <= fault.status <= 599:
-            raise ValueError("status must be from 400 to 599")
-        fault.headers = {str(k): str(v) for k, v in dict(fault.headers).items()}
+        if fault.type == "http_error":
+            http_status(fault.status)
+        fault.headers = header_strings(fault.headers)
         if fault.type == "timeout" and fault.delay_seconds <= 0:
             raise ValueError("delay_seconds must be positive")
         if fault.type == "record_error" and not fault.values:
@@ -90,44 +91,33 @@ class FaultPlan:
     """The armed faults, consumed in the order they were added."""
 
     def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self.fired = 0
+        self._queue: FaultQueue[Fault] = FaultQueue()
+
+    @property
+    def fired(self) -> int:
+        return self._queue.fired
 
     def add(self, fault: Fault) -> None:
-        self._faults.append(fault)
+        self._queue.add(fault)
 
     def clear(self) -> None:
-        self._faults.clear()
+        self._queue.clear()
 
     def armed(self) -> list[dict[str, Any]]:
-        return [asdict(f) for f in self._faults]
+        return [asdict(f) for f in self._queue]
 
     def take_call_fault(self, portal: int, method: str, path: str) -> Fault | None:
         """The http_error, timeout, drop or reset fault this API call triggers, if any (consumes one use)."""
-        for fault in self._faults:
-            if fault.type == "record_error":
-                continue
-            if fault.portal not in (None, portal) or fault.method not in (None, method):
-                continue
-            if fault.path_contains is not None and fault.path_contains not in path:
-                continue
-            return self._use(fault)
-        return None
+        def hits(fault: Fault) -> bool:
+            return (fault.type != "record_error" and fault.portal in (None, portal) and fault.method in (None, method)
+                    and (fault.path_contains is None or fault.path_contains in path))
+        return self._queue.take(hits)
 
     def take_record_fault(self, portal: int, object_name: str, keys: Iterable[str]) -> Fault | None:
         """The record_error fault a write of a record with these keys (id, idProperty value, values) triggers."""
         key_set = set(keys)
-        for fault in self._faults:
-            if fault.type != "record_error" or fault.portal not in (None, portal):
-                continue
-            if fault.object_type not in (None, object_name) or not key_set.intersection(fault.values):
-                continue
-            return self._use(fault)
-        return None
 
-    def _use(self, fault: Fault) -> Fault:
-        fault.count -= 1
-        self.fired += 1
-        if fault.count == 0:
-            self._faults.remove(fault)
-        return fault
+        def hits(fault: Fault) -> bool:
+            return (fault.type == "record_error" and fault.portal in (None, portal)
+                    and fault.object_type in (None, object_name) and bool(key_set.intersection(fault.values)))
+        return self._queue.take(hits)

@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crm_emulators.dropped import DroppedResponse
+from crm_emulators.core.control import control_router
+from crm_emulators.core.faults import DroppedResponse
 
 from .auth import OAuthError
 from .emulator import SalesforceEmulator
@@ -155,49 +156,11 @@ def create_app(emulator: SalesforceEmulator) -> FastAPI:
             raise ApiError.bad_request("JSON_PARSER_ERROR", "The request body must be a JSON object")
         return payload
 
-    @app.get("/__emulator/stats")
-    async def stats() -> Response:
-        return _json(emulator.stats())
+    def refuse(message: str, unreadable: bool) -> Response:
+        code = "JSON_PARSER_ERROR" if unreadable else "INVALID_INPUT"
+        return _json([{"message": message, "errorCode": code}], 400)
 
-    @app.post("/__emulator/reset")
-    async def reset(request: Request) -> Response:
-        payload = await control_json(request)
-        emulator.reset(keep_tokens=bool(payload.get("keep_tokens", True)))
-        return _json(emulator.stats())
-
-    @app.get("/__emulator/clock")
-    async def clock_now() -> Response:
-        return _json({"now": emulator.advance_clock(0)})
-
-    @app.post("/__emulator/clock")
-    async def clock(request: Request) -> Response:
-        payload = await control_json(request)
-        try:
-            seconds = float(payload.get("advance_seconds", 0))
-            now = emulator.advance_clock(seconds)
-        except (TypeError, ValueError) as exc:
-            raise ApiError.bad_request("INVALID_INPUT", str(exc)) from None
-        return _json({"now": now})
-
-    @app.get("/__emulator/faults")
-    async def faults() -> Response:
-        with emulator.lock:
-            return _json(emulator.faults.describe())
-
-    @app.post("/__emulator/faults")
-    async def add_fault(request: Request) -> Response:
-        payload = await control_json(request)
-        with emulator.lock:
-            try:
-                return _json(emulator.faults.add(payload), 201)
-            except (TypeError, ValueError) as exc:
-                raise ApiError.bad_request("INVALID_INPUT", str(exc)) from None
-
-    @app.delete("/__emulator/faults")
-    async def clear_faults() -> Response:
-        with emulator.lock:
-            emulator.faults.clear()
-        return Response(status_code=204)
+    app.include_router(control_router(emulator, answer=lambda body, status: _json(body, status), refuse=refuse))
 
     @app.post("/__emulator/delete-log/purge")
     async def purge(request: Request) -> Response:

@@ -13,7 +13,7 @@ from .app import create_app
 from .emulator import EmulatorOptions, SalesforceEmulator
 from .errors import RecordError
 from .server import connect_host, credentials, write_credentials
-from .tls import DEFAULT_HOSTS, ensure_tls_files
+from ..core.tls import DEFAULT_HOSTS, ensure_tls_files
 
 
 @click.command("salesforce")

@@ -268,6 +268,27 @@ class SalesforceEmulator:
             self.store = RecordStore(self.schema, self.ids, self.clock.now, self.options.delete_log_days)
             self._load_initial_records()
 
+    def control_reset(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """`POST /__emulator/reset` (`keep_tokens`, default true): answers the stats."""
+        self.reset(keep_tokens=bool(options.get("keep_tokens", True)))
+        return self.stats()
+
+    def control_armed(self) -> list[dict[str, Any]]:
+        """`GET /__emulator/faults`."""
+        with self.lock:
+            return self.faults.describe()
+
+    def control_faults(self, payload: Any) -> tuple[int, dict[str, Any]]:
+        """`POST /__emulator/faults`: one fault (faults.py); 201 with its description."""
+        if not isinstance(payload, dict):
+            raise ValueError("The request body must be a JSON object")
+        with self.lock:
+            return 201, self.faults.add(payload)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
     def stats(self) -> dict[str, Any]:
         """API calls (total, by category), daily usage, other requests, records per object, pending faults."""
         with self.lock:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.faults import FaultQueue, header_strings, http_status
 from .errors import RecordError
 from .ids import normalize_id
 
@@ -45,10 +46,10 @@ STATUS_BODIES: dict[int, list[dict[str, str]]] = {
 
 @dataclass
 class RequestFault:
-    """The next `remaining` matching calls fail (503) or are held `delay_seconds` (timeout)."""
+    """The next `count` matching calls fail (503) or are held `delay_seconds` (timeout)."""
 
     kind: str
-    remaining: int
+    count: int
     delay_seconds: float = 0.0
     category: str | None = None
     status: int = 503
@@ -57,7 +58,7 @@ class RequestFault:
 
     def describe(self) -> dict[str, Any]:
         """This fault as JSON."""
-        return {"kind": self.kind, "remaining": self.remaining, "delay_seconds": self.delay_seconds,
+        return {"kind": self.kind, "remaining": self.count, "delay_seconds": self.delay_seconds,
                 "category": self.category, "status": self.status, "headers": self.headers, "body": self.body}
 
 
@@ -86,7 +87,7 @@ class FaultPlan:
     """The faults still to happen."""
 
     def __init__(self) -> None:
-        self._requests: list[RequestFault] = []
+        self._requests: FaultQueue[RequestFault] = FaultQueue()
         self._records: list[RecordFault] = []
 
     def add(self, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,13 +99,15 @@ class FaultPlan:
             if count < 1 or delay < 0 or (kind == "timeout" and delay <= 0):
                 raise ValueError("count must be >= 1 and a timeout needs delay_seconds > 0")
             status = int(spec.get("status", 503))
-            if kind == "status" and not 400 <= status <= 599:
-                raise ValueError("a status fault needs a status from 400 to 599")
-            headers = {str(k): str(v) for k, v in dict(spec.get("headers") or {}).items()}
+            if kind == "status":
+                try:
+                    http_status(status)
+                except ValueError:
+                    raise ValueError("a status fault needs a status from 400 to 599") from None
+            headers = header_strings(spec.get("headers"))
             body = spec.get("body", STATUS_BODIES.get(status, UNAVAILABLE_BODY))
             request_fault = RequestFault(kind, count, delay, spec.get("category"), status, headers, body)
-            self._requests.append(request_fault)
-            return request_fault.describe()
+            return self._requests.add(request_fault).describe()
         if kind in RECORD_KINDS:
             keys = spec.get("keys")
             if not isinstance(keys, list) or not keys:
@@ -125,13 +128,7 @@ class FaultPlan:
 
     def next_request_fault(self, category: str) -> RequestFault | None:
         """The request fault this call suffers (consumed), if any."""
-        for fault in self._requests:
-            if fault.category in (None, category):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._requests.remove(fault)
-                return fault
-        return None
+        return self._requests.take(lambda fault: fault.category in (None, category))
 
     def record_error(
         self, object_name: str, record_id: str | None, keys: Iterable[Any], saving: bool

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..runner import BackgroundServer
 from .app import create_app
 from .emulator import EmulatorOptions, SalesforceEmulator
-from .tls import DEFAULT_HOSTS, TLSMaterial, ensure_tls_files
+from ..core.tls import DEFAULT_HOSTS, TLSMaterial, ensure_tls_files
 
 
 def connect_host(host: str) -> str:

@@ -17,6 +17,7 @@ import pytest
 from connector.store import Database
 
 from .harness import CrmHarness
+from .harness_dynamics import DynamicsBackend
 from .harness_hubspot import HubSpotBackend, HubSpotHarness
 from .harness_salesforce import SalesforceBackend
 
@@ -31,6 +32,7 @@ class CrmBackend(Protocol):
 BACKENDS: dict[str, Callable[[], AbstractContextManager[CrmBackend]]] = {
     "hubspot": HubSpotBackend,
     "salesforce": SalesforceBackend,
+    "dynamics": DynamicsBackend,
 }
 
 

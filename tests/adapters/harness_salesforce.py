@@ -30,7 +30,7 @@ from crm_emulators.runner import BackgroundServer
 from crm_emulators.salesforce import EmulatorOptions, SalesforceEmulator
 from crm_emulators.salesforce.app import create_app
 from crm_emulators.salesforce.server import credentials
-from crm_emulators.salesforce.tls import ensure_tls_files
+from crm_emulators.core.tls import ensure_tls_files
 from connector.store import Database
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)

@@ -101,6 +101,36 @@ def hs(tmp_path: Path, database_url: str, hubspot_profile: str) -> Iterator[HubS
         db.dispose()
 
 
+class DynamicsSetup(CrmSetup):
+    """The connection `dyn` on a Dataverse emulator (the shared OAuth flow: its refresh-token grant)."""
+
+
+@pytest.fixture
+def dynamics_profile() -> str:
+    return "advanced.yaml"
+
+
+@pytest.fixture
+def dynamics_options() -> str:
+    """The Dynamics connection's adapter options (YAML flow mapping)."""
+    return "{}"
+
+
+@pytest.fixture
+def dyn(tmp_path: Path, database_url: str, dynamics_profile: str, dynamics_options: str) -> Iterator[DynamicsSetup]:
+    from crm_emulators.dynamics import EmulatorOptions as DynamicsOptions
+    from crm_emulators.dynamics import serve_in_background as serve_dynamics
+
+    with serve_dynamics(DynamicsOptions(), state_dir=tmp_path / "dyn-state") as running:
+        config = write_config(tmp_path, database_url, running.credentials, dynamics_profile, crm="dynamics", name="dyn",
+                              options=dynamics_options)
+        settings = load_settings(config)
+        db = Runtime(settings).db
+        upgrade(db)
+        yield DynamicsSetup(running, settings, db, config, "dyn")
+        db.dispose()
+
+
 class SalesforceSetup(CrmSetup):
     """The connection `sf` on a Salesforce emulator."""
 

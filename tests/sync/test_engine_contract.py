@@ -30,6 +30,9 @@ NAMES = {
     "hubspot": {"account": "companies", "contact": "contacts", "name": "name", "last_name": "lastname",
                 "email": "email", "approval": "approval_status", "key": "upm_id", "title": "jobtitle", "phone": "phone",
                 "reads": "search", "writes": "batch_upsert batch_update"},
+    "dynamics": {"account": "account", "contact": "contact", "name": "name", "last_name": "lastname",
+                 "email": "emailaddress1", "approval": "upm_approvalstatus", "key": "upm_id", "title": "jobtitle",
+                 "phone": "telephone1", "reads": "query", "writes": "batch"},
 }
 """Each CRM's object and field names for the neutral ones the scenarios use."""
 
@@ -46,7 +49,12 @@ def hubspot_profile() -> str:
 
 @pytest.fixture
 def salesforce_options() -> str:
-    return "{page_size: 200}"  # HubSpot's search page: a 500-record load spans pages on both CRMs
+    return "{page_size: 200}"  # HubSpot's search page: a 500-record load spans pages on every CRM
+
+
+@pytest.fixture
+def dynamics_options() -> str:
+    return "{page_size: 200}"
 
 
 class LaterClock:
@@ -72,18 +80,24 @@ class Crm:
         return {self.names[k]: v for k, v in fields.items()}
 
     def add(self, module: str, **fields: Any) -> str:
+        if self.kind == "dynamics":
+            return self.setup.emulator.admin_upsert(self.names[module], self._fields(fields))
         if self.kind == "salesforce":
             return self.setup.emulator.admin_upsert(self.names[module], self._fields(fields))
         return self.setup.emulator.admin_upsert(0, self.names[module], self._fields(fields))
 
     def edit(self, module: str, crm_id: str, **fields: Any) -> None:
-        if self.kind == "salesforce":
+        if self.kind == "dynamics":
+            self.setup.emulator.admin_upsert(self.names[module], self._fields(fields), id=crm_id)
+        elif self.kind == "salesforce":
             self.setup.emulator.admin_upsert(self.names[module], {"Id": crm_id, **self._fields(fields)})
         else:
             self.setup.emulator.admin_upsert(0, self.names[module], self._fields(fields), id=crm_id)
 
     def delete(self, module: str, crm_id: str) -> None:
-        if self.kind == "salesforce":
+        if self.kind == "dynamics":
+            self.setup.emulator.admin_delete(self.names[module], crm_id)
+        elif self.kind == "salesforce":
             self.setup.emulator.admin_delete(self.names[module], crm_id)
         else:
             self.setup.emulator.admin_archive(0, self.names[module], crm_id)
@@ -92,6 +106,8 @@ class Crm:
         """The CRM's live records of a module, keyed by neutral field names."""
         if self.kind == "salesforce":
             raw = [r for r in self.setup.emulator.records(self.names[module])]
+        elif self.kind == "dynamics":
+            raw = [{"Id": r[f"{self.names[module]}id"], **r} for r in self.setup.emulator.records(self.names[module])]
         else:
             raw = [{"Id": r["id"], **r["properties"]} for r in self.setup.emulator.records(0, self.names[module])
                    if not r["archived"]]
@@ -100,7 +116,7 @@ class Crm:
 
     def _calls(self, categories: str) -> int:
         stats = self.setup.emulator.stats()
-        calls = stats["api_calls"] if self.kind == "salesforce" else stats["portals"][0]["api_calls"]
+        calls = stats["portals"][0]["api_calls"] if self.kind == "hubspot" else stats["api_calls"]
         return sum(int(calls["by_category"].get(c, 0)) for c in categories.split())
 
     def reads(self) -> int:
@@ -137,10 +153,14 @@ class Crm:
             del clock.now
 
 
-@pytest.fixture(params=["salesforce", "hubspot"])
+SETUPS = {"salesforce": "sf", "hubspot": "hs", "dynamics": "dyn"}
+"""Each CRM's setup fixture (conftest.py)."""
+
+
+@pytest.fixture(params=list(SETUPS))
 def crm(request: pytest.FixtureRequest) -> Crm:
     kind = str(request.param)
-    return Crm(kind, request.getfixturevalue("sf" if kind == "salesforce" else "hs"))
+    return Crm(kind, request.getfixturevalue(SETUPS[kind]))
 
 
 def count(db: Any, model: type) -> int:

@@ -1,4 +1,4 @@
-"""The emulator's TLS material: a throw-away CA (trustme) and a server certificate for 127.0.0.1 and localhost,
+"""The emulators' TLS material: a throw-away CA (trustme) and a server certificate for 127.0.0.1 and localhost,
 kept as PEM files in the state directory so that a restarted emulator keeps the same CA."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def ensure_tls_files(state_dir: Path, hosts: Sequence[str] = DEFAULT_HOSTS) -> T
     material = TLSMaterial(state_dir / "ca.pem", state_dir / "server.pem", state_dir / "server.key")
     if all(path.exists() for path in (material.ca_file, material.cert_file, material.key_file)):
         return material
-    ca = trustme.CA(organization_name="UPM Connector Salesforce emulator")
+    ca = trustme.CA(organization_name="UPM Connector emulator")
     leaf = ca.issue_cert(*dict.fromkeys(hosts))
     ca.cert_pem.write_to_path(str(material.ca_file))
     for position, blob in enumerate(leaf.cert_chain_pems):

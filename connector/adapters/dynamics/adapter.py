@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -25,6 +26,8 @@ from .reads import DeltaPage, Reader
 from .settings import BATCH_LIMIT, ENTITY_SETS, MODIFIED, AdapterOptions
 from .tokens import ClientCredentials, authority_of
 from .writes import Writer
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class DynamicsAdapter(CrmAdapter):
@@ -108,6 +111,13 @@ class DynamicsAdapter(CrmAdapter):
         entity_set, primary_id = self._table(obj)
         anchor = None if since is None else _utc(since) - timedelta(seconds=lookback_seconds)
         return self._reader.changes(entity_set, primary_id, anchor, fields)
+
+    def fetch(self, obj: str, crm_id: str, fields: Sequence[str]) -> CrmRecord | None:
+        """One row by its GUID in one call; an id that is no GUID names no row (None, no call)."""
+        if not _GUID.fullmatch(crm_id):
+            return None
+        entity_set, primary_id = self._table(obj)
+        return self._reader.one(entity_set, primary_id, crm_id.lower(), fields)
 
     def read_delta(self, obj: str, fields: Sequence[str], delta_link: str | None = None) -> Iterator[DeltaPage]:
         """Change tracking (`Prefer: odata.track-changes`): with no link every row, then a delta link;

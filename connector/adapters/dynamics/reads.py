@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connector.adapters.base import CrmRecord
+from connector.adapters.base import CrmRecord, FatalError
 
 from .client import DataverseClient
 from .records import crm_record, odata_instant, parse_instant, quoted
@@ -50,6 +50,17 @@ class Reader:
             page = [crm_record(row, primary_id) for row in body.get("value", [])]
             if page:
                 yield page
+
+    def one(self, entity_set: str, primary_id: str, record_id: str, fields: Sequence[str]) -> CrmRecord | None:
+        """GET entityset(id)?$select=...: one call; a 404 (no such row) is None."""
+        select = ",".join(dict.fromkeys([primary_id, MODIFIED, *fields]))
+        try:
+            row = self.client.request("GET", self.client.url(f"{entity_set}({record_id})"), params={"$select": select}).json()
+        except FatalError as refused:
+            if refused.status == 404:
+                return None
+            raise
+        return crm_record(row, primary_id)
 
     def delta(self, entity_set: str, primary_id: str, fields: Sequence[str], delta_link: str | None) -> Iterator[DeltaPage]:
         """The change-tracking feed: every row and a delta link (delta_link None), or the changes and

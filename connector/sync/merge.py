@@ -58,7 +58,6 @@ def plain_values(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v if type(v) in _SCALARS else to_plain(v) for k, v in values.items()}
 
 
-
 def canonical(value: Any) -> str:
     """Comparable text for a value, typed or plain (see `to_plain`)."""
     return json.dumps(to_plain(value), sort_keys=True)

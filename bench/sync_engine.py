@@ -1,20 +1,24 @@
 """Benchmark the sync engine: an initial sync of N records from each emulator into SQLite and into
-PostgreSQL, then a no-change cycle, against the floor of API calls and a bare SQLAlchemy insert.
+PostgreSQL beside its floor from the same run, then a no-change cycle.
 
     python bench/sync_engine.py [--sizes 10000,100000] [--crms hubspot,salesforce]
-                                [--databases sqlite,postgresql]
+                                [--databases sqlite,postgresql] [--latency MS]
 
-Each emulator runs in a child process (`upm-connector emulator ...`) seeded with N contacts, and
-each measurement in a forked child of its own, so the memory figure (that child's peak RSS) is one
-sync's, not the emulator's store nor an earlier run's.
-The engine syncs the shipped advanced profile's `contact` object through the real adapter.
+Each emulator runs in a child process (`upm-connector emulator ...`, `--latency MS` added to every
+request, as a remote CRM's round trip) seeded with N contacts, and each measurement in a forked
+child of its own, so the memory figure (that child's peak RSS) is one sync's, not the emulator's
+store nor an earlier run's. The engine syncs the shipped advanced profile's `contact` object
+through the real adapter.
+
+The floor reads the same fields (Salesforce: simple-salesforce's `query_all_iter` on the engine's
+query; HubSpot: the adapter's search pages) and inserts each 2,000 rows at the driver's level into
+an empty migrated datastore (SQLite: one `executemany`; PostgreSQL: one COPY), one transaction
+each, read and write one after the other: "engine/floor" is the floor's time over the engine's
+(1.0: as fast; above 1: faster, the engine reads the next page while it writes).
 The no-change cycle is measured on a later cycle, with the engine's clock past the lookback window
 (right after a load, the cursor is held `lookback_seconds` behind the load's start, and the next
 cycle re-reads that window once), as the daemon's lane runs it (the delete log is read every
-`deletes_every_seconds`), and once more reading the delete log too (as `sync` does). "Bare insert"
-is one SQLAlchemy Core executemany of the same N rows into an empty table; the engine's ratio to it
-is given for the whole sync and for the sync less the time spent reading from the CRM (HTTP and the
-client library's parsing), which is the cost of mapping, binding, echo hashes and cursors.
+`deletes_every_seconds`), and once more reading the delete log too (as `sync` does).
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 
 from connector.config import load_settings
 from connector.store.migrate import upgrade
-from connector.store.records import Contact
+from connector.adapters.salesforce.settings import SYSTEM_FIELDS
+from connector.adapters.salesforce.soql import changes_query
 from connector.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,7 +65,7 @@ def seed(crm: str, n: int, path: Path) -> None:
 class ChildEmulator:
     """`upm-connector emulator CRM` in a child process, seeded, credentials written."""
 
-    def __init__(self, crm: str, seed_file: Path, workdir: Path):
+    def __init__(self, crm: str, seed_file: Path, workdir: Path, latency_ms: float = 0):
         self.crm = crm
         self.credentials = workdir / f"{crm}-credentials.json"
         args = [sys.executable, "-m", "connector", "emulator", crm, "--port", "0", "--seed-file", str(seed_file),
@@ -69,6 +74,7 @@ class ChildEmulator:
             args += ["--ten-second-limit", "100000000", "--daily-limit", "1000000000", "--search-per-second", "0"]
         else:
             args += ["--state-dir", str(workdir / "sf-state"), "--daily-api-limit", "100000000"]
+        args += ["--latency", str(latency_ms)]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def __enter__(self) -> ChildEmulator:
@@ -121,15 +127,52 @@ def drop(cleanup: Any) -> None:
         admin.dispose()
 
 
-def bare_insert_seconds(kind: str, n: int, workdir: Path) -> float:
+COLUMNS = ("email", "first_name", "last_name", "title")
+FIELDS = {"hubspot": ("email", "firstname", "lastname", "jobtitle"), "salesforce": ("Email", "FirstName", "LastName", "Title")}
+FLOOR_BATCH = 2000
+
+
+def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str], workdir: Path) -> float:
+    """Read the same fields, insert each 2,000 rows at the driver's level (see the docstring)."""
     url, cleanup = database_url(kind, workdir)
     db = Runtime(load_settings(None, environ={"UPM_DATABASE_URL": url})).db
     upgrade(db)
-    rows = [{"email": f"p{i}@bench.example", "first_name": "P", "last_name": f"Person {i}", "title": "Buyer"} for i in range(n)]
+    raw = db.engine.raw_connection()
+    driver = raw.driver_connection
+    now = datetime.now(timezone.utc)
+    stamp: Any = now.replace(tzinfo=None).isoformat(" ", "microseconds") if kind == "sqlite" else now
+    names = ", ".join([*COLUMNS, "created_at", "updated_at"])
+    wanted = FIELDS[crm]
+
+    def write(rows: list[tuple[Any, ...]]) -> None:
+        cursor = driver.cursor()
+        if kind == "sqlite":
+            cursor.executemany(f"INSERT INTO contacts ({names}) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        else:
+            with cursor.copy(f"COPY contacts ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        cursor.close()
+        driver.commit()
+
     started = time.perf_counter()
-    with db.engine.begin() as conn:
-        conn.execute(insert(Contact), rows)
+    batch: list[tuple[Any, ...]] = []
+    if crm == "salesforce":
+        soql = changes_query(obj, [*SYSTEM_FIELDS, *fields], None, {})
+        records: Any = adapter.session.client().query_all_iter(soql)
+        rows = ((*(r.get(f) for f in wanted), stamp, stamp) for r in records)
+    else:
+        rows = ((*(r.fields.get(f) for f in wanted), stamp, stamp) for page in adapter.read_changes(obj, None, fields)
+                for r in page)
+    for row in rows:
+        batch.append(row)
+        if len(batch) == FLOOR_BATCH:
+            write(batch)
+            batch = []
+    if batch:
+        write(batch)
     seconds = time.perf_counter() - started
+    raw.close()
     db.dispose()
     drop(cleanup)
     return seconds
@@ -141,9 +184,11 @@ class TimedReads:
     def __init__(self, adapter: Any):
         self.read_changes = adapter.read_changes
         self.seconds = 0.0
+        self.args: tuple[Any, ...] = ()
         adapter.read_changes = self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.args = args
         pages = iter(self.read_changes(*args, **kwargs))
         while True:
             started = time.perf_counter()
@@ -157,6 +202,7 @@ class TimedReads:
 
 
 def run(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path) -> None:
+    """One initial sync and its floor, then the no-change cycle; one line printed."""
     url, cleanup = database_url(kind, workdir)
     config = workdir / "config.yaml"
     config.write_text(f"""
@@ -182,6 +228,9 @@ connections:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     calls = emulator.api_calls() - calls_before
     floor = math.ceil(n / FLOOR_PAGE[crm])
+    obj, _since, fields = reads.args
+    engine.adapter.read_changes = reads.read_changes
+    floor_s = floor_seconds(crm, kind, engine.adapter, obj, list(fields), workdir)
     engine.adapter.close()
     # The steady state: later cycles, past the lookback. The first one moves the cursor up to the
     # newest stamp (the load's run start held it back), the second is the no-change cycle measured.
@@ -198,11 +247,10 @@ connections:
     later.adapter.close()
     db.dispose()
     drop(cleanup)
-    bare = bare_insert_seconds(kind, n, workdir)
     print(f"{crm:10} {kind:10} N={n:>7,}: initial sync {seconds:7.1f} s = {n / seconds:7,.0f} records/s "
-          f"(created {counts.created:,}); API calls {calls:,} vs floor {floor:,} (ratio {calls / floor:.3f}); "
-          f"peak RSS {peak / 2**20:6.1f} MiB; bare insert {bare:5.2f} s, engine/bare {seconds / bare:5.1f}x, "
-          f"less the CRM reads ({reads.seconds:.1f} s) {(seconds - reads.seconds) / bare:5.1f}x; "
+          f"(created {counts.created:,}); floor (read + driver insert) {floor_s:6.1f} s = {n / floor_s:7,.0f} records/s, "
+          f"engine/floor {floor_s / seconds:.2f} (target 0.80); CRM reads {reads.seconds:.1f} s (in the reader thread); "
+          f"API calls {calls:,} vs floor {floor:,} (ratio {calls / floor:.3f}); peak RSS {peak / 2**20:6.1f} MiB; "
           f"no-change cycle {idle_seconds:5.2f} s, {idle_calls} API call(s) ({delete_calls} with the delete log), "
           f"{again.updated + again.created + with_deletes.updated + with_deletes.created} writes", flush=True)
 
@@ -212,6 +260,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--crms", default="hubspot,salesforce")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--latency", type=float, default=0, help="milliseconds the emulators add to every request")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="upm-bench-") as tmp:
         workdir = Path(tmp)
@@ -220,7 +269,7 @@ def main() -> None:
                 seed_file = workdir / f"{crm}-{n}.json"
                 seed(crm, n, seed_file)
                 for kind in args.databases.split(","):
-                    with ChildEmulator(crm, seed_file, workdir) as emulator:
+                    with ChildEmulator(crm, seed_file, workdir, args.latency) as emulator:
                         child = multiprocessing.get_context("fork").Process(target=run, args=(crm, kind, n, emulator,
                                                                                               workdir))
                         child.start()

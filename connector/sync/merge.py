@@ -52,6 +52,12 @@ def to_plain(value: Any) -> Any:
     return str(value)
 
 
+def plain_values(values: dict[str, Any]) -> dict[str, Any]:
+    """`to_plain` of a record's mapped values, with the common case (text, None, booleans, floats:
+    already plain) taken as it is."""
+    return {k: v if type(v) in _SCALARS else to_plain(v) for k, v in values.items()}
+
+
 def canonical(value: Any) -> str:
     """Comparable text for a value, typed or plain (see `to_plain`)."""
     return json.dumps(to_plain(value), sort_keys=True)

@@ -8,20 +8,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord, DeletedRecords, NeedsFullResync
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
+from connector.store.bulk import insert_rows
 from connector.store.conflicts import Conflict
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
-from connector.sync.merge import merge, same, to_plain
+from connector.sync.merge import merge, plain_values, same, to_plain
 from connector.sync.outbox import ORIGIN
+from connector.sync.read_ahead import ReadAhead
 from connector.sync.scope import OWNED_BY_PARTNER, owners_of_module
 from connector.sync.summary import Counts, field_changes
 
@@ -109,7 +111,8 @@ class Puller:
 
     def run(self, since: datetime | None, *, from_cursor: bool) -> Counts:
         """Apply every change since `since` (inclusive), or, `from_cursor`, strictly after the cursor:
-        page through the CRM, gather the pages into batches, save each batch.
+        page through the CRM (a page ahead of the writer), gather the pages into batches, save each
+        batch.
 
         Strictly after is safe because the cursor only ever covers stamps whose every record is
         committed (see `_move_cursor`), and never passes the start of the run that set it minus the
@@ -119,11 +122,12 @@ class Puller:
         if from_cursor:
             since = self._after_cursor()
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
-        for batch in self.batches(pages):
-            self.apply_page(batch.records, counts, complete=batch.last)
-            self.lane.progress(f"pull {self.obj.module}", len(batch.records), None)
-            if self.lane.should_stop():
-                break
+        with ReadAhead(pages) as ahead:  # the next page is read while a batch is written
+            for batch in self.batches(ahead):
+                self.apply_page(batch.records, counts, complete=batch.last)
+                self.lane.progress(f"pull {self.obj.module}", len(batch.records), None)
+                if self.lane.should_stop():
+                    break
         return counts
 
     def _after_cursor(self) -> datetime | None:
@@ -337,10 +341,11 @@ class Puller:
         if not fresh:
             return
         ids = self._bulk_insert_records(session, [f.values for f in fresh])
-        session.connection().execute(insert(Binding.__table__), [
-            {"connection": self.lane.connection, "crm_object": self.obj.crm_object, "crm_id": f.crm.id,
-             "module": self.obj.module, "record_id": record_id, "synced_values": to_plain(f.values),
-             "synced_at": now, "crm_modified_at": f.crm.modified_at}
+        connection, crm_object, module = self.lane.connection, self.obj.crm_object, self.obj.module
+        insert_rows(session.connection(), Binding.__table__, [
+            {"connection": connection, "crm_object": crm_object, "crm_id": f.crm.id, "module": module,
+             "record_id": record_id, "synced_values": plain_values(f.values), "synced_at": now,
+             "crm_modified_at": f.crm.modified_at}
             for record_id, f in zip(ids, fresh)
         ])
         if self.lane.outbox is not None:
@@ -353,12 +358,10 @@ class Puller:
             self._analyze_at *= 2
 
     def _bulk_insert_records(self, session: Session, rows: list[dict[str, Any]]) -> list[int]:
-        """INSERT the rows in one executemany (SQLAlchemy Core: the rows are plain column values, and
-        the ORM's bulk layer would only copy them again); their new ids, in the rows' order.
+        """INSERT the rows at the driver's level (`store.bulk`: one executemany on SQLite, one COPY
+        on PostgreSQL); their new ids, in the rows' order.
 
-        PostgreSQL: the ids are drawn from the table's sequence first and inserted with the rows, so
-        the INSERT is one short statement sent per row in psycopg's pipeline (a RETURNING insert
-        would be a 1,000-row VALUES statement that psycopg parses anew for every batch). SQLite
+        PostgreSQL: the ids are drawn from the table's sequence first and copied with the rows. SQLite
         cannot order a batched RETURNING and needs none: this transaction holds SQLite's only write
         lock, and an integer primary key takes the largest id plus one, so the rows got consecutive
         ids ending at the largest."""
@@ -368,9 +371,9 @@ class Puller:
             ids = list(connection.scalars(
                 text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
                 {"table": table.name, "n": len(rows)}))
-            connection.execute(insert(table), [{**row, "id": record_id} for row, record_id in zip(rows, ids)])
+            insert_rows(connection, table, [{**row, "id": record_id} for row, record_id in zip(rows, ids)])
             return ids
-        connection.execute(insert(table), rows)
+        insert_rows(connection, table, rows)
         last = connection.scalar(select(func.max(table.c.id)))
         assert last is not None
         return list(range(last - len(rows) + 1, last + 1))

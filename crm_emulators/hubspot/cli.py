@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..latency import with_latency
 from ..runner import free_port, serve_forever
 from .app import create_app
 from .emulator import EmulatorOptions, HubSpotEmulator
@@ -27,8 +28,11 @@ from .emulator import EmulatorOptions, HubSpotEmulator
               help="Searches per second per portal (0: no limit, for benchmarks).")
 @click.option("--search-lag", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="Seconds before search sees a write (real HubSpot's index lags a few seconds).")
+@click.option("--latency", "latency_ms", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Milliseconds added to every request (a remote CRM's round trip, for benchmarks).")
 def command(host: str, port: int, portals: int, seed_file: Path | None, write_credentials: Path | None,
-            token_ttl: int, ten_second_limit: int, daily_limit: int, search_per_second: int, search_lag: float) -> None:
+            token_ttl: int, ten_second_limit: int, daily_limit: int, search_per_second: int, search_lag: float,
+            latency_ms: float) -> None:
     """Serve an emulated HubSpot (CRM v3/v4 objects, search, associations, OAuth) until interrupted."""
     options = EmulatorOptions(portals=portals, token_ttl=token_ttl, ten_second_limit=ten_second_limit,
                               daily_limit=daily_limit, search_per_second=search_per_second or None, seed_file=seed_file,
@@ -41,4 +45,4 @@ def command(host: str, port: int, portals: int, seed_file: Path | None, write_cr
         write_credentials.write_text(json.dumps(emulator.credentials(base_url), indent=2) + "\n")
         click.echo(f"credentials written to {write_credentials}")
     click.echo(f"HubSpot emulator with {portals} portal(s) on {base_url}")
-    serve_forever(create_app(emulator), host, port)
+    serve_forever(with_latency(create_app(emulator), latency_ms), host, port)

@@ -3,13 +3,17 @@
 Filter groups are OR-ed, filters inside a group AND-ed. Number and date properties compare as numbers (date
 filter values may be epoch milliseconds or ISO strings); text compares case-insensitively. A query's matches
 are computed once, sorted, and cached per object store until the next write, so paging through 10,000
-results of a 100,000-record store costs one scan.
+results of a 100,000-record store costs one scan; a query sorted ascending on a number or date property
+it also bounds (GT, GTE, EQ, LT, LTE, BETWEEN) scans only that range of the store's index on the property
+(an incremental read's windows), already in order.
 """
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -51,6 +55,20 @@ def _tokens(text: str) -> list[str]:
     return [lowered, *[t for t in re.split(r"[^a-z0-9_]+", lowered) if t]]
 
 
+def _number(definition: Any, name: str, raw: Any) -> float:
+    """A number or date filter value as the comparable number stored for the property."""
+    text = str(raw)
+    if definition.type == "number":
+        try:
+            return float(text)
+        except ValueError:
+            raise validation_error(f"{text} is not a valid value for property {name}") from None
+    value = parse_instant(text)
+    if value is None:
+        raise validation_error(f"{text} is not a valid value for property {name}")
+    return float(value)
+
+
 def _compile_filter(store: ObjectStore, spec: dict[str, Any]) -> Predicate:
     name = str(spec.get("propertyName") or "")
     operator = str(spec.get("operator", "EQ"))
@@ -62,18 +80,7 @@ def _compile_filter(store: ObjectStore, spec: dict[str, Any]) -> Predicate:
     numeric = definition.type in ("number", "datetime", "date")
 
     def parse(raw: Any) -> Any:
-        text = str(raw)
-        if not numeric:
-            return text.lower()
-        if definition.type == "number":
-            try:
-                return float(text)
-            except ValueError:
-                raise validation_error(f"{text} is not a valid value for property {name}") from None
-        value = parse_instant(text)
-        if value is None:
-            raise validation_error(f"{text} is not a valid value for property {name}")
-        return float(value)
+        return _number(definition, name, raw) if numeric else str(raw).lower()
 
     def current(record: Record) -> Any:
         if numeric:
@@ -211,23 +218,65 @@ def _paging(body: dict[str, Any]) -> tuple[int, int]:
     return limit, after
 
 
+def _indexed_range(store: ObjectStore, body: dict[str, Any], specs: list[tuple[str, bool]]) -> list[int] | None:
+    """Ids of the records the query can match, in its order, when it sorts ascending on one number or
+    date property and its one filter group bounds that property: a slice of the store's index
+    (the filters still decide). None: the query needs a full scan."""
+    groups = body.get("filterGroups") or ([{"filters": body["filters"]}] if body.get("filters") else [])
+    if len(specs) != 1 or specs[0][1] or len(groups) != 1 or body.get("query"):
+        return None
+    name = specs[0][0]
+    definition = store.definitions[name]
+    if definition.type not in ("number", "datetime", "date"):
+        return None
+    low, high, bounded = -math.inf, math.inf, False
+    for spec in groups[0].get("filters") or []:
+        operator = spec.get("operator", "EQ")
+        if spec.get("propertyName") != name or operator not in ("EQ", "GT", "GTE", "LT", "LTE", "BETWEEN"):
+            continue
+        if spec.get("value") is None or (operator == "BETWEEN" and spec.get("highValue") is None):
+            continue  # refused when the filters are compiled
+        value = _number(definition, name, spec["value"])
+        if operator in ("EQ", "GT", "GTE", "BETWEEN"):
+            low = max(low, value)
+        if operator in ("EQ", "LT", "LTE"):
+            high = min(high, value)
+        if operator == "BETWEEN":
+            high = min(high, _number(definition, name, spec["highValue"]))
+        bounded = True
+    if not bounded:
+        return None  # records without the property sort last: the index does not hold them
+    values, ids = store.sorted_by(name)
+    return ids[bisect.bisect_left(values, low):bisect.bisect_right(values, high)]
+
+
+def _matches(store: ObjectStore, body: dict[str, Any]) -> list[int]:
+    """Ids of every active record the query matches, in its sort order (no indexing cut-off)."""
+    predicate = _compile(store, body)
+    specs = _sort_specs(store, body)
+    indexed = _indexed_range(store, body, specs)
+    if indexed is not None:
+        records = store.records
+        return indexed if predicate is None else [i for i in indexed if predicate(records[i])]
+    candidates = [r for r in store.active_records() if predicate is None or predicate(r)]
+    return [r.id for r in _sorted(store, candidates, specs)]
+
+
 def run_search(store: ObjectStore, body: dict[str, Any], indexed_until_ms: int | None) -> SearchPage:
     """Evaluate a search request body against a store's active records (only those written by the cut-off)."""
     limit, after = _paging(body)
     key = json.dumps([body.get("filterGroups"), body.get("filters"), body.get("sorts"), body.get("query")], sort_keys=True, default=str)
-    ids = store.search_cache.get(key) if indexed_until_ms is None else None
-    if ids is None:
-        predicate = _compile(store, body)
-        specs = _sort_specs(store, body)
-        candidates = [
-            r for r in store.active_records()
-            if (indexed_until_ms is None or r.updated_ms <= indexed_until_ms) and (predicate is None or predicate(r))
-        ]
-        ids = [r.id for r in _sorted(store, candidates, specs)]
-        if indexed_until_ms is None:
-            if len(store.search_cache) >= CACHED_QUERIES:
-                store.search_cache.clear()
-            store.search_cache[key] = ids
+    cached = store.search_cache.get(key)
+    if cached is None:
+        ids = _matches(store, body)
+        newest = max((store.records[i].updated_ms for i in ids), default=0)
+        if len(store.search_cache) >= CACHED_QUERIES:
+            store.search_cache.clear()
+        store.search_cache[key] = ids, newest
+    else:
+        ids, newest = cached
+    if indexed_until_ms is not None and newest > indexed_until_ms:  # the index has yet to see the latest writes
+        ids = [i for i in ids if store.records[i].updated_ms <= indexed_until_ms]
     chosen = [store.records[i] for i in ids[after:after + limit]]
     more = after + limit < len(ids)
     return SearchPage(len(ids), chosen, after + limit if more and limit else None)

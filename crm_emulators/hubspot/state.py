@@ -51,7 +51,9 @@ class ObjectStore:
         self.archived_ids: list[int] = []
         self._next_id = first_id
         self._unique: dict[str, dict[str, int]] = {name: {} for name in self.unique_properties()}
-        self.search_cache: dict[str, list[int]] = {}
+        self.search_cache: dict[str, tuple[list[int], int]] = {}
+        """Search results until the next write: query key -> (matching ids in order, newest updated_ms)."""
+        self._sorted: dict[str, tuple[list[float], list[int]]] = {}
 
     def unique_properties(self) -> list[str]:
         """Properties whose values identify one record (HubSpot also dedupes contacts by email)."""
@@ -170,6 +172,15 @@ class ObjectStore:
         more = start + limit < len(ids)
         return [self.records[i] for i in chosen], (chosen[-1] + 1 if more and chosen else None)
 
+    def sorted_by(self, name: str) -> tuple[list[float], list[int]]:
+        """The active records having number/date property `name`, ordered by (value, id): their values
+        and ids as two parallel lists (for bisect), kept until the next write."""
+        index = self._sorted.get(name)
+        if index is None:
+            pairs = sorted((r.numbers[name], r.id) for r in self.active_records() if name in r.numbers)
+            index = self._sorted[name] = ([v for v, _ in pairs], [i for _, i in pairs])
+        return index
+
     def active_records(self) -> Iterator[Record]:
         return (self.records[i] for i in self.active_ids)
 
@@ -204,6 +215,7 @@ class ObjectStore:
 
     def _changed(self) -> None:
         self.search_cache.clear()
+        self._sorted.clear()
 
 
 @dataclass

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..latency import with_latency
 from ..runner import free_port, serve_forever
 from .app import create_app
 from .emulator import EmulatorOptions, SalesforceEmulator
@@ -31,6 +32,8 @@ from ..core.tls import DEFAULT_HOSTS, ensure_tls_files
               help="Answer each refresh with a new refresh token and revoke the old one.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the TLS files and credentials.json go (default: a new temporary directory).")
+@click.option("--latency", "latency_ms", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Milliseconds added to every request (a remote CRM's round trip, for benchmarks).")
 def command(
     host: str,
     port: int,
@@ -41,6 +44,7 @@ def command(
     daily_api_limit: int,
     rotate_refresh_tokens: bool,
     state_dir: Path | None,
+    latency_ms: float,
 ) -> None:
     """A local, stateful Salesforce (REST, composite, Bulk API 2.0, OAuth) over HTTPS."""
     directory = state_dir or Path(tempfile.mkdtemp(prefix="upm-sf-emulator-"))
@@ -63,4 +67,4 @@ def command(
     write_credentials(target, credentials(emulator, tls))
     click.echo(f"Salesforce emulator on {emulator.instance_url}", err=True)
     click.echo(f"credentials: {target}  CA: {tls.ca_file}", err=True)
-    serve_forever(create_app(emulator), host, port, tls.server_files())
+    serve_forever(with_latency(create_app(emulator), latency_ms), host, port, tls.server_files())

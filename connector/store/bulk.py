@@ -1,0 +1,94 @@
+"""Bulk INSERT at the driver's level: one `executemany` on SQLite, one COPY on PostgreSQL.
+
+SQLAlchemy's Core executemany processes every parameter of every row in Python (the bind
+processors, the Python-side column defaults, the parameter dictionaries). A batch of new records
+mostly holds plain values the driver takes as they are, and its defaults (`created_at`, ...) are
+the same for the whole batch: here each column is converted once per batch with the column type's
+own bind processor (so what is stored is exactly what a Core insert stores), only where the column
+has one, and timestamps once per distinct value (a bulk load's
+stamps are mostly one). No ORM event sees these rows: the caller routes them (outbox).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT `rows` (column key -> value) into `table` inside the connection's transaction.
+
+    Columns a row leaves out take their Python-side default (computed once for the batch) or the
+    database's; a key that is not a column is an error, as in a Core insert."""
+    if not rows:
+        return
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    for keys, group in groups.items():
+        unknown = set(keys) - set(table.c.keys())
+        if unknown:
+            raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
+        columns = [c for c in table.columns if c.key in keys or _batch_default(c) is not None]
+        values = [_column_values(connection, c, group) for c in columns]
+        tuples = list(zip(*values))
+        if connection.dialect.name == "postgresql":
+            _copy(connection, table, columns, tuples)
+        else:
+            names = ", ".join(connection.dialect.identifier_preparer.quote(c.name) for c in columns)
+            marks = ", ".join("?" for _ in columns)
+            table_name = connection.dialect.identifier_preparer.format_table(table)
+            connection.exec_driver_sql(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", tuples)
+
+
+def _batch_default(column: Column[Any]) -> Callable[[], Any] | None:
+    """How to compute a left-out column's Python-side default once for the batch (None: it has
+    none, the database fills it in)."""
+    default: Any = column.default
+    if default is None or default.is_sequence:
+        return None
+    if default.is_callable:
+        return lambda: default.arg(None)
+    if default.is_scalar:
+        return lambda: default.arg
+    raise NotImplementedError(f"{column}: a SQL expression default is not computed for a bulk insert")
+
+
+def _column_values(connection: Connection, column: Column[Any], rows: list[dict[str, Any]]) -> list[Any]:
+    """One column's driver values for the rows, through the type's bind processor where it has one."""
+    process = column.type._cached_bind_processor(connection.dialect)  # noqa: SLF001 (the type's own conversion)
+    key = column.key
+    if key not in rows[0]:
+        compute = _batch_default(column)
+        assert compute is not None
+        value = compute()
+        return [process(value) if process else value] * len(rows)
+    raw = [row[key] for row in rows]
+    if process is None:
+        return raw
+    if not _is_timestamp(column):
+        return [process(v) for v in raw]
+    converted = {v: process(v) for v in set(raw)}  # equal instants are stored alike
+    return [converted[v] for v in raw]
+
+
+def _is_timestamp(column: Column[Any]) -> bool:
+    try:
+        return column.type.python_type is datetime
+    except NotImplementedError:
+        return False
+
+
+def _copy(connection: Connection, table: Table, columns: list[Column[Any]], tuples: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: COPY ... FROM STDIN through psycopg, in the connection's transaction."""
+    preparer = connection.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(c.name) for c in columns)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        with cursor.copy(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN") as copy:
+            for row in tuples:
+                copy.write_row(row)

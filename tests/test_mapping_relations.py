@@ -23,6 +23,14 @@ SEED_MAPPING = {
 }
 """UPM module -> CRM object, from the CRM integration deck (Opportunity -> Lead, Account, Contact,
 Note, Registered Deal -> Opportunity, Campaign <-> Campaign; HubSpot's objects)."""
+PARTNER_MAPPING = {
+    "salesforce": {"prospect": "Lead", "opportunity": "Opportunity", "account": "Account", "contact": "Contact",
+                   "note": "Note", "registered_deal": "Opportunity"},
+    "hubspot": {"prospect": "contacts", "opportunity": "deals", "account": "companies", "contact": "contacts",
+                "note": "notes", "registered_deal": "deals"},
+}
+"""A partner's own CRM (workflow 5): the lead arrives as a lead, the partner converts it to an
+opportunity there, and the opportunity, contact and account come back."""
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -37,8 +45,8 @@ def test_shipped_profile_passes_check_offline_and_covers_the_seed_mapping(path: 
     assert result.exit_code == 0 and ": OK (" in result.output, result.output
     profile = load_profile(path).profile
     mapped = {o.module: o.crm_object for o in profile.objects}
-    expected = SEED_MAPPING[profile.crm]
-    if profile.crm == "hubspot" and profile.mode != "complete":
+    expected = PARTNER_MAPPING[profile.crm] if path.name == "partner.yaml" else SEED_MAPPING[profile.crm]
+    if profile.crm == "hubspot" and profile.mode != "complete" and path.name != "partner.yaml":
         expected = {**expected, "contact": "contacts"}
     assert {m: mapped.get(m) for m in expected} == expected
     for obj in profile.objects:  # records UPM creates can reach the CRM: no object is pull-only with create-only fields

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -15,7 +16,7 @@ from connector.api.leads import install_lead_errors, lead_id, lead_router
 from connector.api.metrics import install_metrics
 from connector.api.pages import install_pages
 from connector.api.pages.web import Pages
-from connector.api.records import install_record_errors, records_router
+from connector.api.records import FieldError, InvalidOut, install_record_errors, records_router
 from connector.api.reports import report_router
 from connector.auth.signatures import verifier
 from connector.auth.web_sessions import WebSessions
@@ -54,6 +55,8 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
         verifier(db, settings.pages.signing, settings.pages.signature_window_seconds),
         crm_lead or (lambda connection, crm_id: synced_lead(db, connection, crm_id)), clock))
 
+    _one_shape_for_422(app)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         """The process is alive and serving HTTP."""
@@ -91,3 +94,24 @@ def synced_lead(db: Database, connection: str, crm_id: str) -> int:
     """A CRM lead the connector has synced (NotFound otherwise)."""
     with db.session() as session:
         return lead_id(session, f"{connection}:{crm_id}")
+
+
+def _one_shape_for_422(app: FastAPI) -> None:
+    """Every 422 the app gives has the records API's shape (`InvalidOut`: each field, its value and
+    why), so the OpenAPI description says so for every route, not FastAPI's default body."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (FieldError, InvalidOut):
+                described = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                described.pop("$defs", None)
+                schemas[model.__name__] = described
+            schemas["HTTPValidationError"] = {"$ref": "#/components/schemas/InvalidOut"}
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -175,12 +175,13 @@ def directory_router(service: DirectoryService, authenticate: Authenticator) -> 
 
 
 def install_directory_errors(app: FastAPI) -> None:
-    """A refused directory call answers its status with the reason (and the field and value for 422)."""
+    """A refused directory call answers its status with the reason; a 422 names each field and value
+    as the records API does (`{"error": "invalid", "detail": [{"field", "value", "message"}]}`)."""
 
     async def refused(_request: Request, exc: Exception) -> JSONResponse:
         body: dict[str, object] = {"detail": str(exc), "error": type(exc).__name__}
-        if isinstance(exc, InvalidField):
-            body.update(field=exc.field, value=exc.value)
+        if isinstance(exc, InvalidField):  # the records API's shape: each field, its value and why
+            body = {"error": "invalid", "detail": [{"field": exc.field, "value": exc.value, "message": str(exc)}]}
         status = (422 if isinstance(exc, InvalidField) else 404 if isinstance(exc, UnknownRecord)
                   else 403 if isinstance(exc, Forbidden) else 409 if isinstance(exc, InUse) else 400)
         return JSONResponse(body, status_code=status)

@@ -52,10 +52,11 @@ def report_router(db: Database, authenticate: Authenticator, sla_days: dict[str,
                               caller.user_id)
             return run_report(db, name, filters, Env(sla_days, clock.now()))
         except BadFilter as exc:
-            return JSONResponse({"detail": exc.detail, "error": "invalid", "field": exc.field, "value": exc.value},
-                                status_code=422)
-        except ReportError as exc:
-            return JSONResponse({"detail": str(exc), "error": "invalid"}, status_code=422)
+            return JSONResponse({"error": "invalid", "detail": [
+                {"field": exc.field, "value": exc.value, "message": exc.detail}]}, status_code=422)
+        except ReportError as exc:  # the filters together cannot be right (a currency no record has, ...)
+            return JSONResponse({"error": "invalid", "detail": [
+                {"field": "filters", "value": None, "message": str(exc)}]}, status_code=422)
 
     def params(from_: str | None = Query(None, alias="from"), to: str | None = None, group: str | None = None,
                tier: str | None = None, region: str | None = None, partner: int | None = None,

@@ -80,19 +80,19 @@ def test_bad_bodies_are_422_naming_the_field_and_unknown_ids_404(api: Api) -> No
     api.call("POST", "/api/v1/partners", json={"name": "Acme"})
     answer = api.call("POST", "/api/v1/partners", json={"name": "Other", "parent": "Nope"})
     assert answer.status_code == 422
-    assert answer.json() == {"detail": "parent: 'Nope' is not a partner", "error": "InvalidField", "field": "parent",
-                             "value": "Nope"}
+    assert answer.json() == {"error": "invalid", "detail": [
+        {"field": "parent", "value": "Nope", "message": "parent: 'Nope' is not a partner"}]}
     answer = api.call("PATCH", "/api/v1/partners/Acme", json={"parent": "Acme"})
-    assert answer.status_code == 422 and "would make a cycle" in answer.json()["detail"]
+    assert answer.status_code == 422 and "would make a cycle" in answer.json()["detail"][0]["message"]
     answer = api.call("POST", "/api/v1/partners", json={"name": "X", "countries": ["Atlantis"]})
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["field"] == "countries"
     assert "'Atlantis' is not an ISO 3166 country code" in answer.json()["detail"][0]["message"]
     api.call("POST", "/api/v1/users", json={"email": "rep@acme.example", "partner": "Acme"})
     duplicate = api.call("POST", "/api/v1/users", json={"email": "REP@acme.example", "partner": "Acme"})
-    assert duplicate.status_code == 422 and duplicate.json()["field"] == "email"
+    assert duplicate.status_code == 422 and duplicate.json()["detail"][0]["field"] == "email"
     member = api.call("POST", "/api/v1/groups", json={"name": "G", "members": ["Ghost"]})
-    assert member.status_code == 422 and member.json()["field"] == "members.0.partner"
+    assert member.status_code == 422 and member.json()["detail"][0]["field"] == "members.0.partner"
     for path in ("/api/v1/partners/999", "/api/v1/users/nobody@x.example", "/api/v1/groups/7",
                  "/api/v1/named-accounts/Nope"):
         missing = api.call("GET", path)

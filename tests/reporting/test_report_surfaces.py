@@ -105,10 +105,10 @@ def test_api_gives_a_vendor_every_partner_and_a_partner_its_own(db: Database, se
     assert missing.status_code == 404 and "partner-dashboard" in missing.json()["detail"]
     bad = requests.get(f"{base_url}/api/v1/reports/lead-acceptance", params={"from": "soon"},
                        headers=bearer(VENDOR_KEY), timeout=30)
-    assert bad.status_code == 422 and bad.json()["field"] == "from" and bad.json()["value"] == "soon"
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "from" and bad.json()["detail"][0]["value"] == "soon"
     bad = requests.get(f"{base_url}/api/v1/reports/rep-ranking", params={"currency": "EUR"},
                        headers=bearer(VENDOR_KEY), timeout=30)
-    assert bad.status_code == 422 and "EUR" in bad.json()["detail"]
+    assert bad.status_code == 422 and "EUR" in bad.json()["detail"][0]["message"]
 
 
 def test_report_page_renders_the_chart_and_the_table(db: Database, seeded: Seed, base_url: str) -> None:

@@ -61,6 +61,10 @@ class OutboxRouter:
         if fate:
             self.fates[module].add(connection)
 
+    def replace(self, other: OutboxRouter) -> None:
+        """Take `other`'s routes, scopes and fates (the set of connections changed at run time)."""
+        self.routes, self.scopes, self.fates = other.routes, other.scopes, other.fates
+
     def targets(self, session: Session, module: str, record_ids: Iterable[int],
                 origin: str | None, owner_hint: dict[int, set[int]] | None = None) -> dict[str, list[int]]:
         """Which connections each record goes to: every unscoped connection routed for the module,

@@ -181,3 +181,36 @@ def test_a_connection_added_through_the_api_syncs_without_a_restart(tmp_path: Pa
         finally:
             proc.terminate()
             assert proc.wait(60) == 0, daemon_log.read_text()
+
+
+def test_the_connections_commands(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    monkeypatch.setenv("ACME_HS_TOKEN", "pat-acme")
+    runtime = _runtime(tmp_path, database_url)
+    with runtime.db.session() as s:
+        ensure_partner(s, "Acme Resellers")
+    runtime.db.dispose()
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["--config", str(tmp_path / "config.yaml"), "connections", *args])
+        return result.exit_code, result.output
+
+    add = ["add", "acme-hs", "--partner", "Acme Resellers", "--adapter", "hubspot", "--profile", PROFILE,
+           "--token-ref", "${ACME_HS_TOKEN}", "--schedule", "1m"]
+    assert cli(*add) == (0, "connection 'acme-hs' (hubspot, partner Acme Resellers) added\n")
+    code, out = cli(*add)
+    assert code == 1 and "name: 'acme-hs' is taken" in out
+    code, out = cli("add", "x", "--partner", "Nobody", "--adapter", "hubspot", "--profile", PROFILE)
+    assert code == 1 and "partner: 'Nobody' is not a partner account" in out
+    code, out = cli("list", "--json")
+    [listed] = json.loads(out)
+    assert (listed["name"], listed["auth_type"], listed["schedule"], listed["enabled"]) == ("acme-hs", "private_app", {"every": "1m"}, True)
+    assert "pat-acme" not in (tmp_path / "config.yaml").read_text() + out
+    assert cli("disable", "acme-hs")[0] == 0
+    assert json.loads(cli("show", "acme-hs", "--json")[1])["enabled"] is False
+    assert cli("remove", "acme-hs")[0] == 0
+    code, out = cli("show", "acme-hs")
+    assert code == 1 and "no partner connection 'acme-hs'" in out

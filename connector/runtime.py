@@ -4,11 +4,14 @@ the Settings. The CLI, the daemon, the API and the benchmarks start here."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmAdapter, Tokens, adapter_class
@@ -16,15 +19,19 @@ from connector.auth.keys import keyring, load_keys
 from connector.auth.oauth import OAuthClient, oauth_params
 from connector.auth.vault import TokenVault
 from connector.clock import Clock, SystemClock
-from connector.config.settings import SHARED_AUTH_TYPES, Settings
+from connector.config.settings import SHARED_AUTH_TYPES, ConnectionSettings, Settings
 from connector.leads import auto_registration, scoring
 from connector.leads.service import LeadService
 from connector.mapping.loader import LoadedProfile, load_connection_profile
 from connector.store import directory_version
 from connector.store.database import Database
+from connector.store.partner_connections import PartnerConnection
+from connector.store.partners import PartnerAccount
 from connector.sync.engine import SyncEngine
 from connector.sync.outbox import OutboxRouter
 from connector.sync.scope import PartnerScope
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -37,6 +44,8 @@ class Runtime:
     def __init__(self, settings: Settings, *, clock: Clock | None = None,
                  sleep: Callable[[float], None] = time.sleep, db: Database | None = None):
         self.settings = settings
+        self.configured = dict(settings.connections)
+        """The config file's connections; `settings.connections` adds the stored partner connections."""
         self.clock = clock or SystemClock()
         self.sleep = sleep
         if db is None:
@@ -54,6 +63,32 @@ class Runtime:
         auto_registration.install(db, self.clock)
         scoring.install(db, self.clock, self.settings.leads.review_recipients)
 
+    def refresh_connections(self) -> bool:
+        """Read the stored partner connections (enabled ones, of active partners) into
+        `settings.connections` beside the configured ones, each as a `role: partner` connection, and
+        rebuild the outbox routes when the set changed. Returns whether it changed. A row that no
+        longer validates is logged and left out."""
+        stored: dict[str, ConnectionSettings] = {}
+        with self.db.session() as session:
+            rows = session.execute(select(PartnerConnection, PartnerAccount.name)
+                                   .join(PartnerAccount, PartnerAccount.id == PartnerConnection.partner_account_id)
+                                   .where(PartnerConnection.enabled.is_(True), PartnerAccount.active.is_(True))
+                                   .order_by(PartnerConnection.id)).all()
+            for row, partner in rows:
+                if row.name in self.configured:
+                    continue
+                try:
+                    stored[row.name] = connection_settings(row, partner)
+                except ValidationError as exc:
+                    log.error("stored connection %s left out: %s", row.name, exc.errors()[0]["msg"])
+        merged = {**self.configured, **stored}
+        if merged == self.settings.connections:
+            return False
+        self.settings = self.settings.model_copy(update={"connections": merged})
+        if "outbox" in self.__dict__:
+            self.outbox.replace(self._routes())
+        return True
+
     def profile(self, name: str) -> LoadedProfile:
         """The connection's mapping profile, checked (raises ProfileError listing every problem)."""
         return load_connection_profile(self.settings, name)
@@ -62,7 +97,10 @@ class Runtime:
     def outbox(self) -> OutboxRouter:
         """Routes for every enabled connection whose profile pushes a module (unusable profiles are
         left out here; their lanes refuse to start and say why); a partner connection's routes
-        carry its scope."""
+        carry its scope. `refresh_connections` replaces them when the stored connections change."""
+        return self._routes()
+
+    def _routes(self) -> OutboxRouter:
         router = OutboxRouter()
         for name, conn in self.settings.connections.items():
             if not conn.enabled:
@@ -116,6 +154,8 @@ class Runtime:
         """A sync engine for connection `name` on this runtime's datastore; the leads its pulls create
         are distributed by the lead service."""
         if name not in self.settings.connections:
+            self.refresh_connections()
+        if name not in self.settings.connections:
             raise KeyError(f"no connection named '{name}' (configured: {', '.join(self.settings.connections) or 'none'})")
         actor = f"crm:{name}"
 
@@ -126,3 +166,13 @@ class Runtime:
         return SyncEngine(name, self.db, self.adapter(name), self.profile(name), self.clock,
                           outbox=self.outbox, on_new_prospects=distribute,
                           scope=self.outbox.scopes.get(name) or self.scope(name))
+
+
+def connection_settings(row: PartnerConnection, partner: str) -> ConnectionSettings:
+    """A stored partner connection as the settings of a `role: partner` connection of `partner`
+    (raises ValidationError)."""
+    return ConnectionSettings.model_validate({
+        "adapter": row.adapter, "role": "partner", "partner_account": partner, "instance_url": row.instance_url,
+        "auth": row.auth, "mapping": row.profile, "options": row.options, "enabled": row.enabled,
+        **({"schedule": row.schedule} if row.schedule else {}),
+    })

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from connector import __version__
 from connector.api.auth import Authenticator
+from connector.api.connections import connections_router
 from connector.api.directory import directory_router, install_directory_errors
 from connector.api.leads import install_lead_errors, lead_id, lead_router
 from connector.api.metrics import install_metrics
@@ -23,6 +24,8 @@ from connector.auth.web_sessions import WebSessions
 from connector.clock import Clock, SystemClock
 from connector.config.settings import HttpSettings, Settings
 from connector.leads.service import LeadService
+from connector.runtime import Runtime
+from connector.services.connections import ConnectionService
 from connector.services.directory import DirectoryService
 from connector.services.records import RecordService
 from connector.store.database import Database
@@ -31,11 +34,13 @@ from connector.sync.lane_state import lane_states
 
 def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadService,
                http: HttpSettings | None = None, settings: Settings | None = None,
-               clock: Clock | None = None, crm_lead: Callable[[str, str], int] | None = None) -> FastAPI:
+               clock: Clock | None = None, crm_lead: Callable[[str, str], int] | None = None,
+               connections: ConnectionService | None = None) -> FastAPI:
     """The daemon's HTTP API. `scheduler_running` reports the scheduler's state for /readyz;
     `http.api_keys` are the vendor callers of the lead API; `settings` name the lanes that /readyz
     and /metrics report (and `daemon.ready_unless`) and configure the pages; `crm_lead(connection,
-    crm_id)` finds a CRM lead for the pages, fetching it when not synced yet (default: synced leads only)."""
+    crm_id)` finds a CRM lead for the pages, fetching it when not synced yet (default: synced leads only);
+    `connections`: the stored partner connections (the daemon's, so its outbox learns of them at once)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     app = FastAPI(title="UPM Connector", version=__version__, docs_url="/docs", redoc_url=None,
@@ -47,6 +52,8 @@ def create_app(db: Database, scheduler_running: Callable[[], bool], leads: LeadS
     install_lead_errors(app)
     app.include_router(directory_router(DirectoryService(db, leads), authenticate))
     install_directory_errors(app)
+    app.include_router(connections_router(connections or ConnectionService(Runtime(settings, db=db, clock=clock)),
+                                          authenticate))
     app.include_router(records_router(RecordService(db, leads, clock), authenticate))
     install_record_errors(app)
     install_pages(app, Pages(

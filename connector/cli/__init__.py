@@ -11,6 +11,7 @@ from connector import __version__
 from connector.cli.api_keys import api_key
 from connector.cli.auth import auth
 from connector.cli.config import config, mappings
+from connector.cli.connections import connections
 from connector.cli.daemon import run
 from connector.cli.db import db
 from connector.cli.directory import COMMANDS as DIRECTORY_COMMANDS
@@ -44,5 +45,6 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
 
 for _command in (init, run, db, config, export, emulator, auth, mappings, sync, resync, status, failures, api_key,
-                 leads_group, import_group, report, scoring_group, reconcile, *DIRECTORY_COMMANDS):
+                 leads_group, import_group, report, scoring_group, reconcile, connections,
+                 *DIRECTORY_COMMANDS):
     main.add_command(_command)

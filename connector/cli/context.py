@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector.adapters.base import CrmAdapter
 from connector.auth.keys import keyring, load_keys
@@ -60,6 +61,10 @@ def runtime(loaded: Settings) -> Runtime:
     obj = click.get_current_context().find_root().ensure_object(dict)
     if "runtime" not in obj:
         obj["runtime"] = Runtime(loaded)
+        try:
+            obj["runtime"].refresh_connections()  # the stored partner connections: engines, outbox routes
+        except SQLAlchemyError:
+            pass  # a datastore not migrated yet has none
     built: Runtime = obj["runtime"]
     return built
 

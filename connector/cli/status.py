@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from connector.cli.context import database, settings
+from connector.cli.context import runtime, settings
 from connector.cli.output import console, print_json
 from connector.clock import SystemClock
 
@@ -54,10 +54,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from connector.store.migrate import upgrade
     from connector.sync.status import status_report
 
-    loaded = settings(ctx)
-    db = database(loaded)
-    upgrade(db)
-    report = status_report(loaded, db, SystemClock().now())
+    built = runtime(settings(ctx))
+    upgrade(built.db)
+    built.refresh_connections()  # the stored partner connections' lanes too
+    report = status_report(built.settings, built.db, SystemClock().now())
     if as_json:
         print_json(report)
         return

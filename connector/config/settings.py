@@ -88,6 +88,8 @@ class DaemonSettings(Section):
     """`/readyz` answers 503 while any lane is in one of these states (the database being down always
     does). Lane states are the datastore's, so every replica turns not ready together: list only the
     states that should page someone; `[]` makes readiness the process and the database alone."""
+    connections_poll_seconds: Seconds = 5.0
+    """How often the daemon reads the stored partner connections and starts or stops their lanes."""
     watchdog_seconds: Seconds | None = None
     """How often the scheduler tells systemd it is alive; default half of the unit's WatchdogSec."""
     state_dir: Path | None = None

@@ -16,14 +16,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connector.config.settings import ScheduleSettings
 from connector.jobs.context import JobContext
 from connector.daemon.lease import LeaseStore
-from connector.jobs import JobSpec
+from connector.jobs import JobSpec, sync_lane
 from connector.logs import log_context
+from connector.mapping.loader import ProfileError
 from connector.runtime import Runtime
 from connector.store.lane_runs import record_run
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT = "daemon:heartbeat"
+WATCH = "daemon:connections"
 
 
 def trigger_for(schedule: ScheduleSettings) -> BaseTrigger:
@@ -61,11 +63,49 @@ class LaneScheduler:
         kwargs = {"next_run_time": self.clock.now()} if run_now else {}
         self._scheduler.add_job(self.run_lane, trigger, args=[spec], id=spec.lane, name=spec.lane, **kwargs)
 
+    def remove(self, lane: str) -> None:
+        """Stop scheduling a lane (a run in progress finishes its batch and releases the lease)."""
+        self._scheduler.remove_job(lane)
+
     def start(self) -> None:
         self._scheduler.start()
 
     def lanes(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs() if job.id != HEARTBEAT]
+        return [job.id for job in self._scheduler.get_jobs() if job.id not in (HEARTBEAT, WATCH)]
+
+    def watch_connections(self, seconds: float) -> None:
+        """Every `seconds`, start a lane for each stored partner connection added (or enabled) and
+        stop the lanes of those removed (or disabled); leases keep each lane to one replica at a time.
+        Runs on every replica, outside the leases (each keeps its own scheduler's lanes)."""
+        self._scheduler.add_job(self.sync_connection_lanes, IntervalTrigger(seconds=seconds, timezone="UTC"), id=WATCH,
+                                name=WATCH, next_run_time=self.clock.now())
+
+    def sync_connection_lanes(self) -> None:
+        """Make the stored connections' lanes match the table (one read; see `watch_connections`)."""
+        try:
+            self.runtime.refresh_connections()
+        except Exception:
+            log.exception("could not read the stored partner connections")
+            return
+        connections = self.runtime.settings.connections
+        wanted = {f"sync:{name}": name for name in connections if name not in self.runtime.configured}
+        current = {job.id: job for job in self._scheduler.get_jobs() if job.id.startswith("sync:")
+                   and job.id.removeprefix("sync:") not in self.runtime.configured}
+        for lane, job in current.items():
+            spec: JobSpec = job.args[0]
+            if lane not in wanted or spec.schedule != connections[spec.connection or ""].schedule:
+                self.remove(lane)
+                log.info("lane %s stopped: its partner connection was removed or changed", lane)
+        for lane, name in wanted.items():
+            if lane in self.lanes():
+                continue
+            try:
+                self.runtime.profile(name)
+            except ProfileError as exc:
+                log.error("lane %s not started: mapping profile problem: %s", lane, exc.problems[0])
+                continue
+            self.add(JobSpec(lane=lane, schedule=connections[name].schedule, run=sync_lane.run, connection=name))
+            log.info("lane %s started for a stored partner connection", lane)
 
     def run_lane(self, spec: JobSpec) -> bool:
         """One run of a lane. Returns False when the lease is held elsewhere (nothing ran)."""

@@ -28,6 +28,7 @@ from connector.extras import MissingExtraError
 from connector.logs import route_access_log
 from connector.jobs import scheduled_jobs
 from connector.runtime import Runtime
+from connector.services.connections import ConnectionService
 from connector.services.directory import DirectoryService
 from connector.services.directory_seed import seed
 from connector.services.crm_leads import CrmLeads
@@ -141,6 +142,7 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
         log.info("assignment rules from the config saved", extra={"rules": [rule.name for rule in saved]})
     for spec in scheduled_jobs(settings):
         scheduler.add(spec)
+    scheduler.watch_connections(settings.daemon.connections_poll_seconds)
     scheduler.start()
     notifier = SystemdNotifier()
     if notifier.watchdog_seconds:
@@ -158,7 +160,7 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
     crm_leads = CrmLeads(runtime)
     config = uvicorn.Config(
         create_app(db, lambda: scheduler.running and not scheduler.shutdown_requested.is_set(), leads, settings.http,
-                   settings, clock, crm_lead=crm_leads.prospect_id),
+                   settings, clock, crm_lead=crm_leads.prospect_id, connections=ConnectionService(runtime)),
         host=settings.http.host,
         port=settings.http.port,
         log_config=None,

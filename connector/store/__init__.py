@@ -20,6 +20,7 @@ from connector.store import (  # noqa: F401  (importing registers the tables)
     leases,
     notifications,
     outbox,
+    partner_connections,
     partners,
     records,
     scoring,

@@ -16,6 +16,7 @@ owns (`connector/sync/scope.py`), decided once per flush for all partner connect
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
@@ -48,6 +49,7 @@ class OutboxRouter:
         self.fates: dict[str, set[str]] = defaultdict(set)
         """module -> connections that write a record's fate back (a lead's assignment status): they
         get rows for changes their own pull wrote too (distribution at intake changes the fate)."""
+        self._swap = threading.Lock()
         for module, connections in (routes or {}).items():
             for connection in connections:
                 self.add(module, connection)
@@ -61,19 +63,26 @@ class OutboxRouter:
         if fate:
             self.fates[module].add(connection)
 
+    def replace(self, other: OutboxRouter) -> None:
+        """Take `other`'s routes, scopes and fates (the set of connections changed at run time)."""
+        with self._swap:  # `targets` never sees new routes with old scopes (a partner connection unscoped)
+            self.routes, self.scopes, self.fates = other.routes, other.scopes, other.fates
+
     def targets(self, session: Session, module: str, record_ids: Iterable[int],
                 origin: str | None, owner_hint: dict[int, set[int]] | None = None) -> dict[str, list[int]]:
         """Which connections each record goes to: every unscoped connection routed for the module,
         and each partner connection whose partner owns the record; never `origin`.
         `owner_hint`: owners already known (deleted records, which no query finds any more)."""
         ids = list(record_ids)
-        connections = [c for c in self.routes.get(module, []) if c != origin or c in self.fates.get(module, ())]
-        scoped = [c for c in connections if c in self.scopes]
-        found: dict[str, list[int]] = {c: ids for c in connections if c not in self.scopes}
+        with self._swap:
+            routes, scopes, fates = self.routes, self.scopes, self.fates
+        connections = [c for c in routes.get(module, []) if c != origin or c in fates.get(module, ())]
+        scoped = [c for c in connections if c in scopes]
+        found: dict[str, list[int]] = {c: ids for c in connections if c not in scopes}
         if scoped and ids:
             owning = owner_hint if owner_hint is not None else owners(session, module, ids)
             for connection in scoped:
-                partner = self.scopes[connection].partner_id(session)
+                partner = scopes[connection].partner_id(session)
                 mine = [rid for rid in ids if partner is not None and partner in owning.get(rid, ())]
                 if mine:
                     found[connection] = mine

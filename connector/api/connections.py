@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
 from connector.api.auth import Authenticator, Caller
 from connector.api.directory import Forbidden
@@ -25,20 +24,11 @@ from connector.services.directory import InvalidField
 from connector.store.partners import PartnerAccount, PartnerUser
 
 
-class RefusedOut(BaseModel):
-    """A value the service refused: why (`detail`), the field and the value given."""
-
-    error: str
-    detail: str
-    field: str | None = None
-    value: Any = None
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "no key, or a key that is not known"},
     403: {"model": ErrorOut, "description": "a partner user who is not an admin"},
     404: {"model": ErrorOut, "description": "no such connection (or another partner's)"},
-    422: {"model": InvalidOut | RefusedOut, "description": "a field's value cannot be right"},
+    422: {"model": InvalidOut, "description": "a field's value cannot be right"},
 }
 
 

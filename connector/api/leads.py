@@ -39,13 +39,13 @@ from connector.leads.errors import (AlreadyClaimed, InvalidRule, InvalidTransiti
 from connector.leads.service import LeadService
 from connector.leads.visibility import access_of, visible_prospects
 from connector.store.bindings import Binding
+from connector.store.ids import as_id
 from connector.store.partners import PartnerUser
 from connector.store.records import Prospect
 
 STATUS_OF_ERROR: dict[type[LeadError], int] = {
     NotFound: 404, NotAllowed: 403, InvalidTransition: 409, AlreadyClaimed: 409, WindowClosed: 409, InvalidRule: 422,
 }
-MAX_ID = 2**31 - 1
 """The largest id an integer key holds (a larger one is no lead, not a database error)."""
 LEAD_FIELDS = ("id", "email", "first_name", "last_name", "title", "company_name", "country", "state", "industry",
                "segment", "lead_source", "product_interest", "status", "lead_score", "distribution_state", "partner_account_id",
@@ -77,9 +77,10 @@ def lead_json(prospect: Prospect, colour: str | None, access: str | None = None)
 def lead_id(session: Session, ref: str) -> int:
     """A lead reference as its UPM id: digits, or CONNECTION:CRM_ID through the bindings."""
     if ref.isascii() and ref.isdigit():
-        if len(ref) > 18 or int(ref) > MAX_ID:
+        number = as_id(ref)
+        if number is None:
             raise NotFound(f"no lead {ref}")
-        return int(ref)
+        return number
     connection, sep, crm_id = ref.partition(":")
     if sep and connection and crm_id:
         found = session.scalar(select(Binding.record_id).where(

@@ -128,7 +128,7 @@ class SignatureVerifier:
 
     @staticmethod
     def _instant(stamp: str, per_second: int) -> datetime:
-        if not stamp.strip().isdigit():
+        if not (stamp.strip().isascii() and stamp.strip().isdigit()) or len(stamp.strip()) > 20:
             raise SignatureRefused("timestamp is not a number")
         return datetime.fromtimestamp(int(stamp) / per_second, tz=timezone.utc)
 

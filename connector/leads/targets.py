@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from connector.leads.errors import InvalidRule
 from connector.store.distribution import TARGET_TYPES
+from connector.store.ids import as_id
 from connector.store.partners import PartnerAccount, PartnerGroup, PartnerUser
 
 FORMS = "user:EMAIL, account:NAME or group:NAME (or :ID)"
@@ -62,8 +63,8 @@ def find(session: Session, kind: str | None, ref: str, *, ids: bool = True, usab
         raise InvalidRule(f"unknown target kind {kind!r}: expected {', '.join(TARGET_TYPES)}")
     model: Any = {"user": PartnerUser, "account": PartnerAccount, "group": PartnerGroup}[kind]
     query = select(model)
-    if ids and ref.isdigit():
-        query = query.where(model.id == int(ref))
+    if ids and as_id(ref) is not None:
+        query = query.where(model.id == as_id(ref))
     else:
         query = query.where(func.lower(model.email if kind == "user" else model.name) == ref.lower())
     if usable and kind == "user":

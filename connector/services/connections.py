@@ -17,6 +17,7 @@ from connector.adapters.base import installed_adapters
 from connector.mapping.loader import ProfileError, load_profile
 from connector.runtime import Runtime, connection_settings
 from connector.services.directory import InvalidField, UnknownRecord
+from connector.store.ids import as_id
 from connector.store.partner_connections import PartnerConnection
 from connector.store.partners import PartnerAccount
 
@@ -144,8 +145,8 @@ class ConnectionService:
 
     @staticmethod
     def _account(s: Any, ref: str | int) -> PartnerAccount:
-        by_id = isinstance(ref, int) or str(ref).isdigit()
-        account = (s.get(PartnerAccount, int(ref)) if by_id else
+        number = as_id(ref)
+        account = (s.get(PartnerAccount, number) if number is not None else
                    s.scalars(select(PartnerAccount).where(PartnerAccount.name == ref).order_by(PartnerAccount.id)).first())
         if account is None:
             raise InvalidField("partner", ref, "is not a partner account")

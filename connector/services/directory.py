@@ -39,6 +39,7 @@ from connector.store import directory_version
 from connector.store.assignments import RecordAssignment
 from connector.store.database import Database
 from connector.store.distribution import AssignmentRule
+from connector.store.ids import as_id
 from connector.store.partners import PartnerAccount, PartnerGroup, PartnerGroupMember, PartnerUser
 from connector.store.records import Account, Prospect
 
@@ -531,8 +532,11 @@ class DirectoryService:
     @staticmethod
     def _by_ref(s: Session, model: Any, column: Any, ref: str | int, kind: str, field: str | None) -> Any:
         text = str(ref).strip()
-        row = s.get(model, int(text)) if text.isdigit() else s.scalars(
-            select(model).where(func.lower(column) == text.lower()).order_by(model.id)).first()
+        if text.isascii() and text.isdigit():  # an id (one out of range names nothing)
+            number = as_id(text)
+            row = s.get(model, number) if number is not None else None
+        else:
+            row = s.scalars(select(model).where(func.lower(column) == text.lower()).order_by(model.id)).first()
         if model is Account and row is not None and (not row.named or row.archived_at is not None):
             row = None
         if row is None:

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Path as PathParam, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from connector.api.leads import MAX_ID
+from connector.store.ids import MAX_ID
 from connector.auth.signatures import SignatureVerifier
 from connector.auth.web_sessions import PageSession, WebSessions
 from connector.clock import Clock

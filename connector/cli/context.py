@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.adapters.base import CrmAdapter
@@ -23,6 +24,7 @@ from connector.logs import configure_logging
 from connector.mapping.loader import Describe, ProfileError
 from connector.store.database import Database
 from connector.store.migrate import upgrade
+from connector.store.partner_connections import PartnerConnection
 from connector.leads.service import LeadService
 from connector.runtime import Runtime
 from connector.sync.engine import SyncEngine
@@ -60,11 +62,16 @@ def runtime(loaded: Settings) -> Runtime:
     """This invocation's Runtime (built once, on first use)."""
     obj = click.get_current_context().find_root().ensure_object(dict)
     if "runtime" not in obj:
-        obj["runtime"] = Runtime(loaded)
+        fresh = Runtime(loaded)
         try:
-            obj["runtime"].refresh_connections()  # the stored partner connections: engines, outbox routes
-        except SQLAlchemyError:
-            pass  # a datastore not migrated yet has none
+            if fresh.db.has_table(PartnerConnection.__tablename__):  # a datastore not migrated yet has none
+                fresh.refresh_connections()  # the stored partner connections: engines, outbox routes
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            url = make_url(fresh.db.url).render_as_string(hide_password=True)
+            click.echo(f"error: database.url: the datastore {url} does not answer ({type(exc).__name__}: {reason})", err=True)
+            raise click.exceptions.Exit(1) from None
+        obj["runtime"] = fresh
     built: Runtime = obj["runtime"]
     return built
 

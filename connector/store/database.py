@@ -86,5 +86,9 @@ class Database:
         """True when no table of ours exists yet (a fresh database)."""
         return not inspect(self.engine).get_table_names()
 
+    def has_table(self, name: str) -> bool:
+        """Whether the table exists (raises OperationalError when the database does not answer)."""
+        return inspect(self.engine).has_table(name)
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -20,6 +20,8 @@ from connector.store.cursors import SyncCursor
 from connector.store.database import Database
 from connector.store.lane_runs import LaneRun
 from connector.store.leases import Lease
+from connector.store.partner_connections import PartnerConnection
+from connector.store.partners import PartnerAccount
 from connector.store.tokens import OAuthToken
 
 
@@ -63,7 +65,7 @@ def derive_state(*, enabled: bool, token_status: str | None, needs_resync: bool,
                  holder: str | None, now: datetime) -> tuple[LaneState, str]:
     """The state and its reason from the recorded facts (the rule, apart from reading them)."""
     if not enabled:
-        return LaneState.DISABLED, "the connection is disabled in the configuration"
+        return LaneState.DISABLED, "the connection is disabled"
     if token_status == "needs_reauth" or run.get("outcome") == "auth":
         return LaneState.NEEDS_AUTH, "the CRM refused the credentials: run `upm-connector auth login`"
     if needs_resync:
@@ -79,24 +81,34 @@ def derive_state(*, enabled: bool, token_status: str | None, needs_resync: bool,
     return LaneState.OK, "last run finished" if run else "not run yet"
 
 
-def _lane_status(session: Session, settings: Settings, lane: str, connection: str | None,
+def _lane_status(session: Session, enabled: dict[str, bool], lane: str, connection: str | None,
                  runs: dict[str, LaneRun], holders: dict[str, str], now: datetime) -> LaneStatus:
     run = _columns(runs.get(lane))
-    conn = settings.connections.get(connection) if connection else None
     token = session.get(OAuthToken, connection) if connection else None
     needs_resync = connection is not None and bool(session.scalar(
         select(SyncCursor.connection).where(SyncCursor.connection == connection, SyncCursor.needs_reconcile).limit(1)))
-    state, reason = derive_state(enabled=conn.enabled if conn else True, token_status=token.status if token else None,
+    on = enabled.get(connection, True) if connection else True
+    state, reason = derive_state(enabled=on, token_status=token.status if token else None,
                                  needs_resync=needs_resync, run=run, holder=holders.get(lane), now=now)
     return LaneStatus(lane, connection, state, reason, holders.get(lane), run)
 
 
+def _stored_connections(session: Session) -> dict[str, bool]:
+    """The partner connections held in the datastore, each enabled while it is and its partner is active."""
+    rows = session.execute(select(PartnerConnection.name, PartnerConnection.enabled, PartnerAccount.active)
+                           .join(PartnerAccount, PartnerAccount.id == PartnerConnection.partner_account_id))
+    return {name: bool(enabled and active) for name, enabled, active in rows}
+
+
 def lane_states(settings: Settings, db: Database, now: datetime) -> list[LaneStatus]:
-    """Every lane: one sync lane per configured connection (enabled or not) and every lane that ran."""
+    """Every lane: one sync lane per configured connection and per partner connection held in the
+    datastore (enabled or not), and every lane that ran. The datastore is read, not the settings'
+    copy of the stored connections, so a replica that has not refreshed yet answers the same."""
     with db.session() as session:
         runs = {row.lane: row for row in session.scalars(select(LaneRun))}
         holders = {row.lane: row.owner for row in session.scalars(select(Lease).where(Lease.expires_at > now))}
-        lanes = {f"sync:{name}": name for name in settings.connections}
+        enabled = {**{name: conn.enabled for name, conn in settings.connections.items()}, **_stored_connections(session)}
+        lanes = {f"sync:{name}": name for name in enabled}
         for lane, row in runs.items():
             lanes.setdefault(lane, row.connection)
-        return [_lane_status(session, settings, lane, lanes[lane], runs, holders, now) for lane in sorted(lanes)]
+        return [_lane_status(session, enabled, lane, lanes[lane], runs, holders, now) for lane in sorted(lanes)]

@@ -5,20 +5,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from fastapi.testclient import TestClient
 
+from connector.api.app import create_app
 from connector.clock import ManualClock
 from connector.config.settings import ScheduleSettings, Settings
 from connector.jobs.context import JobContext
 from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.jobs import JobSpec
+from connector.leads.service import LeadService
 from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.cursors import SyncCursor
 from connector.store.lane_runs import LaneRun, record_run
 from connector.store.leases import Lease
+from connector.store.partner_connections import PartnerConnection
 from connector.store.tokens import OAuthToken
 from connector.sync.lane_state import LaneState, derive_state, lane_states
+from tests.support.partners import ensure_partner
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -121,3 +126,30 @@ def test_a_paused_lane_is_recorded_with_its_outcome(db: Database) -> None:
     (lane,) = lane_states(settings(), db, NOW)
     assert lane.state is LaneState.PAUSED_QUOTA and "until 2026-12-01T14:00:00" in lane.reason
     assert lane.run["quota_limit"] == 15000
+
+
+def test_partner_connections_held_in_the_datastore_have_lanes_with_state(db: Database) -> None:
+    """/readyz, /metrics and `lane_states` list the stored partner connections, enabled or not,
+    read from the datastore (no refresh of the settings needed)."""
+    with db.session() as s:
+        acme = ensure_partner(s, "Acme Resellers")
+        gone = ensure_partner(s, "Gone Resellers")
+        gone.active = False
+        for name, partner, enabled in (("acme-hs", acme.id, True), ("acme-off", acme.id, False), ("gone-hs", gone.id, True)):
+            s.add(PartnerConnection(name=name, partner_account_id=partner, adapter="hubspot", profile="p.yaml",
+                                    schedule={"every": 60}, auth={"type": "oauth"}, options={}, enabled=enabled))
+        record_run(s, "sync:acme-hs", "acme-hs", "failed", NOW, NOW, error="ConnectionError: refused")
+    by_lane = {lane.lane: lane for lane in lane_states(settings(), db, NOW)}
+    assert {lane: status.state for lane, status in by_lane.items()} == {
+        "sync:crm": LaneState.OK, "sync:acme-hs": LaneState.FAILING,
+        "sync:acme-off": LaneState.DISABLED, "sync:gone-hs": LaneState.DISABLED}
+
+    client = TestClient(create_app(db, lambda: True, LeadService(db, Settings().leads, ManualClock(NOW)),
+                                   settings=settings(), clock=ManualClock(NOW)))
+    ready = client.get("/readyz")
+    assert ready.json()["lanes"] == {"sync:acme-hs": "FAILING", "sync:acme-off": "DISABLED", "sync:crm": "OK",
+                                     "sync:gone-hs": "DISABLED"}
+    metrics = client.get("/metrics").text
+    assert 'upm_connector_lane_state{lane="sync:acme-off",state="DISABLED"} 1.0' in metrics
+    assert 'upm_connector_lane_state{lane="sync:acme-hs",state="FAILING"} 1.0' in metrics
+    assert 'upm_connector_lane_consecutive_failures{lane="sync:acme-hs"} 1.0' in metrics

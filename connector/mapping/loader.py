@@ -128,9 +128,16 @@ def _check_fields(loaded: LoadedProfile, i: int, obj: ObjectMap, earlier: list[s
             elif field.relation != obj.module and field.relation not in earlier and loaded.profile.object_for(field.relation):
                 problems.append(Problem(loaded.where("objects", i, "fields", j, "relation"), f"objects.{i}.fields.{j}.relation",
                                         f"'{field.relation}' is synced after '{obj.module}': list it earlier so no record is pushed before what it points at"))
-        if (field.through or field.relation_from or field.link) and direction != "to_crm":
-            problems.append(Problem(where, at, "a field read through a relation, a polymorphic relation (relation_from) or a "
-                                                "link only goes to the CRM: give it direction to_crm"))
+        if (field.through or field.relation_from) and direction != "to_crm":
+            problems.append(Problem(where, at, "a field read through a relation or a polymorphic relation (relation_from) "
+                                                "only goes to the CRM: give it direction to_crm"))
+        if field.link and direction == "both":
+            problems.append(Problem(where, at, "a link goes one way: to_crm (associated after the write) or to_upm (read "
+                                                "from the record's associations)"))
+        if field.link and direction == "to_upm" and field.relation and not loaded.profile.object_for(field.relation):
+            problems.append(Problem(loaded.where("objects", i, "fields", j, "relation"), f"objects.{i}.fields.{j}.relation",
+                                    f"a link read back needs '{field.relation}' synced by this profile (its CRM object "
+                                    "holds the associated records)"))
         if field.relation_from is not None and field.relation_from not in columns:
             problems.append(Problem(loaded.where("objects", i, "fields", j, "relation_from"), f"objects.{i}.fields.{j}.relation_from",
                                     f"'{field.relation_from}' is not a field of {obj.module}{_suggest(field.relation_from, columns)}"))

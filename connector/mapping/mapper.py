@@ -52,6 +52,8 @@ class Mapper:
         self.outbound = [f for f in object_map.fields if self._flows(f, "to_crm") and not f.link]
         self.links = [f for f in object_map.fields if f.link and self._flows(f, "to_crm")]
         """Relations written as associations after the record is (HubSpot v4 links)."""
+        self.inbound_links = [f for f in self.inbound if f.link]
+        """Relations read from the record's associations (the pull puts the CRM id at `link_key`)."""
         self.through: list[Through] = [through(self.module, n) for f in self.outbound for n in f.upm_fields if "." in n]
         """Fields read from related records (`contact.email`), looked up before a push."""
         self._inbound_steps = [self._inbound_step(f) for f in self.inbound]
@@ -117,7 +119,7 @@ class Mapper:
         active). Raises MappingError naming the first bad field."""
         out: dict[str, Any] = {}
         for field, names, plain in self._inbound_steps:
-            raw = field.constant if field.constant is not None else crm.get(field.crm or "")
+            raw = field.constant if field.constant is not None else crm.get(field.link_key if field.link else field.crm or "")
             value = apply_in(field.transform, raw, field.date_format) if field.transform else raw
             if plain is not None and (value is None or type(value) is plain):
                 out[names[0]] = value

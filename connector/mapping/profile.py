@@ -49,8 +49,15 @@ class FieldMap(_Data):
     """A polymorphic relation (to_crm): the UPM field naming the module the id points at (a note's
     `record_module`), used instead of a fixed `relation`."""
     link: bool = False
-    """HubSpot (to_crm): the related record is linked by a v4 association after the write, not by a
-    property; `crm` is then left out."""
+    """HubSpot: the related record is linked by a v4 association, not by a property; `crm` is then
+    left out. To the CRM the association is made after the write; to UPM (`direction: to_upm`) the
+    record's associations with the relation's CRM object are read, and the first associated record
+    bound as that module is taken (a deal's contacts: the lead it came from)."""
+
+    @property
+    def link_key(self) -> str:
+        """Where a pull puts a link's associated CRM id among the record's fields (no CRM property)."""
+        return f"@link:{self.relation}"
 
     @property
     def parent_field(self) -> bool:
@@ -130,10 +137,20 @@ class Writeback(_Data):
     """When the lead was given to its holder."""
     accepted_at: str | None = None
     """When the holder accepted (or claimed) it."""
+    opportunity_id: str | None = None
+    """The UPM id of the opportunity that came of the lead (the partner's deal linked to it; the
+    newest when there are several)."""
+    opportunity_name: str | None = None
+    """That opportunity's name."""
+    opportunity_amount: str | None = None
+    """Its amount."""
+    opportunity_stage: str | None = None
+    """Its sales stage (UPM's number, 1 to 12)."""
 
     def fields(self) -> dict[str, str]:
         """{writeback item: CRM field} for the items named."""
-        return {name: crm for name in ("status", "partner_account", "rep", "status_date", "assigned_at", "accepted_at")
+        return {name: crm for name in ("status", "partner_account", "rep", "status_date", "assigned_at", "accepted_at",
+                                       "opportunity_id", "opportunity_name", "opportunity_amount", "opportunity_stage")
                 if (crm := getattr(self, name)) is not None}
 
 

@@ -190,6 +190,8 @@ class Opportunity(Timestamped, Archivable, Base):
     name: Mapped[str] = mapped_column(String(255))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id"), index=True)
+    """The lead it came from (a partner's deal associated with the lead it was sent)."""
     sales_stage: Mapped[int] = mapped_column(default=1)
     amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     currency: Mapped[str] = mapped_column(String(3), default="USD")

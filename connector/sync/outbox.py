@@ -30,6 +30,7 @@ from connector.store.change_log import ChangeLogEntry, mark_own_writes
 from connector.store.database import Database
 from connector.store.modules import MODULES_BY_KEY
 from connector.store.outbox import OutboxEntry
+from connector.store.records import Opportunity
 from connector.sync.scope import PartnerScope, owners
 
 CHANGE_LOG_KEPT = timedelta(days=7)
@@ -129,15 +130,34 @@ class OutboxRouter:
 
     def queue_inserted(self, session: Session, module: str, record_ids: Iterable[int], origin: str | None) -> None:
         """Queue records written by a bulk INSERT (which no flush hook sees)."""
+        record_ids = list(record_ids)
         for connection, ids in self.targets(session, module, record_ids, origin).items():
             enqueue(session, connection, module, ids)
+        if module == "opportunity" and self.fates.get("prospect") and record_ids:
+            leads = set(session.scalars(select(Opportunity.prospect_id).where(
+                Opportunity.id.in_(record_ids), Opportunity.prospect_id.is_not(None))))
+            for connection, ids in self._fate_targets(session, leads).items():
+                enqueue(session, connection, "prospect", ids)
+
+    def _fate_targets(self, session: Session, prospect_ids: Iterable[Any]) -> dict[str, list[int]]:
+        """The connections writing a lead's fate back, for leads whose opportunity changed (the
+        opportunity is part of the fate), whichever connection the change came from."""
+        ids = [int(i) for i in prospect_ids if i is not None]
+        if not ids:
+            return {}
+        fates = self.fates.get("prospect", set())
+        return {c: found for c, found in self.targets(session, "prospect", ids, None).items() if c in fates}
 
     def _after_flush(self, session: Session, _context: Any) -> None:
         origin = session.info.get(ORIGIN)
         changed: dict[tuple[str, str], list[int]] = defaultdict(list)
         deleted_owners: dict[int, set[int]] = {}
+        leads: set[int] = set()
+        """Leads whose opportunity changed: their fate changed."""
         for instances, operation in ((session.new, "upsert"), (session.dirty, "upsert"), (session.deleted, "delete")):
             for instance in instances:
+                if isinstance(instance, Opportunity) and instance.prospect_id is not None:
+                    leads.add(instance.prospect_id)
                 module = self._models.get(type(instance))
                 if module is None or not self.routes.get(module):
                     continue
@@ -153,6 +173,10 @@ class OutboxRouter:
             for connection, record_ids in self.targets(session, module, ids, origin, hint).items():
                 rows.extend({"connection": connection, "module": module, "record_id": record_id,
                              "operation": operation, "status": "pending", "attempts": 0} for record_id in record_ids)
+        if leads and self.fates.get("prospect"):
+            for connection, record_ids in self._fate_targets(session, leads).items():
+                rows.extend({"connection": connection, "module": "prospect", "record_id": record_id,
+                             "operation": "upsert", "status": "pending", "attempts": 0} for record_id in record_ids)
         if rows:
             session.connection().execute(insert(OutboxEntry), rows)
 

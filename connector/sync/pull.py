@@ -4,7 +4,7 @@ transaction as the rows it covers (one transaction per batch of pages)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -174,6 +174,7 @@ class Puller:
         session.info[ORIGIN] = self.lane.connection
         try:
             binder = Binder(session, self.lane.connection)
+            page = self._with_links(binder, page)
             records = self._prefetch(session, binder, page)
             work = BatchWork()
             for crm in page:
@@ -315,6 +316,26 @@ class Puller:
         """New records handed on: complete mode distributes the prospects it brings in."""
         if self._distributes and created:
             self.lane.on_new_prospects(session, created)
+
+    def _with_links(self, binder: Binder, page: list[CrmRecord]) -> list[CrmRecord]:
+        """The page's records with each link read back (HubSpot v4 associations, one batch read per
+        link): at the field's `link_key`, the first associated record bound as the relation's module
+        on this connection (a deal's contacts: the lead it came from), None when none is."""
+        if not self.mapper.inbound_links or not page:
+            return page
+        linked: dict[str, dict[str, Any]] = {r.id: {} for r in page}
+        for field in self.mapper.inbound_links:
+            assert field.relation is not None
+            target = self.lane.profile.object_for(field.relation)
+            assert target is not None  # checked at load
+            associated = self.lane.adapter.read_associations(  # type: ignore[attr-defined]  # links are HubSpot-only (checked at load)
+                self.obj.crm_object, [r.id for r in page], target.crm_object)
+            binder.load_crm_ids(field.relation, sorted({i for ids in associated.values() for i in ids}))
+            for crm_id, ids in associated.items():
+                if crm_id in linked:
+                    linked[crm_id][field.link_key] = next(
+                        (i for i in ids if binder.record_for(field.relation, i) is not None), None)
+        return [replace(r, fields={**r.fields, **linked[r.id]}) for r in page]
 
     def _prefetch(self, session: Session, binder: Binder, page: list[CrmRecord]) -> dict[int, Any]:
         """Bindings of the page's records and of the records they point at, in a few queries; the

@@ -1,5 +1,6 @@
 """Write-back: what became of a lead in UPM, as the vendor CRM's lead shows it (a PRM connector's
-"sync status"): the assignment status, the partner holding it, its rep, and the dates.
+"sync status"): the assignment status, the partner holding it, its rep, the dates, and the
+opportunity the partner made of it (its deal, linked to the lead: `Opportunity.prospect_id`).
 
 `fate` reads it from the prospect and its assignment history; the relay sends the fields the
 profile's `writeback` names, through the outbox like every push, when any of them changed.
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from connector.store.assignments import AssignmentHistory
 from connector.store.partners import PartnerAccount, PartnerUser
-from connector.store.records import Prospect
+from connector.store.records import Opportunity, Prospect
 
 KEY = "writeback:"
 """Prefix of the written values kept in a binding's synced values (so an unchanged fate is not re-sent)."""
@@ -34,8 +35,21 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+def _opportunity(session: Session, prospect: Prospect) -> dict[str, Any]:
+    """The newest live opportunity linked to the lead, as {opportunity_id, _name, _amount, _stage}."""
+    found = session.scalars(select(Opportunity).where(Opportunity.prospect_id == prospect.id,
+                                                      Opportunity.archived_at.is_(None))
+                            .order_by(Opportunity.id.desc()).limit(1)).first()
+    if found is None:
+        return dict.fromkeys(("opportunity_id", "opportunity_name", "opportunity_amount", "opportunity_stage"))
+    return {"opportunity_id": str(found.id), "opportunity_name": found.name,
+            "opportunity_amount": float(found.amount) if found.amount is not None else None,
+            "opportunity_stage": found.sales_stage}
+
+
 def fate(session: Session, prospect: Prospect) -> dict[str, Any]:
-    """The lead's fate: {status, partner_account, rep, status_date, assigned_at, accepted_at}.
+    """The lead's fate: {status, partner_account, rep, status_date, assigned_at, accepted_at,
+    opportunity_id, opportunity_name, opportunity_amount, opportunity_stage}.
 
     Held leads are Pending (assigned, not yet accepted), Accepted or Converted; a lead nobody
     holds is Pulled back or Rejected when that was the last thing that happened to it, else
@@ -55,4 +69,5 @@ def fate(session: Session, prospect: Prospect) -> dict[str, Any]:
             "rep": rep.email if rep else None,
             "status_date": _iso(max(changed, key=lambda m: m.replace(tzinfo=None))) if changed else None,
             "assigned_at": _iso(prospect.assigned_at) if partner or rep else None,
-            "accepted_at": _iso(prospect.accepted_at) if status in ("Accepted", "Converted") else None}
+            "accepted_at": _iso(prospect.accepted_at) if status in ("Accepted", "Converted") else None,
+            **_opportunity(session, prospect)}

@@ -442,6 +442,10 @@ def _objects() -> list[ObjectDef]:
         _f("PRM_Status_Date__c", "datetime", label="PRM Status Date"),
         _f("PRM_Assigned_Date__c", "datetime", label="PRM Assigned Date"),
         _f("PRM_Accepted_Date__c", "datetime", label="PRM Accepted Date"),
+        _f("PRM_Opportunity_Id__c", "string", 64, label="PRM Opportunity Id"),
+        _f("PRM_Opportunity_Name__c", "string", 255, label="PRM Opportunity"),
+        _f("PRM_Opportunity_Amount__c", "currency", label="PRM Opportunity Amount"),
+        _f("PRM_Opportunity_Stage__c", "double", label="PRM Opportunity Stage"),
     ]:
         lead.add_field(definition)
 

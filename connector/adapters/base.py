@@ -253,6 +253,11 @@ class CrmAdapter(ABC):
         """Build the adapter for a configured connection: `endpoint` is the instance/base URL
         (None: the CRM's public one), `ca_file` a CA bundle for a private TLS endpoint."""
 
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Raise ValueError, saying why, when `options` are not this adapter's options (the default
+        takes any)."""
+
     auth_variants: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """Auth types this CRM offers beyond the shared OAuth ones, each with the auth fields it needs
     (`static_tokens` turns them into Tokens). The default offers none."""

@@ -4,10 +4,10 @@ through connector.services.connections.
 | route | vendor key | partner admin's key | other partner user |
 |---|---|---|---|
 | GET, POST /api/v1/connections | every partner's | its own partner's (POST: `partner` must be it) | 403 |
-| GET, DELETE /api/v1/connections/{name}; POST .../{name}/enable, .../disable | yes | its own partner's; others' 404 | 403 |
+| GET, PATCH, DELETE /api/v1/connections/{name}; POST .../{name}/enable, .../disable | yes | its own partner's; others' 404 | 403 |
 
 A bad body is 422 naming the field and value; an unknown name (or another partner's) is 404. A
-running daemon starts or stops the lane within `daemon.connections_poll_seconds`.
+running daemon starts, changes or stops the lane within `daemon.connections_poll_seconds`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends
 from connector.api.auth import Authenticator, Caller
 from connector.api.directory import Forbidden
 from connector.api.records import ErrorOut, InvalidOut
-from connector.services.connections import ConnectionService, ConnectionSpec, ConnectionView
+from connector.services.connections import ConnectionEdit, ConnectionService, ConnectionSpec, ConnectionView
 from connector.services.directory import InvalidField
 from connector.store.partners import PartnerAccount, PartnerUser
 
@@ -64,6 +64,11 @@ def connections_router(service: ConnectionService, authenticate: Authenticator) 
     @router.get("/connections/{name}", response_model=ConnectionView)
     def get_connection(name: str, caller: Caller = Depends(authenticate)) -> ConnectionView:
         return service.connection(name, own(caller))
+
+    @router.patch("/connections/{name}", response_model=ConnectionView)
+    def edit_connection(name: str, body: ConnectionEdit, caller: Caller = Depends(authenticate)) -> ConnectionView:
+        """Change the fields given (profile, schedule, instance_url, auth, options, enabled)."""
+        return service.edit(name, body, own(caller))
 
     @router.delete("/connections/{name}", response_model=ConnectionView)
     def remove_connection(name: str, caller: Caller = Depends(authenticate)) -> ConnectionView:

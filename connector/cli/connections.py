@@ -12,7 +12,7 @@ from rich.table import Table
 
 from connector.cli.context import runtime, settings, token_vault
 from connector.cli.output import console, print_json
-from connector.services.connections import ConnectionService, ConnectionSpec, ConnectionView
+from connector.services.connections import ConnectionEdit, ConnectionService, ConnectionSpec, ConnectionView
 from connector.services.directory import DirectoryError
 
 
@@ -74,6 +74,39 @@ def add(ctx: click.Context, name: str, partner: str, adapter: str, profile: str,
                                                 schedule=schedule, instance_url=instance_url, auth=auth,
                                                 enabled=not disabled))
     _echo(view, as_json, "added")
+
+
+@connections.command("edit")
+@click.argument("name")
+@click.option("--profile", help="A shipped profile or a profile file.")
+@click.option("--schedule", help="A duration (1m) or a cron line.")
+@click.option("--instance-url", help="The CRM's API base URL.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An adapter option (repeatable); the options given replace the stored ones.")
+@click.option("--clear-options", is_flag=True, help="Drop every stored adapter option.")
+@click.option("--enable/--disable", "enabled", default=None, help="Start or stop its lane.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def edit(ctx: click.Context, name: str, profile: str | None, schedule: str | None, instance_url: str | None,
+         options: tuple[str, ...], clear_options: bool, enabled: bool | None, as_json: bool) -> None:
+    """Change stored partner connection NAME (a running daemon follows without a restart)."""
+    changes: dict[str, object] = {key: value for key, value in {"profile": profile, "schedule": schedule,
+                                                                "instance_url": instance_url, "enabled": enabled}.items()
+                                  if value is not None}
+    if options or clear_options:
+        parsed: dict[str, str] = {}
+        for item in options:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--option")
+            parsed[key.strip()] = value.strip()
+        changes["options"] = parsed
+    if not changes:
+        raise click.UsageError("nothing to change: give --profile, --schedule, --instance-url, --option, "
+                               "--clear-options, --enable or --disable")
+    with _refused():
+        view = _service(ctx).edit(name, ConnectionEdit.model_validate(changes))
+    _echo(view, as_json, "changed")
 
 
 @connections.command("list")

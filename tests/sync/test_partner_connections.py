@@ -20,7 +20,7 @@ from sqlalchemy import select
 from connector.api.keys import issue
 from connector.config import load_settings
 from connector.runtime import Runtime
-from connector.services.connections import ConnectionService, ConnectionSpec
+from connector.services.connections import ConnectionEdit, ConnectionService, ConnectionSpec
 from connector.services.directory import InvalidField, UnknownRecord
 from connector.store.migrate import upgrade
 from connector.store.partners import PartnerAccount, PartnerUser
@@ -80,7 +80,27 @@ def test_stored_connections_are_checked_and_become_partner_connections(tmp_path:
     assert "acme-hs" in runtime.outbox.routes["prospect"] and "acme-hs" in runtime.outbox.scopes
     assert runtime.scope("acme-hs") is not None and runtime.scope("vendor-hs") is None
 
-    service.set_enabled("acme-hs", False)
+    edits = {
+        "options": ConnectionEdit(options={"page_sise": 50}),
+        "profile": ConnectionEdit(profile="mappings/salesforce/partner.yaml"),
+        "schedule.every": ConnectionEdit(schedule="soon"),
+        "enabled": ConnectionEdit(enabled=None),
+    }
+    for field, edit in edits.items():
+        with pytest.raises(InvalidField) as refused:
+            service.edit("acme-hs", edit)
+        assert refused.value.field == field, refused.value
+        if field == "options":
+            assert str(refused.value).startswith("options: unknown HubSpot adapter options: page_sise"), refused.value
+    assert runtime.settings.connections["acme-hs"].options == {}  # nothing of a refused edit is kept
+    changed = service.edit("acme-hs", ConnectionEdit(options={"page_size": 50}, schedule="2m"))
+    assert (changed.options, changed.schedule) == ({"page_size": 50}, {"every": "2m"})
+    conn = runtime.settings.connections["acme-hs"]
+    assert (conn.options, conn.schedule.every) == ({"page_size": 50}, 120.0)
+    with pytest.raises(UnknownRecord):
+        service.edit("acme-hs", ConnectionEdit(enabled=False), partners={-1})
+
+    service.edit("acme-hs", ConnectionEdit(enabled=False))
     assert "acme-hs" not in runtime.settings.connections and "acme-hs" not in runtime.outbox.scopes
     service.set_enabled("acme-hs", True)
     assert [v.name for v in service.connections()] == ["acme-hs"]
@@ -209,6 +229,23 @@ def test_the_connections_commands(tmp_path: Path, database_url: str, monkeypatch
     [listed] = json.loads(out)
     assert (listed["name"], listed["auth_type"], listed["schedule"], listed["enabled"]) == ("acme-hs", "private_app", {"every": "1m"}, True)
     assert "pat-acme" not in (tmp_path / "config.yaml").read_text() + out
+    code, out = cli("edit", "acme-hs", "--schedule", "*/5 * * * *", "--option", "page_size=50")
+    assert (code, out) == (0, "connection 'acme-hs' (hubspot, partner Acme Resellers) changed\n"), out
+    shown = json.loads(cli("show", "acme-hs", "--json")[1])
+    assert (shown["schedule"], shown["options"]) == ({"cron": "*/5 * * * *"}, {"page_size": "50"})
+    code, out = cli("edit", "acme-hs", "--option", "pages=5")
+    assert code == 1 and "options: unknown HubSpot adapter options: pages" in out, out
+    code, out = cli("edit", "acme-hs", "--profile", "mappings/salesforce/partner.yaml")
+    assert code == 1 and "profile: 'mappings/salesforce/partner.yaml' is a profile for 'salesforce', not 'hubspot'" in out, out
+    code, out = cli("edit", "acme-hs", "--option", "page_size")
+    assert code == 2 and "'page_size' is not KEY=VALUE" in out, out
+    assert cli("edit", "acme-hs")[0] == 2
+    code, out = cli("edit", "nobody-hs", "--disable")
+    assert code == 1 and "no partner connection 'nobody-hs'" in out
+    assert cli("edit", "acme-hs", "--clear-options", "--disable")[0] == 0
+    shown = json.loads(cli("show", "acme-hs", "--json")[1])
+    assert (shown["enabled"], shown["options"], shown["schedule"]) == (False, {}, {"cron": "*/5 * * * *"})
+    assert cli("enable", "acme-hs")[0] == 0
     assert cli("disable", "acme-hs")[0] == 0
     assert json.loads(cli("show", "acme-hs", "--json")[1])["enabled"] is False
     assert cli("remove", "acme-hs")[0] == 0

@@ -54,6 +54,14 @@ class DynamicsAdapter(CrmAdapter):
         self._tables: dict[str, tuple[str, str]] = {}
 
     @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """The options must parse (`settings.AdapterOptions`)."""
+        try:
+            AdapterOptions.parse(options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc)) from None
+
+    @classmethod
     def open(cls, connection: str, tokens: Tokens, *, endpoint: str | None, ca_file: str | None, clock: Clock,
              sleep: Callable[[float], None], options: Mapping[str, Any]) -> DynamicsAdapter:
         """`endpoint` is the environment URL (https://ORG.crm.dynamics.com): there is no public default."""

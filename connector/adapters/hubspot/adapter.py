@@ -59,6 +59,14 @@ class HubSpotAdapter(CrmAdapter):
         self._associations = Associations(self.client)
 
     @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """The options must parse (`settings.AdapterOptions`)."""
+        try:
+            AdapterOptions.parse(options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc)) from None
+
+    @classmethod
     def open(
         cls, connection: str, tokens: Tokens, *, endpoint: str | None, ca_file: str | None, clock: Clock,
         sleep: Callable[[float], None], options: Mapping[str, Any],

@@ -73,6 +73,14 @@ class SalesforceAdapter(CrmAdapter):
         self._writer = CollectionWriter(self.client, BulkUpserter(self.client, self.options.bulk_poll_seconds))
 
     @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """The options must parse (`settings.AdapterOptions`)."""
+        try:
+            AdapterOptions.parse(options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc)) from None
+
+    @classmethod
     def open(
         cls, connection: str, tokens: Tokens, *, endpoint: str | None, ca_file: str | None, clock: Clock,
         sleep: Callable[[float], None], options: Mapping[str, Any],

@@ -194,6 +194,19 @@ def test_a_connection_added_through_the_api_syncs_without_a_restart(tmp_path: Pa
             _wait(lambda: "lead@buyer.example" in in_portal(0), 60, f"the lead never reached Acme's portal:\n{daemon_log.read_text()}")
             assert "lead@buyer.example" not in in_portal(1)
 
+            # changed through the API: refused as an add is, followed by the running daemon
+            refused = requests.patch(f"{api}/connections/acme-hs", json={"options": {"pages": 2}}, headers=vendor, timeout=10)
+            assert (refused.status_code, refused.json()["detail"][0]["field"]) == (422, "options"), refused.text
+            assert requests.patch(f"{api}/connections/acme-hs", json={"enabled": False}, headers=beta, timeout=10).status_code == 404
+            changed = requests.patch(f"{api}/connections/acme-hs", json={"schedule": "2s", "options": {"search_per_second": 500}},
+                                     headers=vendor, timeout=10)
+            assert changed.status_code == 200 and changed.json()["schedule"] == {"every": "2s"}, changed.text
+            _wait(lambda: "lane sync:acme-hs stopped: its partner connection was removed or changed" in daemon_log.read_text()
+                  and daemon_log.read_text().count("lane sync:acme-hs started") == 2, 30,
+                  f"the lane of acme-hs never took its new schedule:\n{daemon_log.read_text()}")
+            readiness = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()
+            assert {"sync:acme-hs", "sync:beta-hs"} <= set(readiness["lanes"]), readiness
+
             assert requests.delete(f"{api}/connections/acme-hs", headers=vendor, timeout=10).status_code == 200
             _wait(lambda: "lane sync:acme-hs stopped" in daemon_log.read_text(), 30,
                   f"the lane of acme-hs never stopped:\n{daemon_log.read_text()}")
@@ -251,3 +264,28 @@ def test_the_connections_commands(tmp_path: Path, database_url: str, monkeypatch
     assert cli("remove", "acme-hs")[0] == 0
     code, out = cli("show", "acme-hs")
     assert code == 1 and "no partner connection 'acme-hs'" in out
+
+
+def test_a_datastore_that_does_not_answer_is_named_not_taken_for_an_unmigrated_one(tmp_path: Path) -> None:
+    """Reading the stored connections: a fresh (unmigrated) datastore has none and the command goes
+    on; one that is down stops the command with one line naming it, and no traceback."""
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "config.yaml").write_text(f'database: {{url: "sqlite:///{fresh / "upm.db"}"}}\nsecrets: {{key_file: upm.key}}\n')
+    ok = CliRunner().invoke(main, ["--config", str(fresh / "config.yaml"), "connections", "list", "--json"])
+    assert (ok.exit_code, json.loads(ok.output)) == (0, []), ok.output
+
+    down = tmp_path / "down"
+    down.mkdir()
+    port = free_port()  # nothing listens there
+    (down / "config.yaml").write_text(f'database: {{url: "postgresql://upm:secret@127.0.0.1:{port}/upm"}}\n'
+                                      "secrets: {key_file: upm.key}\n")
+    result = CliRunner().invoke(main, ["--config", str(down / "config.yaml"), "status"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: database.url: the datastore postgresql+psycopg://upm:***@127.0.0.1:{port}/upm "
+                                    "does not answer (OperationalError: "), result.output
+    assert "secret" not in result.output and "Traceback" not in result.output

@@ -150,3 +150,40 @@ def test_relation_mistakes_are_located(tmp_path: Path) -> None:
     assert any(f"{path}:12:" in p and "'record_modul' is not a field of opportunity" in p for p in found), found
     assert any(f"{path}:13:" in p and "links are HubSpot associations" in p for p in found), found
     assert len(found) == 5, found
+
+
+def test_a_link_read_back_goes_one_way_to_a_synced_module(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        crm: hubspot
+        mode: advanced
+        objects:
+          - module: contact
+            crm_object: contacts
+            key: {crm: upm_id}
+            modified: {crm: lastmodifieddate}
+            fields:
+              - {upm: last_name, crm: lastname}
+          - module: opportunity
+            crm_object: deals
+            key: {crm: upm_id}
+            modified: {crm: hs_lastmodifieddate}
+            fields:
+              - {upm: name, crm: dealname}
+              - {upm: contact_id, relation: contact, link: true}
+              - {upm: prospect_id, relation: prospect, link: true, direction: to_upm}
+        """)
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    found = [str(p) for p in caught.value.problems]
+    assert any(f"{path}:16:" in p and "a link goes one way" in p for p in found), found
+    assert any(f"{path}:17:" in p and "needs 'prospect' synced by this profile" in p for p in found), found
+    assert len(found) == 2, found
+
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-2] + [lines[-2].replace("link: true}", "link: true, direction: to_upm}")]) + "\n")
+    mapper = Mapper(load_profile(path).profile.objects[1])
+    assert [f.link_key for f in mapper.inbound_links] == ["@link:contact"] and mapper.links == []
+    assert mapper.crm_read_fields == ["dealname", "upm_id", "hs_lastmodifieddate"]  # no property for a link
+    assert mapper.to_upm({"dealname": "Seats", "@link:contact": "901"}, lambda m, i: {"901": 7}.get(i)) == {
+        "name": "Seats", "contact_id": 7}
+    assert mapper.to_upm({"dealname": "Seats"}, lambda m, i: None) == {"name": "Seats", "contact_id": None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -228,7 +229,7 @@ class Puller:
     def _map(self, session: Session, binder: Binder, crm: CrmRecord, counts: Counts) -> dict[str, Any] | None:
         """The record's UPM values; None, with a failed record queued, when it cannot be mapped."""
         try:
-            return self.mapper.to_upm(crm.fields, binder.record_for)
+            return self.mapper.to_upm(crm.fields, partial(self._record_for, binder))
         except MappingError as exc:
             counts.failed += 1
             if not self.lane.dry_run:
@@ -236,6 +237,19 @@ class Puller:
                                          crm_object=self.obj.crm_object, crm_id=crm.id, error_code="MAPPING",
                                          error_message=str(exc), payload=to_plain(dict(crm.fields))))
             return None
+
+    def _record_for(self, binder: Binder, module: str, value: str) -> int | None:
+        """The UPM record a relation's CRM value names on this connection: a bound record's CRM id,
+        or the related record's external key as this profile writes it (prefix and UPM id, e.g. a
+        Lead's `upm-lead-7` that Salesforce's lead conversion copies onto the Opportunity) of a
+        record bound here."""
+        found = binder.record_for(module, value)
+        target = self.lane.profile.object_for(module)
+        if found is None and target is not None and target.key.prefix and value.startswith(target.key.prefix):
+            rest = value[len(target.key.prefix):]
+            if rest.isdigit() and binder.by_record(module, int(rest)) is not None:
+                return int(rest)
+        return found
 
     def _local(self, session: Session, binder: Binder, records: dict[int, Any],
                crm: CrmRecord) -> tuple[Binding | None, Any]:

@@ -516,6 +516,8 @@ def _objects() -> list[ObjectDef]:
         _f("Offer_Id__c", "string", 64, label="Offer Id"),
         _f("Tactic_Id__c", "string", 64, label="Tactic Id"),
         _f("Approval_Status__c", "picklist", 40, label="Approval Status", picklist=_APPROVAL),
+        # the converted Lead's UPM_Id__c, copied by the org's lead field mapping on conversion
+        _f("UPM_Lead_Id__c", "string", 80, label="UPM Lead Id"),
     ]:
         opportunity.add_field(definition)
 

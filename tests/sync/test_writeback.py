@@ -85,8 +85,12 @@ def test_a_partners_salesforce_gets_its_leads_owned_by_its_rep(sf: SalesforceSet
     assert sf.cycle().failed == 0
     leads = sf.emulator.records("Lead")
     assert [(r["LastName"], r["Company"], r["OwnerId"]) for r in leads] == [("Mine", "Initech", rep_user)]
-    sf.emulator.admin_upsert("Opportunity", {"Name": "Initech seats", "StageName": "Qualification", "CloseDate": "2027-01-31"})
+    # converted there: the org's lead field mapping copies the Lead's UPM_Id__c onto the Opportunity
+    sf.emulator.admin_upsert("Opportunity", {"Name": "Initech seats", "StageName": "Qualification", "CloseDate": "2027-01-31",
+                                             "UPM_Lead_Id__c": leads[0]["UPM_Id__c"]})
+    sf.emulator.admin_upsert("Opportunity", {"Name": "Own deal", "StageName": "Prospecting", "CloseDate": "2027-02-28"})
     assert sf.cycle().failed == 0
     with sf.db.session() as s:
-        opportunity = s.scalars(select(Opportunity)).one()
-        assert (opportunity.name, opportunity.sales_stage, opportunity.partner_account_id) == ("Initech seats", 2, acme_id)
+        mine = s.scalars(select(Prospect.id).where(Prospect.last_name == "Mine")).one()
+        found = {o.name: (o.sales_stage, o.partner_account_id, o.prospect_id) for o in s.scalars(select(Opportunity))}
+        assert found == {"Initech seats": (2, acme_id, mine), "Own deal": (1, acme_id, None)}

@@ -75,6 +75,8 @@ def test_a_partners_deal_is_linked_to_its_lead_and_shown_on_the_vendor_lead(sf: 
         deal = hubspot.emulator.admin_upsert(0, "deals", {"dealname": "Initech seats", "amount": "12500",
                                                           "dealstage": "qualifiedtobuy", "pipeline": "default",
                                                           "closedate": "2027-01-31"})
+        hubspot.emulator.admin_upsert(0, "deals", {"dealname": "Own deal", "amount": "10", "dealstage": "appointmentscheduled",
+                                                   "pipeline": "default"})  # the partner's own: no lead
         crm = runtime.adapter("acme-hs")
         try:
             assert all(r.ok for r in crm.associate("deals", deal, "contacts", [str(contact["id"])]))  # type: ignore[attr-defined]
@@ -83,10 +85,10 @@ def test_a_partners_deal_is_linked_to_its_lead_and_shown_on_the_vendor_lead(sf: 
         round_()
 
         with db.session() as s:
-            opportunity = s.scalars(select(Opportunity)).one()
-            assert (opportunity.name, opportunity.prospect_id, opportunity.partner_account_id) == (
-                "Initech seats", prospect_id, acme_id)
-            opportunity_id = opportunity.id
+            found = {o.name: (o.prospect_id, o.partner_account_id, o.id) for o in s.scalars(select(Opportunity))}
+        assert {name: facts[:2] for name, facts in found.items()} == {"Initech seats": (prospect_id, acme_id),
+                                                                       "Own deal": (None, acme_id)}
+        opportunity_id = found["Initech seats"][2]
         (vendor_lead,) = [r for r in sf.emulator.records("Lead") if r["Id"] == lead_id]
         assert (vendor_lead["PRM_Status__c"], vendor_lead["PRM_Partner_Account__c"]) == ("Accepted", "Acme Resellers")
         assert (vendor_lead["PRM_Opportunity_Id__c"], vendor_lead["PRM_Opportunity_Name__c"],
@@ -101,5 +103,5 @@ def test_a_partners_deal_is_linked_to_its_lead_and_shown_on_the_vendor_lead(sf: 
 
         # nothing of Acme's in Beta's portal; no foreign record in Acme's
         assert [r for kind in ("contacts", "deals", "companies") for r in hubspot.emulator.records(1, kind)] == []
-        assert [r["properties"]["dealname"] for r in hubspot.emulator.records(0, "deals")] == ["Initech seats"]
+        assert sorted(r["properties"]["dealname"] for r in hubspot.emulator.records(0, "deals")) == ["Initech seats", "Own deal"]
         db.dispose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, true
@@ -62,6 +63,7 @@ def object_drift(engine: SyncEngine, puller: Puller) -> ObjectDrift:
         page = [r for r in page if puller.owns(r.fields.get(obj.key.crm))]
         with engine.db.session() as session:
             binder = Binder(session, engine.connection)
+            page = puller.with_links(binder, page)
             binder.load_crm_ids(obj.module, [r.id for r in page])
             for field_map in mapper.inbound:
                 if field_map.relation and field_map.crm:
@@ -78,7 +80,7 @@ def object_drift(engine: SyncEngine, puller: Puller) -> ObjectDrift:
                     _sample(found.missing_in_upm_ids, crm.id)
                     continue
                 try:
-                    values = mapper.to_upm(crm.fields, binder.record_for)
+                    values = mapper.to_upm(crm.fields, partial(puller.record_for, binder))
                 except MappingError as exc:
                     found.unmappable += 1
                     _sample(found.differences, {"crm_id": crm.id, "record_id": record.id, "error": str(exc)})

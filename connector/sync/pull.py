@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -175,7 +175,7 @@ class Puller:
         session.info[ORIGIN] = self.lane.connection
         try:
             binder = Binder(session, self.lane.connection)
-            page = self._with_links(binder, page)
+            page = self.with_links(binder, page)
             records = self._prefetch(session, binder, page)
             work = BatchWork()
             for crm in page:
@@ -229,7 +229,7 @@ class Puller:
     def _map(self, session: Session, binder: Binder, crm: CrmRecord, counts: Counts) -> dict[str, Any] | None:
         """The record's UPM values; None, with a failed record queued, when it cannot be mapped."""
         try:
-            return self.mapper.to_upm(crm.fields, partial(self._record_for, binder))
+            return self.mapper.to_upm(crm.fields, partial(self.record_for, binder))
         except MappingError as exc:
             counts.failed += 1
             if not self.lane.dry_run:
@@ -238,7 +238,7 @@ class Puller:
                                          error_message=str(exc), payload=to_plain(dict(crm.fields))))
             return None
 
-    def _record_for(self, binder: Binder, module: str, value: str) -> int | None:
+    def record_for(self, binder: Binder, module: str, value: str) -> int | None:
         """The UPM record a relation's CRM value names on this connection: a bound record's CRM id,
         or the related record's external key as this profile writes it (prefix and UPM id, e.g. a
         Lead's `upm-lead-7` that Salesforce's lead conversion copies onto the Opportunity) of a
@@ -331,7 +331,7 @@ class Puller:
         if self._distributes and created:
             self.lane.on_new_prospects(session, created)
 
-    def _with_links(self, binder: Binder, page: list[CrmRecord]) -> list[CrmRecord]:
+    def with_links(self, binder: Binder, page: list[CrmRecord]) -> list[CrmRecord]:
         """The page's records with each link read back (HubSpot v4 associations, one batch read per
         link): at the field's `link_key`, the first associated record bound as the relation's module
         on this connection (a deal's contacts: the lead it came from), None when none is."""

@@ -16,6 +16,7 @@ from connector.config import load_settings
 from connector.runtime import Runtime
 from connector.store.failures import FailedRecord
 from connector.store.records import Opportunity, Prospect
+from connector.sync.drift import drift_report
 from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from tests.support.partners import ensure_partner
 
@@ -94,6 +95,15 @@ def test_a_partners_deal_is_linked_to_its_lead_and_shown_on_the_vendor_lead(sf: 
         assert (vendor_lead["PRM_Opportunity_Id__c"], vendor_lead["PRM_Opportunity_Name__c"],
                 vendor_lead["PRM_Opportunity_Amount__c"], vendor_lead["PRM_Opportunity_Stage__c"]) == (
             str(opportunity_id), "Initech seats", 12500.0, 2.0)
+
+        # the drift report reads the links as the pull does: the linked deal does not differ
+        engine = runtime.engine("acme-hs")
+        try:
+            report = drift_report(engine, "opportunity")
+        finally:
+            engine.adapter.close()
+        (deals,) = report["objects"]
+        assert (deals["crm_records"], deals["differing"], deals["unmappable"]) == (2, 0, 0), deals
 
         # the stage moves on in the partner's HubSpot: the vendor's lead follows in the next cycle
         hubspot.emulator.admin_upsert(0, "deals", {"dealstage": "contractsent"}, id=deal)

@@ -121,7 +121,7 @@ class Puller:
         counts = Counts()
         if from_cursor:
             since = self._after_cursor()
-            self._start_delete_token()
+            self.start_delete_token()
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         with ReadAhead(pages) as ahead:  # the next page is read while a batch is written
             for batch in self.batches(ahead):
@@ -138,15 +138,17 @@ class Puller:
         self._first_read = cursor is None
         return None if cursor is None else cursor + self.lane.adapter.stamp_resolution
 
-    def _start_delete_token(self) -> None:
+    def start_delete_token(self) -> None:
         """An adapter that reads deletes by token, and no token yet: take the CRM's token before the
-        changes are read, so a record deleted while they are read is among the next deletes."""
+        changes are read, so a record deleted while they are read is among the next deletes. Records
+        bound before (a cursor from before the token, or lost) may have lost deletes: `needs_reconcile`."""
         if not self.lane.adapter.deletes_by_token or self.lane.dry_run:
             return
         with self.lane.db.session() as session:
             cursor = cursor_row(session, self.lane, self.obj)
             if cursor.deletes_token is None:
                 cursor.deletes_token = self.lane.adapter.read_deleted_by_token(self.obj.crm_object, None).next_token
+                cursor.needs_reconcile = cursor.needs_reconcile or cursor.changes_at is not None
                 session.commit()
 
     @staticmethod

@@ -91,3 +91,31 @@ def test_an_expired_delta_link_needs_a_full_resync_and_a_fresh_link_goes_on(dyn:
     dyn.emulator.admin_delete("contact", ids["c1"])
     assert dyn.run().archived == 1  # the fresh link reads the deletes after the expiry
     assert archived(dyn) == ["Last 0", "Last 1"]
+
+
+def test_records_bound_before_any_token_need_a_full_resync(dyn: DynamicsSetup) -> None:
+    """A cursor from before the token (records bound while deletes were read another way, or a token
+    lost): the deletes since then are only found by a reconcile."""
+    seed(dyn)
+    dyn.run()
+    with dyn.db.session() as s:
+        cursor = s.get(SyncCursor, ("dyn", "contact", "contact"))
+        assert cursor is not None
+        cursor.deletes_token = None
+        s.commit()
+
+    dyn.run()
+
+    cursor = contact_cursor(dyn)
+    assert cursor.needs_reconcile and cursor.deletes_token
+
+
+def test_a_full_resync_as_the_first_run_takes_the_token_before_it_reads(dyn: DynamicsSetup) -> None:
+    ids = seed(dyn)
+    dyn.run("resync", full=True)
+    cursor = contact_cursor(dyn)
+    assert cursor.deletes_token and not cursor.needs_reconcile
+    dyn.emulator.admin_delete("contact", ids["c2"])
+
+    assert dyn.run().archived == 1
+    assert archived(dyn) == ["Last 2"] and not contact_cursor(dyn).needs_reconcile

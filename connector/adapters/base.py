@@ -93,7 +93,8 @@ class FatalError(AdapterError):
 
 
 class NeedsFullResync(AdapterError):
-    """The delete log was purged past the asked start: only a full reconcile finds the deletes since."""
+    """The delete log was purged past the asked start (or refused the delete token as expired): only a
+    full reconcile finds the deletes since."""
 
 
 @dataclass(frozen=True)

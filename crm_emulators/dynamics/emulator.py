@@ -103,7 +103,8 @@ class DynamicsEmulator:
         self._fresh()
 
     def _fresh(self) -> None:
-        self.store = Store(lambda: self.clock.now(), USER_ID, timedelta(days=self.options.change_tracking_days))  # looked up each time: tests pin `clock.now`
+        retention = timedelta(days=self.options.change_tracking_days)
+        self.store = Store(lambda: self.clock.now(), USER_ID, retention)  # looked up each time: tests pin `clock.now`
         self.faults = FaultPlan()
         self.calls: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()

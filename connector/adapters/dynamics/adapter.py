@@ -136,16 +136,18 @@ class DynamicsAdapter(CrmAdapter):
         """The `$deletedEntity` rows of the change-tracking feed since the delta link `token` (the
         changed rows it also carries are left to `read_changes`), and the feed's next delta link.
         With no token, the initial feed of ids only (ceil(rows/page size) calls): no ids, its delta
-        link. A link past the table's change-tracking retention raises NeedsFullResync."""
+        link. A link past the table's change-tracking retention raises NeedsFullResync. The token is
+        the link relative to the Web API root, so it follows the connection's `instance_url`."""
         entity_set, primary_id = self._table(obj)
         removed: list[str] = []
         link: str | None = None
-        for page in self._reader.delta(entity_set, primary_id, [], token):
+        for page in self._reader.delta(entity_set, primary_id, [], None if token is None else self.client.url(token)):
             removed += page.removed
             link = page.delta_link or link
-        if link is None:
-            raise FatalError(f"Dataverse's change-tracking feed of {entity_set} ended without a delta link")
-        return TokenDeletes(ids=removed if token is not None else [], next_token=link)
+        root = self.client.url("")
+        if link is None or not link.startswith(root):
+            raise FatalError(f"Dataverse's change-tracking feed of {entity_set} gave no delta link under {root}: {link}")
+        return TokenDeletes(ids=removed if token is not None else [], next_token=link[len(root):])
 
     def upsert(self, obj: str, external_id_field: str, records: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         if len(records) > self.max_upsert_batch:

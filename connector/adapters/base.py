@@ -13,7 +13,8 @@ Errors, by what the caller should do:
   `resets_at`; do not sleep for hours.
 - `FatalError`: the CRM will never accept this request (malformed query, unknown field).
 - `NeedsFullResync`: the CRM's delete log no longer reaches back to the asked start (purged or past
-  its retention): deletes since then can only be found by a full reconcile.
+  its retention, or a delete token it refuses as expired): deletes since then can only be found by
+  a full reconcile.
 - Per-record failures are not exceptions: they are `WriteResult(outcome="failed", ...)` and the rest
   of the batch goes on.
 """
@@ -92,7 +93,8 @@ class FatalError(AdapterError):
 
 
 class NeedsFullResync(AdapterError):
-    """The delete log was purged past the asked start: only a full reconcile finds the deletes since."""
+    """The delete log was purged past the asked start (or refused the delete token as expired): only a
+    full reconcile finds the deletes since."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,15 @@ class DeletedRecords:
     covered_until: datetime | None = None
     """Where the next read should start when the CRM says (Salesforce's latestDateCovered, or the
     unchanged start when the window was too short to ask); None: the caller's own ceiling."""
+
+
+@dataclass(frozen=True)
+class TokenDeletes:
+    """Ids deleted since a token the CRM issued, and the token the next read starts from (for CRMs
+    whose delete feed is addressed by an opaque token, e.g. Dataverse change tracking's delta link)."""
+
+    ids: list[str]
+    next_token: str
 
 
 Outcome = Literal["created", "updated", "deleted", "failed"]
@@ -218,6 +229,16 @@ class CrmAdapter(ABC):
     def read_deleted(self, obj: str, since: datetime) -> DeletedRecords:
         """Records deleted since `since`, and where the next read should start (`covered_until`).
         Raises NeedsFullResync when the CRM's delete log no longer reaches back to `since`."""
+
+    deletes_by_token: ClassVar[bool] = False
+    """The CRM reports deletes against an opaque token it issues, not by instant: the engine keeps
+    the token on the cursor and calls `read_deleted_by_token`, never `read_deleted`."""
+
+    def read_deleted_by_token(self, obj: str, token: str | None) -> TokenDeletes:
+        """Ids deleted since `token`, and the token to read from next; `token` None: no ids, and the
+        token that starts from now. Raises NeedsFullResync when the CRM refuses the token as expired.
+        Only for adapters with `deletes_by_token`; the default reads deletes by instant."""
+        raise NotImplementedError(f"the {self.name} adapter reads deletes by instant (read_deleted)")
 
     @abstractmethod
     def upsert(self, obj: str, external_id_field: str, records: Sequence[Mapping[str, Any]]) -> list[WriteResult]:

@@ -149,6 +149,7 @@ class SyncEngine:
     def _full_read(self, puller: Puller, seen: set[str]) -> Counts:
         """Read everything, remembering which CRM ids exist."""
         counts = Counts()
+        puller.start_delete_token()
         for batch in puller.batches(self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields)):
             seen.update(r.id for r in batch.records)
             puller.apply_page(batch.records, counts, complete=batch.last)

@@ -122,6 +122,7 @@ class Puller:
         counts = Counts()
         if from_cursor:
             since = self._after_cursor()
+            self.start_delete_token()
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         with ReadAhead(pages) as ahead:  # the next page is read while a batch is written
             for batch in self.batches(ahead):
@@ -137,6 +138,19 @@ class Puller:
             cursor = cursor_row(session, self.lane, self.obj).changes_at
         self._first_read = cursor is None
         return None if cursor is None else cursor + self.lane.adapter.stamp_resolution
+
+    def start_delete_token(self) -> None:
+        """An adapter that reads deletes by token, and no token yet: take the CRM's token before the
+        changes are read, so a record deleted while they are read is among the next deletes. Records
+        bound before (a cursor from before the token, or lost) may have lost deletes: `needs_reconcile`."""
+        if not self.lane.adapter.deletes_by_token or self.lane.dry_run:
+            return
+        with self.lane.db.session() as session:
+            cursor = cursor_row(session, self.lane, self.obj)
+            if cursor.deletes_token is None:
+                cursor.deletes_token = self.lane.adapter.read_deleted_by_token(self.obj.crm_object, None).next_token
+                cursor.needs_reconcile = cursor.needs_reconcile or cursor.changes_at is not None
+                session.commit()
 
     @staticmethod
     def batches(pages: Iterable[list[CrmRecord]]) -> Iterator[PullBatch]:
@@ -439,28 +453,21 @@ class Puller:
         session.info[ORIGIN] = self.lane.connection
         try:
             cursor = cursor_row(session, self.lane, self.obj)
-            start = since or cursor.deletes_at or (None if self._first_read else cursor.changes_at)
-            if start is None:  # first run: what it bound was read after the ceiling; deletes from there on
+            if self.lane.adapter.deletes_by_token:
+                self._archive(session, self._token_deletes(cursor), counts)
                 cursor.deletes_at = self.ceiling
             else:
-                try:
-                    deleted = self.lane.adapter.read_deleted(self.obj.crm_object, start)
-                except NeedsFullResync:  # recorded on the cursor (`status` shows it), not a failed lane
-                    deleted = DeletedRecords(ids=[], complete=False)
-                binder = Binder(session, self.lane.connection)
-                binder.load_crm_ids(self.obj.module, [i for i, _ in deleted.ids])
-                for crm_id, _at in deleted.ids:
-                    binding = binder.by_crm(self.obj.module, crm_id)
-                    if binding is None or self.obj.on_delete == "ignore":
-                        continue
-                    record = session.get(self.model, binding.record_id)
-                    if record is not None and record.archived_at is None:
-                        counts.archived += 1
-                        record.archived_at = self.lane.clock.now()
-                        if self.lane.dry_run:
-                            counts.changes.append(f"UPM {self.obj.module} {record.id} archived: {self.obj.crm_object} {crm_id} deleted")
-                cursor.needs_reconcile = cursor.needs_reconcile or not deleted.complete
-                cursor.deletes_at = max(start, min(self.ceiling, deleted.covered_until or self.ceiling))
+                start = since or cursor.deletes_at or (None if self._first_read else cursor.changes_at)
+                if start is None:  # first run: what it bound was read after the ceiling; deletes from there on
+                    cursor.deletes_at = self.ceiling
+                else:
+                    try:
+                        deleted = self.lane.adapter.read_deleted(self.obj.crm_object, start)
+                    except NeedsFullResync:  # recorded on the cursor (`status` shows it), not a failed lane
+                        deleted = DeletedRecords(ids=[], complete=False)
+                    self._archive(session, [i for i, _ in deleted.ids], counts)
+                    cursor.needs_reconcile = cursor.needs_reconcile or not deleted.complete
+                    cursor.deletes_at = max(start, min(self.ceiling, deleted.covered_until or self.ceiling))
             cursor.deletes_checked_at = self.lane.started_at
             if self.lane.dry_run:
                 session.rollback()
@@ -472,3 +479,32 @@ class Puller:
         finally:
             session.close()
         return counts
+
+    def _token_deletes(self, cursor: SyncCursor) -> list[str]:
+        """Ids deleted since the cursor's token, the token moved on (committed with the archiving).
+        A token the CRM refuses as expired sets `needs_reconcile` and starts a fresh one; no token
+        (a first read that took none, or a dry run): none deleted, a token from now."""
+        token = cursor.deletes_token
+        try:
+            deleted = self.lane.adapter.read_deleted_by_token(self.obj.crm_object, token)
+        except NeedsFullResync:  # recorded on the cursor (`status` shows it), not a failed lane
+            cursor.needs_reconcile = True
+            token = None
+            deleted = self.lane.adapter.read_deleted_by_token(self.obj.crm_object, None)
+        cursor.deletes_token = deleted.next_token
+        return deleted.ids if token is not None else []
+
+    def _archive(self, session: Session, crm_ids: list[str], counts: Counts) -> None:
+        """Archive (or, `on_delete: ignore`, leave) the bound UPM records of these deleted CRM ids."""
+        binder = Binder(session, self.lane.connection)
+        binder.load_crm_ids(self.obj.module, crm_ids)
+        for crm_id in crm_ids:
+            binding = binder.by_crm(self.obj.module, crm_id)
+            if binding is None or self.obj.on_delete == "ignore":
+                continue
+            record = session.get(self.model, binding.record_id)
+            if record is not None and record.archived_at is None:
+                counts.archived += 1
+                record.archived_at = self.lane.clock.now()
+                if self.lane.dry_run:
+                    counts.changes.append(f"UPM {self.obj.module} {record.id} archived: {self.obj.crm_object} {crm_id} deleted")

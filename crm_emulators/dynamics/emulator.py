@@ -38,6 +38,9 @@ class EmulatorOptions:
     token_ttl: int = 3599
     requests_per_window: int | None = 6000
     window_seconds: int = 300
+    change_tracking_days: float = 7
+    """How long change tracking keeps changes (Dataverse's organization setting, 7 days by default):
+    a delta link older than this is refused with ExpiredVersionStamp."""
     seed_file: str | Path | None = None
 
 
@@ -100,7 +103,8 @@ class DynamicsEmulator:
         self._fresh()
 
     def _fresh(self) -> None:
-        self.store = Store(lambda: self.clock.now(), USER_ID)  # looked up each time: tests pin `clock.now`
+        retention = timedelta(days=self.options.change_tracking_days)
+        self.store = Store(lambda: self.clock.now(), USER_ID, retention)  # looked up each time: tests pin `clock.now`
         self.faults = FaultPlan()
         self.calls: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()

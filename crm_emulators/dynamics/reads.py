@@ -2,18 +2,21 @@
 carries the last row's sort values, so rows written meanwhile shift nothing), and change tracking:
 `Prefer: odata.track-changes` answers with an `@odata.deltaLink` whose `$deltatoken` is
 `{version}!{MM/dd/yyyy HH:mm:ss}`; reading it yields the rows changed since, then the removed ones
-as `$deletedEntity`."""
+as `$deletedEntity`; a token older than the store's change-tracking retention is refused
+(ExpiredVersionStamp). Each query's sorted result is kept as a server-side cursor (`cursors`) while
+no write lands, so a page costs O(page), not a pass over the table."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .errors import bad_request
+from .cursors import Result
+from .errors import EXPIRED_VERSION_STAMP, DataverseError, bad_request
 from .odata import Preferences, format_instant, parse_filter, parse_orderby, parse_select
 from .store import AUDIT_COLUMNS, Store
 from .schema import table_for_set
@@ -57,7 +60,7 @@ class Collection:
     def __init__(self, store: Store, entity_set: str):
         if entity_set == "audits":
             self.entity, self.primary, self.columns = "audit", "auditid", set(AUDIT_COLUMNS)
-            self.rows: list[dict[str, Any]] = list(store.audits)
+            self.rows: Iterable[dict[str, Any]] = store.audits
             self.removed: list[tuple[int, str]] = []
             return
         table = table_for_set(entity_set)
@@ -66,8 +69,8 @@ class Collection:
         self.entity, self.primary = table.logical_name, table.primary_id
         self.columns = set(table.attribute_types())
         rows = store.rows(table.logical_name)
-        self.rows = list(rows.rows.values())
-        self.removed = list(rows.removed)
+        self.rows = rows.rows.values()
+        self.removed = rows.removed
 
 
 def read(store: Store, base_url: str, entity_set: str, params: Mapping[str, str], prefs: Preferences) -> dict[str, Any]:
@@ -79,27 +82,33 @@ def read(store: Store, base_url: str, entity_set: str, params: Mapping[str, str]
         if refused:
             raise bad_request(f'The "{refused}" query parameter isn\'t supported when Change Tracking is enabled.')
         return _changes(store, base_url, entity_set, collection, select, params, prefs)
-    predicate = parse_filter(params["$filter"], collection.columns, collection.entity) if params.get("$filter") else None
     order = parse_orderby(params.get("$orderby"), collection.columns, collection.entity)
     order.append((collection.primary, False))
 
     def key(row: Mapping[str, Any]) -> list[Any]:
         return [_sortable(row.get(name)) for name, _ in order]
 
-    rows = [row for row in collection.rows if predicate is None or predicate(row)]
-    for name, descending in reversed(order):
-        rows.sort(key=lambda row: _sortable(row.get(name)), reverse=descending)
+    def build() -> Result:
+        predicate = parse_filter(params["$filter"], collection.columns, collection.entity) if params.get("$filter") else None
+        rows = [row for row in collection.rows if predicate is None or predicate(row)]
+        for name, descending in reversed(order):
+            rows.sort(key=lambda row: _sortable(row.get(name)), reverse=descending)
+        return Result([key(row) for row in rows], rows)
+
+    query = ("query", entity_set, params.get("$filter"), params.get("$orderby"))
+    result = store.cursors.result(query, store.version, build)
+    start = 0
     if "$skiptoken" in params:
         last = [tuple(part) for part in _decode(params["$skiptoken"])]
-        rows = [row for row in rows if _after(key(row), last, order)]
+        start = result.after(lambda values: _after(values, last, order))
     top = int(params["$top"]) if params.get("$top") else None
     size = min(prefs.max_page_size, top) if top else prefs.max_page_size
-    page, more = rows[:size], len(rows) > size and top is None
+    page, more = result.rows[start:start + size], len(result.rows) - start > size and top is None
     body: dict[str, Any] = {"@odata.context": _context(base_url, entity_set, select),
                             "value": [render(row, select, collection.primary) for row in page]}
     if more:
         following = {k: v for k, v in params.items() if k != "$skiptoken"}
-        following["$skiptoken"] = _encode([list(part) for part in key(page[-1])])
+        following["$skiptoken"] = _encode([list(part) for part in result.keys[start + size - 1]])
         body["@odata.nextLink"] = f"{base_url}{API}/{entity_set}?{urlencode(following, quote_via=quote)}"
     return body
 
@@ -121,12 +130,21 @@ def delta_token(version: int, at: datetime) -> str:
     return f"{version}!{at.strftime('%m/%d/%Y %H:%M:%S')}"
 
 
-def _token_version(token: str) -> int:
-    version, _, _ = token.partition("!")
+def _token_version(store: Store, token: str) -> int:
+    """The version a delta token was issued at; refused when it is past the change-tracking retention."""
+    version, _, issued = token.partition("!")
     try:
-        return int(version)
+        number = int(version)
+        at = datetime.strptime(issued, "%m/%d/%Y %H:%M:%S").replace(tzinfo=timezone.utc)
     except ValueError:
-        raise bad_request(f"The delta token '{token}' is not valid.", "0x80044352") from None
+        raise bad_request(f"The delta token '{token}' is not valid.", EXPIRED_VERSION_STAMP) from None
+    if at < store.now() - store.retention:
+        raise DataverseError(400, EXPIRED_VERSION_STAMP,
+                             "Version stamp associated with the client has expired. Please perform a full sync.")
+    return number
+
+
+_PHASES = {"live": 0, "deleted": 1}
 
 
 def _changes(store: Store, base_url: str, entity_set: str, collection: Collection, select: list[str] | None,
@@ -135,16 +153,20 @@ def _changes(store: Store, base_url: str, entity_set: str, collection: Collectio
     if "$skiptoken" in params:
         since, upto, phase, after = _decode(params["$skiptoken"])
     else:
-        since = _token_version(params["$deltatoken"]) if "$deltatoken" in params else 0
+        since = _token_version(store, params["$deltatoken"]) if "$deltatoken" in params else 0
         upto, phase, after = store.version, "live", since
-    items: list[tuple[str, int, Any]] = []
-    if phase == "live":
-        live = sorted((row for row in collection.rows if after < row["versionnumber"] <= upto),
+
+    def build() -> Result:
+        live = sorted((row for row in collection.rows if since < row["versionnumber"] <= upto),
                       key=lambda row: row["versionnumber"])
-        items += [("live", row["versionnumber"], row) for row in live]
-    if since > 0:
-        floor = after if phase == "deleted" else since
-        items += [("deleted", version, record_id) for version, record_id in collection.removed if floor < version <= upto]
+        items: list[tuple[str, int, Any]] = [("live", row["versionnumber"], row) for row in live]
+        if since > 0:
+            items += [("deleted", version, record_id) for version, record_id in collection.removed if since < version <= upto]
+        return Result([(_PHASES[kind], version) for kind, version, _ in items], items)
+
+    result = store.cursors.result(("delta", entity_set, since, upto), store.version, build)
+    start = result.after(lambda item: item > (_PHASES[phase], after)) if "$skiptoken" in params else 0
+    items = result.rows[start:]
     page = items[: prefs.max_page_size]
     value: list[dict[str, Any]] = []
     for kind, _, item in page:

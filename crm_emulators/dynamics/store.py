@@ -1,15 +1,17 @@
 """The environment's rows: per table the live records, the alternate-key index, and one version
 counter for all (each write takes the next, as SQL rowversion does); deletes are kept as change
-tracking's removed entities and as audit rows (`audits`, action 3)."""
+tracking's removed entities and as audit rows (`audits`, action 3). Change tracking keeps its
+changes for `retention` (the organization's setting): older delta tokens are refused."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from .cursors import Cursors
 from .errors import BAD_PROPERTY, DUPLICATE_KEY, DataverseError, bad_request, not_found
 from .odata import parse_instant
 from .schema import ALTERNATE_KEY, TABLES, Table
@@ -32,9 +34,11 @@ class TableRows:
 class Store:
     """Every table's rows; the owner holds the emulator's lock around each call."""
 
-    def __init__(self, now: Callable[[], datetime], user_id: str):
+    def __init__(self, now: Callable[[], datetime], user_id: str, retention: timedelta = timedelta(days=7)):
         self._clock = now
         self.user_id = user_id
+        self.retention = retention
+        self.cursors = Cursors()
         self.version = 1_000
         self.tables = {name: TableRows(table) for name, table in TABLES.items()}
         self.audits: list[dict[str, Any]] = []

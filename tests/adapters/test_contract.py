@@ -104,6 +104,7 @@ def test_an_edit_in_the_crm_is_read_as_a_change(crm: CrmHarness) -> None:
 
 def test_deleted_records_are_reported(crm: CrmHarness) -> None:
     created = upsert(crm, range(4))
+    start = crm.adapter.read_deleted_by_token(crm.obj, None) if crm.adapter.deletes_by_token else None
     mark = crm.now()
     crm.advance_clock(10)
     crm.crm_delete(created[1].crm_id or "")
@@ -111,16 +112,33 @@ def test_deleted_records_are_reported(crm: CrmHarness) -> None:
     crm.advance_clock(61)  # Salesforce's getDeleted needs a window of more than a minute
 
     assert [(d.outcome, d.crm_id) for d in deleted] == [("deleted", created[2].crm_id)]
-    report = crm.adapter.read_deleted(crm.obj, mark)
-    assert report.complete
-    assert sorted(i for i, _ in report.ids) == sorted([str(created[1].crm_id), str(created[2].crm_id)])
-    for _, when in report.ids:
-        assert_aware_utc(when)
-        assert when >= mark
+    gone = sorted([str(created[1].crm_id), str(created[2].crm_id)])
+    if start is not None:  # deletes addressed by the CRM's token
+        assert start.ids == [] and start.next_token
+        report = crm.adapter.read_deleted_by_token(crm.obj, start.next_token)
+        assert sorted(report.ids) == gone
+        assert crm.adapter.read_deleted_by_token(crm.obj, report.next_token).ids == []
+    else:
+        by_instant = crm.adapter.read_deleted(crm.obj, mark)
+        assert by_instant.complete
+        assert sorted(i for i, _ in by_instant.ids) == gone
+        for _, when in by_instant.ids:
+            assert_aware_utc(when)
+            assert when >= mark
+        crm.advance_clock(10)
+        assert crm.adapter.read_deleted(crm.obj, crm.now()).ids == []
     assert live_external_ids(crm) == upm(0, 3)
     assert sorted(external_ids(crm, flat(read(crm, None)))) == upm(0, 3)
-    crm.advance_clock(10)
-    assert crm.adapter.read_deleted(crm.obj, crm.now()).ids == []
+
+
+def test_deletes_are_read_the_way_the_adapter_declares(crm: CrmHarness) -> None:
+    """An adapter reads deletes by token or by instant; the other way is refused, never half-done."""
+    if crm.adapter.deletes_by_token:
+        with pytest.raises(FatalError):
+            crm.adapter.read_deleted(crm.obj, crm.now())
+    else:
+        with pytest.raises(NotImplementedError):
+            crm.adapter.read_deleted_by_token(crm.obj, None)
 
 
 # ---- writes

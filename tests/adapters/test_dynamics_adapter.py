@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.adapters.base import FatalError
+from connector.adapters.base import FatalError, NeedsFullResync
 from connector.config import load_settings
 from connector.runtime import Runtime
 from connector.store import Database
@@ -40,6 +40,37 @@ def test_read_delta_yields_every_row_then_changes_and_removals(dynamics: Dynamic
     assert [(r.id, r.fields["lastname"]) for r in page.changed] == [(created[0].crm_id, "Edited")]
     assert page.removed == [created[1].crm_id]
     assert list(adapter.read_delta("lead", ["lastname"], page.delta_link))[0].changed == []
+
+
+def test_deletes_come_from_the_delta_link_across_pages_not_the_audit_log(dynamics: DynamicsHarness) -> None:
+    adapter = dynamics.make_adapter(page_size=2)
+    created = adapter.upsert("lead", "upm_id", [dynamics.new_record(n) for n in range(5)])
+    before = dynamics.emulator.stats()["api_calls"]["by_category"].get("query", 0)
+    start = adapter.read_deleted_by_token("lead", None)
+    assert dynamics.emulator.stats()["api_calls"]["by_category"]["query"] - before == 3  # ceil(5 / 2) pages of ids
+    for n in (0, 1, 3):
+        dynamics.crm_delete(created[n].crm_id or "")
+    dynamics.crm_edit(created[2].crm_id or "", {"lastname": "Edited"})
+
+    report = adapter.read_deleted_by_token("lead", start.next_token)
+
+    assert start.ids == [] and report.ids == [created[n].crm_id for n in (0, 1, 3)]
+    assert report.next_token != start.next_token
+    assert "audit" not in dynamics.emulator.stats()["api_calls"]["by_category"]
+    assert adapter.read_deleted_by_token("lead", report.next_token).ids == []
+
+
+def test_a_delta_link_past_the_retention_needs_a_full_resync(dynamics: DynamicsHarness) -> None:
+    adapter = dynamics.adapter
+    adapter.upsert("lead", "upm_id", [dynamics.new_record(0)])
+    start = adapter.read_deleted_by_token("lead", None)
+    dynamics.advance_clock(dynamics.emulator.options.change_tracking_days * 86400 + 1)
+
+    with pytest.raises(NeedsFullResync) as expired:
+        adapter.read_deleted_by_token("lead", start.next_token)
+
+    assert expired.value.code == "0x80044352"
+    assert adapter.read_deleted_by_token("lead", None).next_token  # a fresh link starts again
 
 
 def test_lookups_are_written_as_binds_and_read_back_as_values(dynamics: DynamicsHarness) -> None:

@@ -113,6 +113,70 @@ def test_change_tracking_gives_changes_and_removed_entities_since_a_delta_link(c
     assert refused.status_code == 400 and "isn't supported when Change Tracking is enabled" in refused.json()["error"]["message"]
 
 
+def test_a_paged_track_changes_read_ends_with_the_delta_link_on_its_last_page(client: Client) -> None:
+    emulator = client.running.emulator
+    ids = [emulator.admin_upsert("lead", {"lastname": f"L{n}", "upm_id": f"k{n}"}) for n in range(5)]
+
+    def pages(url: str) -> list[dict[str, Any]]:
+        bodies = [client.call("GET", url, prefer="odata.track-changes,odata.maxpagesize=2").json()]
+        while "@odata.nextLink" in bodies[-1]:
+            assert "@odata.deltaLink" not in bodies[-1]
+            bodies.append(client.call("GET", bodies[-1]["@odata.nextLink"], prefer="odata.track-changes,odata.maxpagesize=2").json())
+        return bodies
+
+    initial = pages("leads?$select=lastname")
+    assert [len(b["value"]) for b in initial] == [2, 2, 1] and "@odata.deltaLink" in initial[-1]
+    assert [row["lastname"] for b in initial for row in b["value"]] == [f"L{n}" for n in range(5)]
+    for n in (0, 2, 4):
+        emulator.admin_delete("lead", ids[n])
+    emulator.admin_upsert("lead", {"lastname": "L1 again"}, id=ids[1])
+
+    delta = pages(initial[-1]["@odata.deltaLink"])
+    rows = [row for b in delta for row in b["value"]]
+    assert [len(b["value"]) for b in delta] == [2, 2]
+    assert rows[0]["lastname"] == "L1 again"
+    assert [(r["id"], r["reason"]) for r in rows[1:]] == [(ids[n], "deleted") for n in (0, 2, 4)]
+    assert client.call("GET", delta[-1]["@odata.deltaLink"]).json()["value"] == []
+
+
+def test_a_delta_link_past_the_change_tracking_retention_is_refused_as_expired(client: Client) -> None:
+    emulator = client.running.emulator
+    emulator.admin_upsert("lead", {"lastname": "L0"})
+    link = client.call("GET", "leads?$select=lastname", prefer="odata.track-changes").json()["@odata.deltaLink"]
+    week = emulator.options.change_tracking_days * 86400
+
+    client.control("POST", "clock", json={"advance_seconds": week - 60})
+    client.token = client.client_credentials().json()["access_token"]
+    fresh = client.call("GET", link)
+    assert fresh.status_code == 200, fresh.text
+    client.control("POST", "clock", json={"advance_seconds": 120})
+    client.token = client.client_credentials().json()["access_token"]
+    expired = client.call("GET", link)
+
+    assert expired.status_code == 400
+    assert expired.json()["error"]["code"] == "0x80044352"
+    assert "expired" in expired.json()["error"]["message"]
+    assert client.call("GET", fresh.json()["@odata.deltaLink"]).status_code == 200
+    assert client.call("GET", "leads?$deltatoken=garbage").status_code == 400
+
+
+def test_rows_written_between_pages_neither_repeat_nor_hide_the_rows_after_the_skip_token(client: Client) -> None:
+    emulator = client.running.emulator
+    for n in (1, 3, 5, 7):
+        emulator.admin_upsert("lead", {"lastname": f"L{n}", "upm_id": f"k{n}"})
+    first = client.call("GET", "leads?$select=lastname&$orderby=lastname asc", prefer="odata.maxpagesize=2").json()
+    assert [row["lastname"] for row in first["value"]] == ["L1", "L3"]
+    emulator.admin_upsert("lead", {"lastname": "L0", "upm_id": "k0"})  # before the skip token: not seen
+    emulator.admin_upsert("lead", {"lastname": "L4", "upm_id": "k4"})  # after it: seen in order
+    rest: list[str] = []
+    url = first["@odata.nextLink"]
+    while url:
+        body = client.call("GET", url, prefer="odata.maxpagesize=2").json()
+        rest += [row["lastname"] for row in body["value"]]
+        url = body.get("@odata.nextLink")
+    assert rest == ["L4", "L5", "L7"]
+
+
 def test_an_alternate_key_upsert_creates_then_updates_and_keys_stay_unique(client: Client) -> None:
     created = client.call("PATCH", "contacts(upm_id='c-1')", prefer="return=representation", json={"lastname": "One"})
     updated = client.call("PATCH", "contacts(upm_id='c-1')", prefer="return=representation", json={"lastname": "Uno"})

@@ -16,6 +16,7 @@ from connector.adapters.base import (
     FatalError,
     FieldInfo,
     ObjectDescription,
+    TokenDeletes,
     Tokens,
     WriteResult,
 )
@@ -34,12 +35,14 @@ class DynamicsAdapter(CrmAdapter):
     """One connection to one Dataverse environment (Dynamics 365 Sales).
 
     Objects are tables by logical name (lead, account, contact, opportunity, annotation); the external
-    id is an alternate key column. Beyond the contract: `read_delta`, the change-tracking feed.
+    id is an alternate key column. Deletes come from change tracking (`deletes_by_token`: the token
+    is the feed's delta link). Beyond the contract: `read_delta`, the change-tracking feed itself.
     """
 
     name: ClassVar[str] = "dynamics"
     max_upsert_batch: ClassVar[int] = BATCH_LIMIT
     stamp_resolution: ClassVar[timedelta] = timedelta(seconds=1)
+    deletes_by_token: ClassVar[bool] = True
 
     def __init__(self, connection: str, tokens: Tokens, *, base_url: str, clock: Clock,
                  sleep: Callable[[float], None] = time.sleep, options: Mapping[str, Any] = {}, ca_file: str | None = None):
@@ -134,10 +137,25 @@ class DynamicsAdapter(CrmAdapter):
         return self._reader.delta(entity_set, primary_id, fields, delta_link)
 
     def read_deleted(self, obj: str, since: datetime) -> DeletedRecords:
-        """Deletes from the audit log (auditing on for the table, kept as long as the environment's
-        audit retention): addressable by instant, as the engine's cursors are."""
-        found = self._reader.deleted(obj, _utc(since))
-        return DeletedRecords(ids=found, complete=True)
+        """Dataverse's deletes are addressed by delta link, not by instant: see `read_deleted_by_token`."""
+        raise FatalError("Dynamics reads deletes by change-tracking delta link (read_deleted_by_token), not by instant")
+
+    def read_deleted_by_token(self, obj: str, token: str | None) -> TokenDeletes:
+        """The `$deletedEntity` rows of the change-tracking feed since the delta link `token` (the
+        changed rows it also carries are left to `read_changes`), and the feed's next delta link.
+        With no token, the initial feed of ids only (ceil(rows/page size) calls): no ids, its delta
+        link. A link past the table's change-tracking retention raises NeedsFullResync. The token is
+        the link relative to the Web API root, so it follows the connection's `instance_url`."""
+        entity_set, primary_id = self._table(obj)
+        removed: list[str] = []
+        link: str | None = None
+        for page in self._reader.delta(entity_set, primary_id, [], None if token is None else self.client.url(token)):
+            removed += page.removed
+            link = page.delta_link or link
+        root = self.client.url("")
+        if link is None or not link.startswith(root):
+            raise FatalError(f"Dataverse's change-tracking feed of {entity_set} gave no delta link under {root}: {link}")
+        return TokenDeletes(ids=removed if token is not None else [], next_token=link[len(root):])
 
     def upsert(self, obj: str, external_id_field: str, records: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         if len(records) > self.max_upsert_batch:

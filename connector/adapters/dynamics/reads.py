@@ -1,5 +1,5 @@
-"""Reads: changed rows by `modifiedon` (ordered, paged by `@odata.nextLink`), change tracking's
-delta feed, and deletes from the audit log."""
+"""Reads: changed rows by `modifiedon` (ordered, paged by `@odata.nextLink`), and change tracking's
+delta feed (the deletes, by delta link)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connector.adapters.base import CrmRecord, FatalError
+from connector.adapters.base import CrmRecord, FatalError, NeedsFullResync
 
 from .client import DataverseClient
-from .records import crm_record, odata_instant, parse_instant, quoted
+from .records import crm_record, odata_instant
 from .settings import MODIFIED
 
-DELETE_ACTION = 3
+EXPIRED_VERSION_STAMP = "0x80044352"
+"""Dataverse's ExpiredVersionStamp: the delta token is older than the change-tracking retention
+(or not one it issued); only a full sync finds what changed since."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Reader:
         else:
             url, params = delta_link, None
         prefer = f"odata.track-changes,odata.maxpagesize={self.page_size}"
-        for body in self._pages(url, params, prefer):
+        for body in self._tracked(url, params, prefer, delta_link is not None):
             changed, removed = [], []
             for row in body.get("value", []):
                 if "$deletedEntity" in str(row.get("@odata.context", "")):
@@ -79,13 +81,12 @@ class Reader:
                     changed.append(crm_record(row, primary_id))
             yield DeltaPage(changed, removed, body.get("@odata.deltaLink"))
 
-    def deleted(self, logical_name: str, since: datetime) -> list[tuple[str, datetime]]:
-        """Rows of `logical_name` deleted at or after `since`, from the audit log (action 3)."""
-        params = {"$select": "_objectid_value,createdon",
-                  "$filter": f"action eq {DELETE_ACTION} and objecttypecode eq {quoted(logical_name)} "
-                             f"and createdon ge {odata_instant(since)}",
-                  "$orderby": "createdon asc"}
-        found: list[tuple[str, datetime]] = []
-        for body in self._pages(self.client.url("audits"), params, f"odata.maxpagesize={self.page_size}"):
-            found += [(str(row["_objectid_value"]), parse_instant(row["createdon"])) for row in body.get("value", [])]
-        return found
+    def _tracked(self, url: str, params: dict[str, str] | None, prefer: str, from_link: bool) -> Iterator[dict[str, Any]]:
+        """`_pages` of a change-tracking read; a delta link refused as expired is NeedsFullResync."""
+        try:
+            yield from self._pages(url, params, prefer)
+        except FatalError as refused:
+            if from_link and refused.code == EXPIRED_VERSION_STAMP:
+                raise NeedsFullResync(f"Dataverse refused the delta link as expired: {refused}", code=refused.code,
+                                      status=refused.status) from None
+            raise

@@ -6,8 +6,8 @@ step cannot do without (click for --help; fastapi, pydantic and sqlalchemy for t
     python bench/startup.py [--runs 5]
 
 Figures are the median wall time of the runs; the ratio is figure / floor. Also printed: which of
-openpyxl, pygal and the records API's generated models are loaded by each step (they should not
-be by --help; the app needs the models, not the spreadsheet or chart libraries).
+openpyxl and pygal each step loaded (neither should be: they are imported when a spreadsheet is
+read or written or a chart drawn).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select, text
+from sqlalchemy.types import UserDefinedType
 
 from connector.store import Database
 from connector.store.bindings import Binding
@@ -69,3 +70,26 @@ def test_naive_timestamps_and_unknown_columns_are_refused(db: Database) -> None:
             insert_rows(conn, Opportunity.__table__, [{"name": "x", "archived_at": datetime(2026, 1, 1)}])
         with pytest.raises(KeyError, match="no_such_column"):
             insert_rows(conn, Opportunity.__table__, [{"name": "x", "no_such_column": 1}])
+
+
+class Untyped(UserDefinedType[Any]):
+    """A column type with no Python type (its `python_type` raises)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "TEXT"
+
+
+def test_sql_expression_defaults_are_refused_and_types_without_a_python_type_pass(db: Database) -> None:
+    table = Table("bulk_probe", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("label", Untyped()), Column("stamped", Text, default=func.lower("X")))
+    with db.engine.begin() as conn:
+        table.create(conn)
+        try:
+            with pytest.raises(ValueError, match=r"bulk_probe: column\(s\) \['stamped'\] have a SQL expression default"):
+                insert_rows(conn, table, [{"id": 1, "label": "a"}])
+            insert_rows(conn, table, [{"id": 2, "label": "b", "stamped": "given"}])
+            assert conn.execute(select(table.c.id, table.c.label, table.c.stamped)).all() == [(2, "b", "given")]
+        finally:
+            table.drop(conn)

@@ -167,3 +167,28 @@ def test_the_checkpoint_lane_is_scheduled_for_sqlite_only() -> None:
 
     assert "store:checkpoint" in lanes("sqlite:///upm.db")
     assert "store:checkpoint" not in lanes("postgresql://db.example/upm")
+
+
+def test_partner_names_become_unique_keeping_every_partner(database_url: str) -> None:
+    """Revision 0019 on a datastore where two partners share a name: the oldest keeps it, the
+    other is renamed (nothing is lost), then the name is a unique key."""
+    from connector.store.migrate import upgrade
+
+    db = Database(database_url)
+    try:
+        upgrade(db, "0016")
+        with db.engine.begin() as conn:
+            for name in ("Acme Resellers", "Acme Resellers", "Globex"):
+                conn.execute(text("INSERT INTO partner_accounts (name, countries, states, industries, competencies, "
+                                  "certifications, products, auto_accept, ignored_companies, notification_recipients, "
+                                  "active, settings, created_at, updated_at) VALUES (:name, '[]', '[]', '[]', '[]', "
+                                  "'[]', '[]', false, '[]', '[]', true, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                             {"name": name})
+        upgrade(db)
+        with db.session() as s:
+            assert [(p.id, p.name) for p in s.scalars(select(PartnerAccount).order_by(PartnerAccount.id))] == [
+                (1, "Acme Resellers"), (2, "Acme Resellers (partner 2)"), (3, "Globex")]
+        with pytest.raises(IntegrityError), db.session() as s:
+            s.add(PartnerAccount(name="Globex"))
+    finally:
+        db.dispose()

@@ -14,10 +14,15 @@ removing a group a rule still targets is 409. Deactivating answers each lead pul
 where it went.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the generated routes' annotations name the table's models.
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from connector.api.auth import Authenticator, Caller
@@ -35,6 +40,45 @@ class Forbidden(DirectoryError):
 def _vendor(caller: Caller) -> None:
     if caller.is_partner:
         raise Forbidden("this route takes a vendor key")
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """One directory resource: GET, POST /api/v1/{path}; GET, PATCH /api/v1/{path}/{ref}; and its
+    closing route (POST .../{ref}/deactivate or DELETE .../{ref}), served by the DirectoryService
+    methods {many}, {one}, add_{one}, edit_{one} and {close}_{one}. Route names (the OpenAPI
+    operation ids) are list_{plural}, add_{singular}, get_{singular}, edit_{singular}, {close}_{singular}."""
+
+    path: str
+    plural: str
+    singular: str
+    many: str
+    one: str
+    view: type[BaseModel]
+    spec: type[BaseModel]
+    changes: type[BaseModel]
+    close: Literal["deactivate", "remove"]
+    closed: type[BaseModel]
+    """What the closing route answers."""
+    admin_field: str | None = None
+    """The view's field holding the partner a partner admin must see for a GET; None: vendor only."""
+    label: str = ""
+    """How a 404 names the record (for routes partner admins read)."""
+    by_partner: bool = False
+    """The list takes ?partner= (a partner's id or name)."""
+    close_reason: bool = False
+    """The closing call takes the reason, "deactivated by CALLER"."""
+
+
+_RESOURCES = (
+    _Resource("partners", "partners", "partner", "partners", "partner", PartnerView, PartnerSpec, PartnerChanges,
+              "deactivate", Deactivation, admin_field="id", label="partner", close_reason=True),
+    _Resource("users", "users", "user", "users", "user", UserView, UserSpec, UserChanges, "deactivate", Deactivation,
+              admin_field="partner_id", label="partner user", by_partner=True, close_reason=True),
+    _Resource("groups", "groups", "group", "groups", "group", GroupView, GroupSpec, GroupChanges, "remove", GroupView),
+    _Resource("named-accounts", "named", "named", "named_accounts", "named_account", NamedAccountView,
+              NamedAccountSpec, NamedAccountChanges, "deactivate", NamedAccountView),
+)
 
 
 def directory_router(service: DirectoryService, authenticate: Authenticator) -> APIRouter:
@@ -57,121 +101,63 @@ def directory_router(service: DirectoryService, authenticate: Authenticator) -> 
                 scope |= children
             return scope
 
-    # -- partners -----------------------------------------------------------------------------------
-
-    @router.get("/partners", response_model=list[PartnerView])
-    def list_partners(caller: Caller = Depends(authenticate)) -> list[PartnerView]:
-        scope = admin_scope(caller)
-        return [p for p in service.partners() if scope is None or p.id in scope]
-
-    @router.post("/partners", response_model=PartnerView, status_code=201)
-    def add_partner(body: PartnerSpec, caller: Caller = Depends(authenticate)) -> PartnerView:
-        _vendor(caller)
-        return service.add_partner(body)
-
-    @router.get("/partners/{ref}", response_model=PartnerView)
-    def get_partner(ref: str, caller: Caller = Depends(authenticate)) -> PartnerView:
-        scope = admin_scope(caller)
-        found = service.partner(ref)
-        if scope is not None and found.id not in scope:
-            raise UnknownRecord(f"no partner '{ref}'")
-        return found
-
-    @router.patch("/partners/{ref}", response_model=PartnerView)
-    def edit_partner(ref: str, body: PartnerChanges, caller: Caller = Depends(authenticate)) -> PartnerView:
-        _vendor(caller)
-        return service.edit_partner(ref, body)
-
-    @router.post("/partners/{ref}/deactivate", response_model=Deactivation)
-    def deactivate_partner(ref: str, caller: Caller = Depends(authenticate)) -> Deactivation:
-        _vendor(caller)
-        return service.deactivate_partner(ref, f"deactivated by {caller.name}")
-
-    # -- users ----------------------------------------------------------------------------------------
-
-    @router.get("/users", response_model=list[UserView])
-    def list_users(partner: str | None = None, caller: Caller = Depends(authenticate)) -> list[UserView]:
-        scope = admin_scope(caller)
-        return [u for u in service.users(partner) if scope is None or u.partner_id in scope]
-
-    @router.post("/users", response_model=UserView, status_code=201)
-    def add_user(body: UserSpec, caller: Caller = Depends(authenticate)) -> UserView:
-        _vendor(caller)
-        return service.add_user(body)
-
-    @router.get("/users/{ref}", response_model=UserView)
-    def get_user(ref: str, caller: Caller = Depends(authenticate)) -> UserView:
-        scope = admin_scope(caller)
-        found = service.user(ref)
-        if scope is not None and found.partner_id not in scope:
-            raise UnknownRecord(f"no partner user '{ref}'")
-        return found
-
-    @router.patch("/users/{ref}", response_model=UserView)
-    def edit_user(ref: str, body: UserChanges, caller: Caller = Depends(authenticate)) -> UserView:
-        _vendor(caller)
-        return service.edit_user(ref, body)
-
-    @router.post("/users/{ref}/deactivate", response_model=Deactivation)
-    def deactivate_user(ref: str, caller: Caller = Depends(authenticate)) -> Deactivation:
-        _vendor(caller)
-        return service.deactivate_user(ref, f"deactivated by {caller.name}")
-
-    # -- groups ---------------------------------------------------------------------------------------
-
-    @router.get("/groups", response_model=list[GroupView])
-    def list_groups(caller: Caller = Depends(authenticate)) -> list[GroupView]:
-        _vendor(caller)
-        return service.groups()
-
-    @router.post("/groups", response_model=GroupView, status_code=201)
-    def add_group(body: GroupSpec, caller: Caller = Depends(authenticate)) -> GroupView:
-        _vendor(caller)
-        return service.add_group(body)
-
-    @router.get("/groups/{ref}", response_model=GroupView)
-    def get_group(ref: str, caller: Caller = Depends(authenticate)) -> GroupView:
-        _vendor(caller)
-        return service.group(ref)
-
-    @router.patch("/groups/{ref}", response_model=GroupView)
-    def edit_group(ref: str, body: GroupChanges, caller: Caller = Depends(authenticate)) -> GroupView:
-        _vendor(caller)
-        return service.edit_group(ref, body)
-
-    @router.delete("/groups/{ref}", response_model=GroupView)
-    def remove_group(ref: str, caller: Caller = Depends(authenticate)) -> GroupView:
-        _vendor(caller)
-        return service.remove_group(ref)
-
-    # -- named accounts -------------------------------------------------------------------------------
-
-    @router.get("/named-accounts", response_model=list[NamedAccountView])
-    def list_named(caller: Caller = Depends(authenticate)) -> list[NamedAccountView]:
-        _vendor(caller)
-        return service.named_accounts()
-
-    @router.post("/named-accounts", response_model=NamedAccountView, status_code=201)
-    def add_named(body: NamedAccountSpec, caller: Caller = Depends(authenticate)) -> NamedAccountView:
-        _vendor(caller)
-        return service.add_named_account(body)
-
-    @router.get("/named-accounts/{ref}", response_model=NamedAccountView)
-    def get_named(ref: str, caller: Caller = Depends(authenticate)) -> NamedAccountView:
-        _vendor(caller)
-        return service.named_account(ref)
-
-    @router.patch("/named-accounts/{ref}", response_model=NamedAccountView)
-    def edit_named(ref: str, body: NamedAccountChanges, caller: Caller = Depends(authenticate)) -> NamedAccountView:
-        _vendor(caller)
-        return service.edit_named_account(ref, body)
-
-    @router.post("/named-accounts/{ref}/deactivate", response_model=NamedAccountView)
-    def deactivate_named(ref: str, caller: Caller = Depends(authenticate)) -> NamedAccountView:
-        _vendor(caller)
-        return service.deactivate_named_account(ref)
-
+    for resource in _RESOURCES:
+        _resource_routes(router, service, authenticate, admin_scope, resource)
     return router
+
+
+def _resource_routes(router: APIRouter, service: DirectoryService, authenticate: Authenticator,
+                     admin_scope: Callable[[Caller], set[int] | None], r: _Resource) -> None:
+    View, Spec, Changes = r.view, r.spec, r.changes
+    many, one = getattr(service, r.many), getattr(service, r.one)
+    add, edit, close = getattr(service, f"add_{r.one}"), getattr(service, f"edit_{r.one}"), getattr(service, f"{r.close}_{r.one}")
+
+    def visible(caller: Caller) -> Callable[[Any], bool]:
+        """Which records the caller may read (vendor only, unless partner admins read this one)."""
+        if r.admin_field is None:
+            _vendor(caller)
+            return lambda _view: True
+        scope = admin_scope(caller)
+        return lambda view: scope is None or getattr(view, r.admin_field) in scope
+
+    if r.by_partner:
+        def listing(partner: str | None = None, caller: Caller = Depends(authenticate)) -> Any:
+            shown = visible(caller)
+            return [v for v in many(partner) if shown(v)]
+    else:
+        def listing(caller: Caller = Depends(authenticate)) -> Any:  # type: ignore[misc]
+            shown = visible(caller)
+            return [v for v in many() if shown(v)]
+
+    def adding(body: Spec, caller: Caller = Depends(authenticate)) -> Any:  # type: ignore[valid-type]
+        _vendor(caller)
+        return add(body)
+
+    def reading(ref: str, caller: Caller = Depends(authenticate)) -> Any:
+        shown = visible(caller)
+        found = one(ref)
+        if not shown(found):
+            raise UnknownRecord(f"no {r.label} '{ref}'")
+        return found
+
+    def editing(ref: str, body: Changes, caller: Caller = Depends(authenticate)) -> Any:  # type: ignore[valid-type]
+        _vendor(caller)
+        return edit(ref, body)
+
+    def closing(ref: str, caller: Caller = Depends(authenticate)) -> Any:
+        _vendor(caller)
+        return close(ref, f"deactivated by {caller.name}") if r.close_reason else close(ref)
+
+    base, item = f"/{r.path}", f"/{r.path}/{{ref}}"
+    router.add_api_route(base, listing, methods=["GET"], response_model=list[View], name=f"list_{r.plural}")  # type: ignore[valid-type]
+    router.add_api_route(base, adding, methods=["POST"], response_model=View, status_code=201, name=f"add_{r.singular}")
+    router.add_api_route(item, reading, methods=["GET"], response_model=View, name=f"get_{r.singular}")
+    router.add_api_route(item, editing, methods=["PATCH"], response_model=View, name=f"edit_{r.singular}")
+    if r.close == "remove":
+        router.add_api_route(item, closing, methods=["DELETE"], response_model=r.closed, name=f"remove_{r.singular}")
+    else:
+        router.add_api_route(f"{item}/deactivate", closing, methods=["POST"], response_model=r.closed,
+                             name=f"deactivate_{r.singular}")
 
 
 def install_directory_errors(app: FastAPI) -> None:

@@ -15,8 +15,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from connector.api.auth import Authenticator, Caller
 from connector.clock import Clock
 from connector.reports.base import Env, Filters, Report, ReportError
-from connector.reports.output import as_json
-from connector.reports.page import render_page
 from connector.reports.registry import REPORTS, run_report
 from connector.store.database import Database
 
@@ -68,6 +66,8 @@ def report_router(db: Database, authenticate: Authenticator, sla_days: dict[str,
     def report_json(name: str, caller: Caller = Depends(authenticate),
                     query: dict[str, Any] = Depends(params)) -> Any:
         """One report as JSON: columns, rows, summary."""
+        from connector.reports.output import as_json  # with openpyxl: imported when served
+
         result = compute(name, caller, query)
         return result if isinstance(result, JSONResponse) else as_json(result)
 
@@ -75,6 +75,8 @@ def report_router(db: Database, authenticate: Authenticator, sla_days: dict[str,
     def report_page(name: str, caller: Caller = Depends(authenticate),
                     query: dict[str, Any] = Depends(params)) -> Any:
         """One report as an HTML page with its chart."""
+        from connector.reports.page import render_page  # with pygal: imported when served
+
         result = compute(name, caller, query)
         if isinstance(result, JSONResponse):
             return result

@@ -10,9 +10,12 @@ import click
 
 from connector.cli.context import bare_database, settings
 from connector.reports.base import Env, Filters, ReportError
-from connector.reports.output import FORMATS, write_text, write_xlsx
 from connector.reports.registry import REPORTS, run_report
 from connector.store.migrate import upgrade
+
+FORMATS = ("csv", "xlsx", "json")
+"""connector.reports.output.FORMATS, named here so that `upm-connector` starts without importing
+that module (and openpyxl with it) until a report is written."""
 
 
 def _moment(value: str | None, option: str) -> datetime | None:
@@ -51,6 +54,8 @@ def report(ctx: click.Context, name: str, fmt: str, output: Path | None, period_
         result = run_report(db, name, filters, Env(loaded.leads.segment_sla_days, datetime.now(timezone.utc)))
     except ReportError as exc:
         raise click.UsageError(str(exc)) from None
+    from connector.reports.output import write_text, write_xlsx  # with openpyxl: imported when written
+
     if fmt == "xlsx":
         if output is None:
             raise click.UsageError("--format xlsx needs --output FILE")

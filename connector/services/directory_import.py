@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
-
 from connector.leads.imports import ImportFileError, RowError
 from connector.leads.imports.table import open_table
 from connector.leads.imports.text import cell_text, fold
@@ -182,6 +179,8 @@ def _import_row(service: DirectoryService, template: _Template, mapped: dict[int
 
 
 def _located(number: int, column: _Column, index: int, text: str, message: str, *, quoted: bool = True) -> RowError:
+    from openpyxl.utils import get_column_letter  # imported when used: openpyxl is slow to import
+
     said = f"'{text}' {message}" if quoted else message
     return RowError(number, column.header, text, f"{column.header} (column {get_column_letter(index + 1)}): {said}")
 
@@ -189,6 +188,8 @@ def _located(number: int, column: _Column, index: int, text: str, message: str, 
 def _write_rows(path: Path, headers: Sequence[str | None], rows: Sequence[Sequence[object]]) -> None:
     """The failed rows under the file's own header, as .xlsx or (otherwise) .csv."""
     if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook  # imported when written: it is slow to import
+
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("Failed rows")
         sheet.append([h or "" for h in headers])

@@ -4,15 +4,19 @@ when missing (partners and groups by name, users by email, named accounts by nam
 there is left as it is: after seeding, the directory commands and the API own it, and a restart
 never undoes their edits. Applying the same section twice writes nothing the second time. A bad
 entry is reported with where it was written and the rest go on.
+
+Replicas starting at once may seed the same entry together: it is insert-or-ignore. Both see it
+missing, both add it, the datastore's unique keys (partner and group names, user emails) let one
+insert through, and the other's refused insert finds the entry there: counted as already there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 
 from connector.config.settings import Settings
 from connector.services.directory import (DirectoryError, DirectoryService, GroupSpec, NamedAccountSpec, PartnerSpec,
@@ -37,16 +41,17 @@ class _Kind:
     section: str
     key: str
     spec: type[BaseModel]
-    show: Callable[[DirectoryService, str], BaseModel]
-    add: Callable[[DirectoryService, Any], BaseModel]
+    show: str
+    """The DirectoryService method finding one by its key (UnknownRecord when missing)."""
+    add: str
+    """The DirectoryService method adding one from its spec."""
 
 
 _KINDS = (
-    _Kind("partners", "name", PartnerSpec, DirectoryService.partner, DirectoryService.add_partner),
-    _Kind("users", "email", UserSpec, DirectoryService.user, DirectoryService.add_user),
-    _Kind("groups", "name", GroupSpec, DirectoryService.group, DirectoryService.add_group),
-    _Kind("named_accounts", "name", NamedAccountSpec, DirectoryService.named_account,
-          DirectoryService.add_named_account),
+    _Kind("partners", "name", PartnerSpec, "partner", "add_partner"),
+    _Kind("users", "email", UserSpec, "user", "add_user"),
+    _Kind("groups", "name", GroupSpec, "group", "add_group"),
+    _Kind("named_accounts", "name", NamedAccountSpec, "named_account", "add_named_account"),
 )
 
 
@@ -68,10 +73,21 @@ def _apply(service: DirectoryService, kind: _Kind, entry: Any, report: SeedRepor
     spec = parse(kind.spec, entry)
     ref = str(getattr(spec, kind.key))
     label = f"{kind.section.rstrip('s').replace('_', ' ')} {ref}"
-    try:
-        kind.show(service, ref)
-    except UnknownRecord:
-        kind.add(service, spec)
-        report.created.append(label)
-        return
+    if not _present(service, kind, ref):
+        try:
+            getattr(service, kind.add)(spec)
+        except (IntegrityError, DirectoryError):
+            if not _present(service, kind, ref):  # refused for another reason than a replica's insert
+                raise
+        else:
+            report.created.append(label)
+            return
     report.present += 1
+
+
+def _present(service: DirectoryService, kind: _Kind, ref: str) -> bool:
+    try:
+        getattr(service, kind.show)(ref)
+    except UnknownRecord:
+        return False
+    return True

@@ -12,10 +12,9 @@ stamps are mostly one). No ORM event sees these rows: the caller routes them (ou
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import Column, Connection, DateTime, Table, TypeDecorator
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -32,6 +31,11 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         unknown = set(keys) - set(table.c.keys())
         if unknown:
             raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
+        left_out = [c for c in table.columns if c.key not in keys]
+        unbatched = [c.key for c in left_out if _has_sql_default(c)]
+        if unbatched:
+            raise ValueError(f"{table.name}: column(s) {unbatched} have a SQL expression default, which a bulk "
+                             f"insert does not compute; give them a value in every row")
         columns = [c for c in table.columns if c.key in keys or _batch_default(c) is not None]
         values = [_column_values(connection, c, group) for c in columns]
         tuples = list(zip(*values))
@@ -44,17 +48,21 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
             connection.exec_driver_sql(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", tuples)
 
 
+def _has_sql_default(column: Column[Any]) -> bool:
+    """The column's client-side default is a SQL expression (rendered into a Core insert's SQL),
+    which neither executemany parameters nor COPY data can carry."""
+    return column.default is not None and column.default.is_clause_element
+
+
 def _batch_default(column: Column[Any]) -> Callable[[], Any] | None:
     """How to compute a left-out column's Python-side default once for the batch (None: it has
-    none, the database fills it in)."""
+    none, the database fills it in). SQL expression defaults are refused before this is asked."""
     default: Any = column.default
-    if default is None or default.is_sequence:
+    if default is None or default.is_sequence or default.is_clause_element:
         return None
     if default.is_callable:
         return lambda: default.arg(None)
-    if default.is_scalar:
-        return lambda: default.arg
-    raise NotImplementedError(f"{column}: a SQL expression default is not computed for a bulk insert")
+    return lambda: default.arg
 
 
 def _column_values(connection: Connection, column: Column[Any], rows: list[dict[str, Any]]) -> list[Any]:
@@ -76,10 +84,11 @@ def _column_values(connection: Connection, column: Column[Any], rows: list[dict[
 
 
 def _is_timestamp(column: Column[Any]) -> bool:
-    try:
-        return column.type.python_type is datetime
-    except NotImplementedError:
-        return False
+    """The column stores date-times (directly or through a TypeDecorator such as UTCDateTime)."""
+    column_type = column.type
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    return isinstance(column_type, DateTime)
 
 
 def _copy(connection: Connection, table: Table, columns: list[Column[Any]], tuples: list[tuple[Any, ...]]) -> None:

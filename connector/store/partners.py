@@ -16,7 +16,7 @@ class PartnerAccount(Timestamped, Base):
     __tablename__ = "partner_accounts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), unique=True, index=True)  # also unique ignoring case (service)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("partner_accounts.id"), index=True)
     account_type: Mapped[str | None] = mapped_column(String(40))  # Distributor, Reseller, Alliance, OEM
     tier: Mapped[str | None] = mapped_column(String(40))  # medallion: Platinum, Gold, Silver, ...

@@ -11,28 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 from connector.adapters.dynamics import ClientCredentials, DynamicsAdapter
 from connector.store import Database
-from crm_emulators.clock import EmulatorClock
 from crm_emulators.dynamics import DynamicsEmulator, EmulatorOptions, RunningEmulator, serve_in_background
 
-START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+from .harness import HarnessBase, StillClock, adapter_options
+
 OBJ = "lead"
 REJECTED_FOREVER = 1_000_000
 
 
-class StillClock(EmulatorClock):
-    """Emulator time that stands still until advanced (reset: back to START)."""
-
-    def now(self) -> datetime:
-        with self._lock:
-            return START + self._offset
-
-
-class DynamicsHarness:
+class DynamicsHarness(HarnessBase):
     """CrmHarness over one reset emulator (leads keyed by the upm_id alternate key)."""
 
     name = "dynamics"
@@ -42,13 +33,10 @@ class DynamicsHarness:
     read_fields = ["upm_id", "companyname", "emailaddress1", "firstname", "lastname"]
 
     def __init__(self, running: RunningEmulator, sleep: Callable[[float], None], options: Mapping[str, Any]):
+        super().__init__(sleep, options)
         self.running = running
         self.emulator: DynamicsEmulator = running.emulator
         self.credentials = running.credentials
-        self.sleep = sleep
-        self.options = dict(options)
-        self._adapters: list[DynamicsAdapter] = []
-        self._rejected: dict[str, str] = {}
         self.adapter = self.make_adapter()
 
     def tokens(self) -> ClientCredentials:
@@ -56,15 +44,10 @@ class DynamicsHarness:
         return ClientCredentials(creds["client_id"], creds["client_secret"], creds["authority"], ca_file=creds["ca_file"])
 
     def make_adapter(self, **options: Any) -> DynamicsAdapter:
-        adapter = DynamicsAdapter(f"dynamics-test-{len(self._adapters)}", self.tokens(), base_url=self.running.base_url,
-                                  clock=self.emulator.clock, sleep=self.sleep, options={**self.options, **options},
-                                  ca_file=self.credentials["ca_file"])
-        self._adapters.append(adapter)
-        return adapter
-
-    def close(self) -> None:
-        for adapter in self._adapters:
-            adapter.close()
+        return self._made(DynamicsAdapter(
+            f"dynamics-test-{len(self._adapters)}", self.tokens(), base_url=self.running.base_url,
+            clock=self.emulator.clock, sleep=self.sleep, options={**self.options, **options},
+            ca_file=self.credentials["ca_file"]))
 
     # ---- CrmHarness
 
@@ -81,17 +64,8 @@ class DynamicsHarness:
     def crm_records(self) -> list[dict[str, Any]]:
         return self.emulator.records(OBJ)
 
-    def advance_clock(self, seconds: float) -> None:
-        self.emulator.advance_clock(seconds)
-
-    def now(self) -> datetime:
-        return self.emulator.clock.now()
-
     def api_calls(self) -> int:
         return int(self.emulator.stats()["api_calls"]["total"])
-
-    def fail_next_calls(self, count: int, status: int = 503) -> None:
-        self.answer_next_calls(count, status)
 
     def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
         self.emulator.add_fault({"type": "http_error", "status": status, "headers": dict(headers or {}), "count": count})
@@ -109,23 +83,13 @@ class DynamicsHarness:
         self.emulator.add_fault({"type": "record_error", "values": [external_id], "status": 503, "code": "0x80040216",
                                  "message": f"Transient failure writing {external_id}"})
 
-    def reject_record(self, external_id: str, message: str) -> None:
-        self._rejected[external_id] = message
-        self._arm_rejection(external_id, message)
-
-    def accept_record(self, external_id: str) -> None:
-        self._rejected.pop(external_id, None)
-        self.emulator.clear_faults()
-        for other, message in self._rejected.items():
-            self._arm_rejection(other, message)
-
     def exhaust_daily_quota(self) -> None:
         """Dataverse has no daily quota: spend the service protection window, whose Retry-After (up to
         5 minutes) is past what the adapter sleeps for."""
         self.emulator.exhaust_limits()
 
-    def expire_tokens(self) -> None:
-        self.advance_clock(self.emulator.options.token_ttl + 1)
+    def _clear_faults(self) -> None:
+        self.emulator.clear_faults()
 
     def _arm_rejection(self, external_id: str, message: str) -> None:
         self.emulator.add_fault({"type": "record_error", "values": [external_id], "count": REJECTED_FOREVER,
@@ -153,7 +117,7 @@ class DynamicsBackend:
         """A harness on the emulator reset to its starting state (no seed records)."""
         assert self.running is not None
         self.running.emulator.reset()
-        harness = DynamicsHarness(self.running, sleep, {**({"page_size": page_size} if page_size else {}), **(options or {})})
+        harness = DynamicsHarness(self.running, sleep, adapter_options(page_size, options))
         try:
             yield harness
         finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -23,27 +22,19 @@ from connector.auth.keys import keyring
 from connector.auth.oauth import OAuthClient, OAuthParams
 from connector.auth.vault import TokenVault
 from connector.clock import Clock
-from crm_emulators.clock import EmulatorClock
 from crm_emulators.hubspot import EmulatorOptions, HubSpotEmulator, RunningEmulator
 from crm_emulators.hubspot.app import create_app
 from crm_emulators.runner import BackgroundServer
 from connector.store import Database
 
-START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+from .harness import START, HarnessBase, StillClock, adapter_options
+
 OBJ = "contacts"
 REJECTED_FOREVER = 1_000_000
 INSECURE_TRANSPORT = "OAUTHLIB_INSECURE_TRANSPORT"
 
 
-class StillClock(EmulatorClock):
-    """Emulator time that stands still until advanced (reset: back to START)."""
-
-    def now(self) -> datetime:
-        with self._lock:
-            return START + self._offset
-
-
-class HubSpotHarness:
+class HubSpotHarness(HarnessBase):
     """CrmHarness over one reset emulator (portal 0, contacts keyed by upm_id), plus what the
     HubSpot-specific tests need: the emulator itself, the vault, and more adapters."""
 
@@ -54,14 +45,11 @@ class HubSpotHarness:
     read_fields = ["upm_id", "company", "email", "firstname", "lastname"]
 
     def __init__(self, running: RunningEmulator, vault: TokenVault, sleep: Callable[[float], None], options: Mapping[str, Any]):
+        super().__init__(sleep, options)
         self.running = running
         self.emulator: HubSpotEmulator = running.emulator
         self.credentials = running.credentials
         self.vault = vault
-        self.sleep = sleep
-        self.options = dict(options)
-        self._adapters: list[HubSpotAdapter] = []
-        self._rejected: dict[str, str] = {}
         self.adapter = self.oauth_adapter()
 
     # ---- more adapters (HubSpot-specific tests)
@@ -86,20 +74,14 @@ class HubSpotHarness:
         return self.make_adapter(PrivateAppToken(token or self.credentials["portals"][portal]["private_app_token"]), **options)
 
     def make_adapter(self, tokens: Tokens, *, clock: Clock | None = None, **options: Any) -> HubSpotAdapter:
-        adapter = HubSpotAdapter(
+        return self._made(HubSpotAdapter(
             f"hubspot-test-{len(self._adapters)}",
             tokens,
             base_url=self.running.base_url,
             clock=clock or self.emulator.clock,
             sleep=self.sleep,
             options={**self.options, **options},
-        )
-        self._adapters.append(adapter)
-        return adapter
-
-    def close(self) -> None:
-        for adapter in self._adapters:
-            adapter.close()
+        ))
 
     def portal_stats(self, portal: int = 0) -> dict[str, Any]:
         return dict(self.emulator.stats()["portals"][portal])
@@ -118,18 +100,9 @@ class HubSpotHarness:
     def crm_records(self) -> list[dict[str, Any]]:
         return [{"id": r["id"], **r["properties"]} for r in self.emulator.records(0, OBJ) if not r["archived"]]
 
-    def advance_clock(self, seconds: float) -> None:
-        self.emulator.advance_clock(seconds)
-
-    def now(self) -> datetime:
-        return self.emulator.clock.now()
-
     def api_calls(self) -> int:
         by_category = self.portal_stats()["api_calls"]["by_category"]
         return sum(count for category, count in by_category.items() if category != "token")
-
-    def fail_next_calls(self, count: int, status: int = 503) -> None:
-        self.answer_next_calls(count, status)
 
     def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
         self.emulator.add_fault({"type": "http_error", "status": status, "headers": dict(headers or {}), "count": count,
@@ -148,24 +121,13 @@ class HubSpotHarness:
         self.emulator.add_fault({"type": "record_error", "values": [external_id], "count": 1, "portal": 0,
                                  "category": "INTERNAL_ERROR", "message": f"Transient failure writing {external_id}"})
 
-    def reject_record(self, external_id: str, message: str) -> None:
-        self._rejected[external_id] = message
-        self._arm_rejection(external_id, message)
-
-    def accept_record(self, external_id: str) -> None:
-        """Drop the rejection (the emulator clears faults all at once: the other rejections are re-armed)."""
-        self._rejected.pop(external_id, None)
-        self.emulator.clear_faults()
-        for other, message in self._rejected.items():
-            self._arm_rejection(other, message)
-
     def exhaust_daily_quota(self) -> None:
         """Lower portal 0's daily limit to what it has used today."""
         limiter = self.emulator.portals[0].limiter
         limiter.daily_limit = limiter.usage(self.emulator.now_ms())["daily"]
 
-    def expire_tokens(self) -> None:
-        self.advance_clock(self.emulator.options.token_ttl + 1)
+    def _clear_faults(self) -> None:
+        self.emulator.clear_faults()
 
     def _arm_rejection(self, external_id: str, message: str) -> None:
         self.emulator.add_fault({"type": "record_error", "values": [external_id], "count": REJECTED_FOREVER, "portal": 0,
@@ -197,8 +159,8 @@ class HubSpotBackend:
         insecure = os.environ.get(INSECURE_TRANSPORT)
         os.environ[INSECURE_TRANSPORT] = "1"  # the emulator serves plain http; oauthlib insists on https otherwise
         vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), self.emulator.clock)
-        adapter_options = {**({"page_size": page_size} if page_size else {}), **(options or {})}
-        harness = HubSpotHarness(RunningEmulator(self.emulator, self._server), vault, sleep, adapter_options)
+        harness = HubSpotHarness(RunningEmulator(self.emulator, self._server), vault, sleep,
+                                 adapter_options(page_size, options))
         try:
             yield harness
         finally:

@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from connector.adapters.salesforce import SalesforceAdapter
 from connector.auth.keys import keyring
 from connector.auth.oauth import OAuthClient, OAuthParams
 from connector.auth.vault import TokenVault
-from crm_emulators.clock import EmulatorClock
 from crm_emulators.runner import BackgroundServer
 from crm_emulators.salesforce import EmulatorOptions, SalesforceEmulator
 from crm_emulators.salesforce.app import create_app
@@ -33,19 +31,12 @@ from crm_emulators.salesforce.server import credentials
 from crm_emulators.core.tls import ensure_tls_files
 from connector.store import Database
 
-START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+from .harness import START, HarnessBase, StillClock, adapter_options
+
 OBJ = "Lead"
 
 
-class StillClock(EmulatorClock):
-    """Emulator time that stands still until advanced (reset: back to START)."""
-
-    def now(self) -> datetime:
-        with self._lock:
-            return START + self._offset
-
-
-class SalesforceHarness:
+class SalesforceHarness(HarnessBase):
     """CrmHarness over one reset emulator (Leads keyed by UPM_Id__c), plus what the Salesforce-specific
     tests need: the emulator itself, the vault, the credentials, and more adapters."""
 
@@ -57,13 +48,10 @@ class SalesforceHarness:
 
     def __init__(self, emulator: SalesforceEmulator, credentials: Mapping[str, str], vault: TokenVault,
                  sleep: Callable[[float], None], options: Mapping[str, Any]):
+        super().__init__(sleep, options)
         self.emulator = emulator
         self.credentials = dict(credentials)
         self.vault = vault
-        self.sleep = sleep
-        self.options = dict(options)
-        self._adapters: list[SalesforceAdapter] = []
-        self._rejected: dict[str, str] = {}
         self.adapter = self.oauth_adapter()
 
     # ---- more adapters (Salesforce-specific tests)
@@ -86,20 +74,14 @@ class SalesforceHarness:
         return self.make_adapter(self.oauth_client(), **options)
 
     def make_adapter(self, tokens: Tokens, **options: Any) -> SalesforceAdapter:
-        adapter = SalesforceAdapter(
+        return self._made(SalesforceAdapter(
             f"salesforce-test-{len(self._adapters)}",
             tokens,
             clock=self.emulator.clock,
             sleep=self.sleep,
             options={**self.options, **options},
             ca_file=self.credentials["ca_file"],
-        )
-        self._adapters.append(adapter)
-        return adapter
-
-    def close(self) -> None:
-        for adapter in self._adapters:
-            adapter.close()
+        ))
 
     def calls_by_category(self) -> dict[str, int]:
         return dict(self.emulator.stats()["api_calls"]["by_category"])
@@ -119,17 +101,8 @@ class SalesforceHarness:
     def crm_records(self) -> list[dict[str, Any]]:
         return self.emulator.records(OBJ)
 
-    def advance_clock(self, seconds: float) -> None:
-        self.emulator.advance_clock(seconds)
-
-    def now(self) -> datetime:
-        return self.emulator.clock.now()
-
     def api_calls(self) -> int:
         return int(self.emulator.stats()["api_calls"]["total"])
-
-    def fail_next_calls(self, count: int, status: int = 503) -> None:
-        self.answer_next_calls(count, status)
 
     def answer_next_calls(self, count: int, status: int, headers: Mapping[str, str] | None = None) -> None:
         self.emulator.faults.add({"kind": "status", "status": status, "headers": dict(headers or {}), "count": count})
@@ -146,24 +119,13 @@ class SalesforceHarness:
     def fail_record_once(self, external_id: str) -> None:
         self.emulator.faults.add({"kind": "lock_row", "keys": [external_id], "count": 1, "object": OBJ})
 
-    def reject_record(self, external_id: str, message: str) -> None:
-        self._rejected[external_id] = message
-        self._arm_rejection(external_id, message)
-
-    def accept_record(self, external_id: str) -> None:
-        """Drop the rejection (the emulator clears faults all at once: the other rejections are re-armed)."""
-        self._rejected.pop(external_id, None)
-        self.emulator.faults.clear()
-        for other, message in self._rejected.items():
-            self._arm_rejection(other, message)
-
     def exhaust_daily_quota(self) -> None:
         """Lower the org's daily allocation to what it has used in the last 24 hours."""
         with self.emulator.lock:
             self.emulator.usage.daily_limit = self.emulator.usage.used()
 
-    def expire_tokens(self) -> None:
-        self.advance_clock(self.emulator.options.token_ttl + 1)
+    def _clear_faults(self) -> None:
+        self.emulator.faults.clear()
 
     def _arm_rejection(self, external_id: str, message: str) -> None:
         self.emulator.faults.add({"kind": "validation", "keys": [external_id], "message": message, "object": OBJ})
@@ -200,8 +162,8 @@ class SalesforceBackend:
         with self.emulator.lock:
             self.emulator.usage.daily_limit = self.emulator.options.daily_api_limit
         vault = TokenVault(db, keyring([Fernet.generate_key().decode()]), self.emulator.clock)
-        adapter_options = {"bulk_poll_seconds": 0, **({"page_size": page_size} if page_size else {}), **(options or {})}
-        harness = SalesforceHarness(self.emulator, self.credentials, vault, sleep, adapter_options)
+        harness = SalesforceHarness(self.emulator, self.credentials, vault, sleep,
+                                    {"bulk_poll_seconds": 0, **adapter_options(page_size, options)})
         try:
             yield harness
         finally:

@@ -74,6 +74,26 @@ def test_a_vendor_admin_onboards_a_partner_through_the_api(api: Api, db: Databas
     schema = api.http.get(api.base_url + "/openapi.json", timeout=30).json()
     assert {"PartnerSpec", "PartnerView", "UserView", "GroupView", "NamedAccountView", "Deactivation"} <= set(
         schema["components"]["schemas"])
+    operations = {o["operationId"]: (method, path) for path, methods in schema["paths"].items()
+                  for method, o in methods.items() if "directory" in o.get("tags", [])}
+    resources = {"partners": ("partners", "partner"), "users": ("users", "user"), "groups": ("groups", "group"),
+                 "named-accounts": ("named", "named")}
+    expected = {}
+    for path, (plural, singular) in resources.items():
+        snake, base = path.replace("-", "_"), f"/api/v1/{path}"
+        expected |= {f"list_{plural}_api_v1_{snake}_get": ("get", base),
+                     f"add_{singular}_api_v1_{snake}_post": ("post", base),
+                     f"get_{singular}_api_v1_{snake}__ref__get": ("get", base + "/{ref}"),
+                     f"edit_{singular}_api_v1_{snake}__ref__patch": ("patch", base + "/{ref}")}
+        if path == "groups":
+            expected[f"remove_group_api_v1_{snake}__ref__delete"] = ("delete", base + "/{ref}")
+        else:
+            expected[f"deactivate_{singular}_api_v1_{snake}__ref__deactivate_post"] = ("post", base + "/{ref}/deactivate")
+    assert operations == expected, "the directory's operation ids (client generators name methods by them)"
+    users = schema["paths"]["/api/v1/users"]["get"]
+    assert [p["name"] for p in users["parameters"] if p["in"] == "query"] == ["partner"]
+    closed = schema["paths"]["/api/v1/named-accounts/{ref}/deactivate"]["post"]["responses"]["200"]
+    assert closed["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/NamedAccountView"}
 
 
 def test_bad_bodies_are_422_naming_the_field_and_unknown_ids_404(api: Api) -> None:

@@ -3,6 +3,8 @@ every write (and only then), deactivation redistributing leads, and seeding from
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -164,3 +166,33 @@ def test_the_daemon_seeds_the_directory_at_start_and_logs_it(db: Database, caplo
     assert [r.seeded for r in seeded] == [["partner Acme Resellers"]], "logged once: the second start adds nothing"
     assert sum("parent: '?' is not a partner" in r.getMessage() for r in caplog.records) == 2
     assert DirectoryService(db, runtime.leads).partner("Acme Resellers").active
+
+
+class LateReplica(DirectoryService):
+    """A second replica seeding at the same moment as the first: it looked before the first one's
+    inserts committed, so it finds nothing and adds everything again."""
+
+    def __init__(self, db: Database, leads: LeadService):
+        super().__init__(db, leads)
+        self.looked: set[str | int] = set()
+
+    def partner(self, ref: str | int) -> Any:
+        if ref not in self.looked:
+            self.looked.add(ref)
+            raise UnknownRecord(f"no partner {ref!r}")
+        return super().partner(ref)
+
+    @staticmethod
+    def _unique_name(s: Any, name: str) -> None:
+        """The service's own check passed too (the first replica had not committed yet)."""
+
+
+def test_replicas_seeding_at_once_create_each_partner_once(db: Database, service: LeadService) -> None:
+    settings = Settings(directory=DirectorySettings(partners=[{"name": "Acme Resellers"}, {"name": "Globex"}]))
+    assert seed(DirectoryService(db, service), settings).created == ["partner Acme Resellers", "partner Globex"]
+    replica = LateReplica(db, service)
+    late = seed(replica, settings)
+    assert (late.created, late.present, late.problems) == ([], 2, [])
+    assert replica.looked == {"Acme Resellers", "Globex"}, "the late replica did try to add them"
+    with db.session() as s:
+        assert sorted(s.scalars(select(PartnerAccount.name))) == ["Acme Resellers", "Globex"]

@@ -15,7 +15,7 @@ from connector.leads.imports.cells import parse_email
 from connector.leads.imports.countries import COUNTRIES, parse_country, suggest_country
 from connector.leads.imports.text import Invalid
 from connector.store.database import Database
-from tests.leads.support_delivery import write_table
+from leads.support_delivery import write_table
 
 
 @pytest.mark.parametrize(("value", "code"), [

@@ -9,7 +9,7 @@ from connector.leads import targets
 from connector.leads.errors import InvalidRule
 from connector.leads.service import LeadService
 from connector.store.database import Database
-from tests.leads.conftest import Make
+from leads.conftest import Make
 
 
 @pytest.fixture

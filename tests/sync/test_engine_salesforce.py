@@ -168,6 +168,27 @@ def test_complete_leads_become_prospects_and_partner_opportunities_go_back_as_le
         assert s.scalar(select(func.count()).select_from(Prospect)) == 1
 
 
+@pytest.mark.parametrize("salesforce_profile", ["complete.yaml"])
+def test_a_pushed_account_takes_its_approval_once_then_cycles_write_nothing(sf: SalesforceSetup) -> None:
+    """The embedded defaults' "updated 2" on the vendor lane's second cycle: the partner's accounts
+    pushed in the first cycle (Approval_Status__c Submitted, a constant) come back as Pending, a
+    real change to UPM's Draft. Re-read in the cycles after (within the lookback), they are UPM's
+    own values read back: nothing is written."""
+    with sf.db.session() as s:
+        account = Account(name="Vandelay Industries", billing_country="USA")
+        s.add(account)
+    first = sf.run()
+    assert (first.created, first.updated, first.pushed) == (0, 0, 1)
+    second = sf.run()
+    assert (second.read, second.updated, second.pushed) == (1, 1, 0), "the approval comes back once"
+    with sf.db.session() as s:
+        assert s.get(Account, account.id).approval_status == "Pending"  # type: ignore[union-attr]
+    for _ in range(2):
+        again = sf.run()
+        assert (again.read, again.created, again.updated, again.pushed, again.unchanged) == (1, 0, 0, 0, 1), \
+            "a no-change cycle writes nothing"
+
+
 @pytest.mark.parametrize("salesforce_profile", ["basic.yaml"])
 def test_basic_pushes_a_new_account_once_then_salesforce_is_master(sf: SalesforceSetup) -> None:
     """Workflow 1 in basic mode: the partner's new account goes to Salesforce for approval; the

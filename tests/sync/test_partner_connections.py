@@ -27,7 +27,7 @@ from connector.store.partners import PartnerAccount, PartnerUser
 from connector.store.records import Prospect
 from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from crm_emulators.runner import free_port
-from tests.support.partners import ensure_partner
+from support.partners import ensure_partner
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = "mappings/hubspot/partner.yaml"

@@ -20,7 +20,7 @@ from connector.store import Database
 from connector.store.migrate import upgrade
 from connector.store.outbox import OutboxEntry
 from connector.store.partners import PartnerAccount, PartnerUser
-from tests.support.partners import ensure_partner
+from support.partners import ensure_partner
 from connector.store.records import Account, Contact, Note, Opportunity, Prospect
 from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 

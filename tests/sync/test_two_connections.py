@@ -11,7 +11,7 @@ from sqlalchemy import select
 from connector.config import load_settings
 from crm_emulators.hubspot import EmulatorOptions, serve_in_background
 from connector.store.migrate import upgrade
-from tests.support.partners import ensure_partner
+from support.partners import ensure_partner
 from connector.store.records import Contact
 from connector.runtime import Runtime
 

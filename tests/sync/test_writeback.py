@@ -9,7 +9,7 @@ from sqlalchemy import select
 from connector.runtime import Runtime
 from connector.store.outbox import OutboxEntry
 from connector.store.partners import PartnerUser
-from tests.support.partners import ensure_partner
+from support.partners import ensure_partner
 from connector.store.records import Opportunity, Prospect
 from .conftest import SalesforceSetup
 

@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-
 
 @dataclass(frozen=True)
 class RowError:
@@ -73,6 +70,9 @@ class ImportReport:
 def write_error_report(errors: Sequence[RowError], path: Path) -> None:
     """The XLSX error report: one line per problem (Row, Field, Value, Error Log), in row order.
     Values are written as text, never as formulas."""
+    from openpyxl import Workbook  # imported when written: it is slow to import
+    from openpyxl.cell import WriteOnlyCell
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Errors")
     sheet.freeze_panes = "A2"

@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 from zipfile import BadZipFile
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-
 from connector.leads.imports.text import cell_text
 
 
@@ -25,6 +22,9 @@ def open_table(path: Path) -> Iterator[tuple[list[str | None], Iterator[tuple[in
     """The header cells and a stream of (row number, cells) of an .xlsx (first sheet) or .csv file."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
+        from openpyxl import load_workbook  # imported when read: it is slow to import
+        from openpyxl.utils.exceptions import InvalidFileException
+
         try:
             workbook = load_workbook(path, read_only=True, data_only=True)
         except (OSError, ValueError, KeyError, BadZipFile, InvalidFileException) as exc:
@@ -58,6 +58,8 @@ def count_rows(path: Path) -> int | None:
     """How many rows follow the header (blank ones included), for a progress total: an .xlsx
     sheet's recorded dimension (None when the file records none), a .csv read once more."""
     if path.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook  # imported when read: it is slow to import
+
         workbook = load_workbook(path, read_only=True, data_only=True)
         try:
             rows = workbook.worksheets[0].max_row

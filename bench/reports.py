@@ -130,9 +130,9 @@ def load(url: str, args: argparse.Namespace) -> None:
            rng.randrange(1, users + 1), (T0 + timedelta(minutes=rng.randrange(0, 365 * 24 * 60))).isoformat())
           for n in range(1, args.prospects // 5 + 1)))
     conn.commit()
-    with conn.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    conn.commit()
+    conn.autocommit = True  # VACUUM runs outside a transaction
+    with conn.cursor() as cursor:  # as autovacuum would leave it: statistics and the visibility map
+        cursor.execute("VACUUM ANALYZE")
     raw.close()
     engine.dispose()
 

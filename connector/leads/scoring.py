@@ -207,9 +207,8 @@ def install(db: Database, clock: Clock, vendor_recipients: Sequence[str]) -> Non
             if not (rules.activity or rules.field):
                 return
             query = select(Prospect).where(Prospect.id.in_(ids))
-            if not rules.field:  # only events can score: leave out the leads that raise none
-                query = query.where(Prospect.campaign_id.is_not(None)
-                                    | func.lower(func.trim(Prospect.lead_source)).in_(sorted(FORM_SOURCES)))
+            if not rules.field:  # only events can score: leave out the leads that can raise none
+                query = query.where(Prospect.campaign_id.is_not(None) | Prospect.lead_source.is_not(None))
             now = clock.now()
             for lead in session.scalars(query):
                 apply_arrival(session, lead, rules, now)

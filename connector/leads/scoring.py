@@ -2,9 +2,11 @@
 
 - Activity rules add their points each time their event happens to a lead: a call, email or
   meeting logged (a `lead_activities` row, from LeadService.log_activity or a pull), a lead that
-  arrives from a campaign (a new prospect with a `campaign_id`: "campaign_response"), or an event
-  recorded with `record_event` ("form", and any of the others). A rule with a campaign counts only
-  for that campaign's leads.
+  arrives from a campaign (a new prospect with a `campaign_id`: "campaign_response"), a lead that
+  arrives from a web form (a new prospect whose `lead_source` is one of FORM_SOURCES: "form"), or
+  an event recorded with `record_event` (any of them). A rule with a campaign counts only for that
+  campaign's leads. New leads are scored whoever writes them: a session's flush, or a bulk INSERT
+  (a pull's new records) through `Database.inserted`.
 - Field rules count once while a lead matches them (title contains, industry or source is one of,
   size (company employees) between): when a new or changed lead starts to match, the rule's points
   are added; when it stops, they are taken back.
@@ -36,6 +38,8 @@ from connector.store.scoring import EVENTS, FIELDS, ScoringRule, ScoringSetting
 ACTIVITY_EVENTS = ("call", "email", "meeting")
 FIELD_COLUMNS = {"title": "title", "industry": "industry", "size": "company_employees", "source": "lead_source"}
 CROSSINGS = "scoring_crossings"
+FORM_SOURCES = frozenset({"web", "web form", "website", "form", "web-to-lead"})
+"""`lead_source` values (case and spacing aside) that say the lead filled in a web form."""
 
 
 class ScoringRulesError(ValueError):
@@ -98,10 +102,11 @@ def apply_event(session: Session, prospect: Prospect, kind: str, campaign_id: in
     return total
 
 
-def apply_fields(session: Session, prospect: Prospect, rules: Rules, now: datetime) -> None:
-    """Bring the lead's field-rule points in line with what it matches now."""
+def apply_fields(session: Session, prospect: Prospect, rules: Rules, now: datetime, *, fresh: bool = False) -> None:
+    """Bring the lead's field-rule points in line with what it matches now (`fresh`: a lead just
+    inserted, which has earned nothing yet)."""
     earned: dict[str, int] = {}
-    if prospect.id is not None:
+    if prospect.id is not None and not fresh:
         earned = dict(session.execute(
             select(LeadScoreHistory.rule, func.sum(LeadScoreHistory.score))
             .where(LeadScoreHistory.prospect_id == prospect.id,
@@ -114,6 +119,21 @@ def apply_fields(session: Session, prospect: Prospect, rules: Rules, now: dateti
                 _add(session, prospect, rules, rule.name, rule.points - held, prospect.campaign_id, now)
         elif held:
             _add(session, prospect, rules, rule.name, -held, prospect.campaign_id, now)
+
+
+def from_form(prospect: Prospect) -> bool:
+    """Whether the lead came from a web form (its `lead_source`, see FORM_SOURCES)."""
+    return prospect.lead_source is not None and _fold(prospect.lead_source) in FORM_SOURCES
+
+
+def apply_arrival(session: Session, prospect: Prospect, rules: Rules, now: datetime) -> None:
+    """Score a lead that has just arrived: its field rules, its campaign response, its form fill."""
+    if rules.field:
+        apply_fields(session, prospect, rules, now, fresh=True)
+    if prospect.campaign_id is not None:
+        apply_event(session, prospect, "campaign_response", prospect.campaign_id, rules, now)
+    if from_form(prospect):
+        apply_event(session, prospect, "form", prospect.campaign_id, rules, now)
 
 
 def _fields_changed(prospect: Prospect) -> bool:
@@ -144,7 +164,8 @@ def _recipients(session: Session, prospect: Prospect, vendor: Iterable[str]) -> 
 
 
 def install(db: Database, clock: Clock, vendor_recipients: Sequence[str]) -> None:
-    """Score new activities, new leads and changed lead fields in every session of `db` (install once)."""
+    """Score new activities, new leads (bulk-inserted ones too) and changed lead fields in every
+    session of `db` (install once)."""
 
     def before_flush(session: Session, _context: object, _instances: object) -> None:
         activities = [a for a in session.new if isinstance(a, LeadActivity) and a.kind in ACTIVITY_EVENTS]
@@ -158,10 +179,10 @@ def install(db: Database, clock: Clock, vendor_recipients: Sequence[str]) -> Non
                 return
             now = clock.now()
             for lead in leads:
-                if rules.field:
+                if lead in session.new:
+                    apply_arrival(session, lead, rules, now)
+                elif rules.field:
                     apply_fields(session, lead, rules, now)
-                if lead in session.new and lead.campaign_id is not None:
-                    apply_event(session, lead, "campaign_response", lead.campaign_id, rules, now)
             for activity in activities:
                 prospect = activity.prospect if activity.prospect is not None else session.get(Prospect, activity.prospect_id)
                 if prospect is not None:
@@ -178,8 +199,24 @@ def install(db: Database, clock: Clock, vendor_recipients: Sequence[str]) -> Non
                          event_key=f"{prospect.id}:{now.isoformat()}", now=now, record_module="prospect",
                          record_id=prospect.id)
 
+    def inserted(session: Session, table: str, ids: Sequence[int]) -> None:
+        if table != Prospect.__tablename__ or not ids:
+            return
+        with session.no_autoflush:
+            rules = load_rules(session)
+            if not (rules.activity or rules.field):
+                return
+            query = select(Prospect).where(Prospect.id.in_(ids))
+            if not rules.field:  # only events can score: leave out the leads that can raise none
+                query = query.where(Prospect.campaign_id.is_not(None) | Prospect.lead_source.is_not(None))
+            now = clock.now()
+            for lead in session.scalars(query):
+                apply_arrival(session, lead, rules, now)
+        session.flush()
+
     event.listen(db.sessions, "before_flush", before_flush)
     event.listen(db.sessions, "after_flush", after_flush)
+    db.insert_hooks.append(inserted)
 
 
 def parse_rules(document: Any, source: str) -> tuple[int | None, list[dict[str, Any]]]:

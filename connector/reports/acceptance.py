@@ -5,14 +5,16 @@ days of its assignment): met = converted in time; missed = converted late, or no
 past the deadline now; compliance = met / (met + missed). Leads still inside their window, and
 leads of a segment without an SLA, count in neither.
 
-The segment is computed once per lead (a subquery) and joined to the SLAs as a small table, so
-each lead costs one segment expression however many segments are configured."""
+One pass over the assigned leads (an index-only scan of `ix_prospects_report_assigned` on
+PostgreSQL): the segment is computed in a subquery, and each segment's SLA (hours, and the cutoff
+before which an unconverted lead has missed it) is a CASE on it, with no join."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, case, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from connector.reports.base import Env, Filters, Report, hours_between, in_period, partner_scope, ratio, segment_expr
@@ -20,14 +22,11 @@ from connector.store.base import UTCDateTime
 from connector.store.records import Prospect
 
 
-def _sla_table(env: Env):  # type: ignore[no-untyped-def]
-    rows = [select(literal(name).label("segment"), literal(days * 24.0).label("hours"),
-                   literal(env.now - timedelta(days=days), UTCDateTime()).label("cutoff"))
-            for name, days in env.sla_days.items()]
-    if not rows:
-        rows = [select(literal("").label("segment"), literal(0.0).label("hours"),
-                       literal(env.now, UTCDateTime()).label("cutoff")).where(literal(False))]
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("sla")
+def _by_segment(segment: ColumnElement[str], values: dict[str, Any], type_: Any = None) -> ColumnElement[Any]:
+    """`values[segment]` in SQL (null for a segment without one): a CASE on the lead's segment."""
+    if not values:
+        return null()
+    return case(*((segment == name, literal(value, type_)) for name, value in values.items()), else_=null())
 
 
 def lead_acceptance(session: Session, filters: Filters, env: Env) -> Report:
@@ -36,17 +35,19 @@ def lead_acceptance(session: Session, filters: Filters, env: Env) -> Report:
              .where(Prospect.assigned_at.is_not(None), Prospect.archived_at.is_(None),
                     scope.clause(Prospect.partner_account_id), in_period(Prospect.assigned_at, filters))
              .subquery("leads"))
-    sla = _sla_table(env)
+    sla_hours = _by_segment(leads.c.segment, {name: days * 24.0 for name, days in env.sla_days.items()})
+    cutoff = _by_segment(leads.c.segment, {name: env.now - timedelta(days=days) for name, days in env.sla_days.items()},
+                         UTCDateTime())
     converted = leads.c.converted_at.is_not(None)
     to_convert = hours_between(session, leads.c.assigned_at, leads.c.converted_at)
-    met = and_(converted, to_convert <= sla.c.hours)
-    missed = or_(and_(converted, to_convert > sla.c.hours),
-                 and_(leads.c.converted_at.is_(None), leads.c.assigned_at < sla.c.cutoff))
+    met = and_(converted, to_convert <= sla_hours)
+    missed = or_(and_(converted, to_convert > sla_hours),
+                 and_(leads.c.converted_at.is_(None), leads.c.assigned_at < cutoff))
     query = (select(leads.c.segment, func.count(), func.count(leads.c.accepted_at),
                     func.avg(case((leads.c.accepted_at.is_not(None),
                                    hours_between(session, leads.c.assigned_at, leads.c.accepted_at)), else_=null())),
                     func.sum(case((met, 1), else_=0)), func.sum(case((missed, 1), else_=0)))
-             .select_from(leads).outerjoin(sla, sla.c.segment == leads.c.segment)
+             .select_from(leads)
              .group_by(leads.c.segment).order_by(leads.c.segment))
     rows = []
     for seg, assigned, accepted, hours, met_count, missed_count in session.execute(query):

@@ -150,7 +150,7 @@ def hours_between(session: Session, start: Any, end: Any) -> ColumnElement[float
     """(end - start) in hours, in SQL."""
     if session.get_bind().dialect.name == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 24.0
-    return func.extract("epoch", end - start) / 3600.0
+    return func.date_part("epoch", end - start) / 3600.0  # double precision (EXTRACT gives numeric)
 
 
 def segment_expr() -> ColumnElement[str]:

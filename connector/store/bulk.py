@@ -6,7 +6,8 @@ mostly holds plain values the driver takes as they are, and its defaults (`creat
 the same for the whole batch: here each column is converted once per batch with the column type's
 own bind processor (so what is stored is exactly what a Core insert stores), only where the column
 has one, and timestamps once per distinct value (a bulk load's
-stamps are mostly one). No ORM event sees these rows: the caller routes them (outbox).
+stamps are mostly one). No ORM event sees these rows: the caller routes them (outbox) and tells
+the datastore's insert hooks (`Database.inserted`: lead scoring).
 """
 
 from __future__ import annotations

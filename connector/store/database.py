@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,9 @@ def normalise_url(url: str) -> str:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
 
+
+InsertHook = Callable[[Session, str, Sequence[int]], None]
+"""(session, table name, new row ids): see `Database.inserted`."""
 
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 """The write-ahead log size (pages of 4 KiB) at which a committing transaction folds it into the
@@ -57,11 +60,19 @@ class Database:
         self.backend = backend
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         """The session factory (event hooks such as the outbox router attach here)."""
+        self.insert_hooks: list[InsertHook] = []
+        """Called by `inserted` for rows a bulk INSERT wrote, which no session hook sees."""
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self.sessions.begin() as session:
             yield session
+
+    def inserted(self, session: Session, table: str, ids: Sequence[int]) -> None:
+        """Tell the insert hooks that a bulk INSERT wrote rows `ids` of `table` in `session`'s
+        transaction (they run in it)."""
+        for hook in self.insert_hooks:
+            hook(session, table, ids)
 
     def new_session(self) -> Session:
         """A session whose transactions the caller manages."""

@@ -71,11 +71,30 @@ class Company(Timestamped, Archivable, Base):
     country: Mapped[str | None] = mapped_column(String(80))
 
 
+REPORT_INDEXES = (
+    ("ix_prospects_report_created", "created_at",
+     ("partner_account_id", "assigned_at", "accepted_at", "converted_at"), "archived_at IS NULL"),
+    ("ix_prospects_report_assigned", "assigned_at",
+     ("partner_account_id", "segment", "company_employees", "accepted_at", "converted_at"),
+     "archived_at IS NULL AND assigned_at IS NOT NULL"),
+    ("ix_prospects_report_accepted", "accepted_at", ("partner_account_id", "assigned_user_id"),
+     "archived_at IS NULL AND accepted_at IS NOT NULL"),
+)
+"""(name, key column, included columns (PostgreSQL), partial-index condition) of the prospects'
+report indexes (migration 0020)."""
+
+
 class Prospect(Timestamped, Archivable, Base):
     """A lead in the portal: what distribution assigns and partners nurture."""
 
     __tablename__ = "prospects"
-    __table_args__ = (Index("ix_prospects_email_lower", "email"),)
+    __table_args__ = (
+        Index("ix_prospects_email_lower", "email"),
+        # The reports' covering indexes (connector/reports/): each report's prospect scan reads one
+        # of these (an index-only scan on PostgreSQL) instead of the whole table.
+        *(Index(name, column, postgresql_include=list(include), postgresql_where=text(where), sqlite_where=text(where))
+          for name, column, include, where in REPORT_INDEXES),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320))

@@ -399,6 +399,7 @@ class Puller:
         ])
         if self.lane.outbox is not None:
             self.lane.outbox.queue_inserted(session, self.obj.module, ids, self.lane.connection)
+        self.lane.db.inserted(session, self.model.__tablename__, ids)  # e.g. lead scoring
         self._inserted += len(ids)
         if self.lane.db.backend == "postgresql" and self._inserted >= self._analyze_at:
             # A bulk load outgrows the planner's statistics (a fresh table looks empty, and page

@@ -20,6 +20,7 @@ from connector.leads import lifecycle
 from connector.leads.service import LeadService
 from connector.store import Database
 from connector.store.bindings import Binding
+from connector.store.records import Prospect
 from crm_emulators.runner import BackgroundServer, free_port
 from leads.conftest import Make
 from leads.support_delivery import SmtpServer, smtp_server
@@ -112,7 +113,9 @@ def test_generate_the_list_then_assign_named_partner_with_a_reason_and_csrf(site
                                                                             db: Database) -> None:
     alpha, _beta = make.partner("Alpha"), make.partner("Beta", countries=["JP"])
     lead = make.lead(country="US")
+    make.update(Prospect, lead, lead_score=37)
     browser, page = open_page(site, db, lead)
+    assert '<dt>Lead Score</dt><dd id="lead-score">37</dd>' in page, "the Assign page shows the score"
     listed = browser.get(site.base_url + f"/pages/assign/{lead}?partners=1", timeout=30).text
     rows = re.findall(r'<tr class="(ok|no)">\s*<td>(\d+)</td><td>(\w+)</td>', listed)
     assert rows == [("ok", "1", "Alpha"), ("no", "2", "Beta")]

@@ -156,3 +156,14 @@ def test_rules_list_round_trips_and_a_bad_file_names_each_problem(db: Database, 
     broken.write_text("rules:\n  - name: [unclosed\n")
     result = CliRunner().invoke(main, ["scoring", "rules", "set", str(broken)], env={"UPM_DATABASE_URL": db.url})
     assert result.exit_code == 2 and f"{broken}:" in result.output and "not valid YAML" in result.output
+
+
+def test_a_lead_from_a_web_form_raises_the_form_event_once(db: Database, rules: Path, make: Make) -> None:
+    lead = make.lead(lead_source=" Web  Form ")
+    assert changes(db, lead) == [("Form fill", None, 7)]
+    other = make.lead(email="trade@x.example", lead_source="Trade Show")
+    assert changes(db, other) == [], "another source is no form fill"
+    make.update(Prospect, other, lead_source="Web")
+    assert changes(db, other) == [], "a form fill is an arrival: a later change of source is not one"
+    make.update(Prospect, lead, first_name="Again")
+    assert score(db, lead) == 7

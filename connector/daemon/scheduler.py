@@ -1,4 +1,5 @@
-"""The scheduler: APScheduler 3 triggers the lanes; each run first takes the lane's lease."""
+"""The scheduler: APScheduler 3 triggers the lanes; a replica runs only its share of them
+(`daemon.replicas`), and each run first takes the lane's lease."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connector.config.settings import ScheduleSettings
 from connector.jobs.context import JobContext
 from connector.daemon.lease import LeaseStore
+from connector.daemon.replicas import Replicas
 from connector.jobs import JobSpec, sync_lane
 from connector.logs import log_context
 from connector.mapping.loader import ProfileError
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT = "daemon:heartbeat"
 WATCH = "daemon:connections"
+REPLICAS = "daemon:replicas"
 
 
 def trigger_for(schedule: ScheduleSettings) -> BaseTrigger:
@@ -43,6 +46,9 @@ class LaneScheduler:
         self.leases = leases
         self.clock = runtime.clock
         self.shutdown_requested = threading.Event()
+        self.replicas = Replicas(leases, runtime.settings.daemon.lease_seconds)
+        self._mine: frozenset[str] | None = None
+        """This replica's share of the lanes; None: all of them (not watching the replicas)."""
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={
@@ -71,7 +77,37 @@ class LaneScheduler:
         self._scheduler.start()
 
     def lanes(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs() if job.id not in (HEARTBEAT, WATCH)]
+        return [job.id for job in self._scheduler.get_jobs() if job.id not in (HEARTBEAT, WATCH, REPLICAS)]
+
+    def mine(self) -> list[str]:
+        """The lanes this replica runs (all of them unless it watches the replicas)."""
+        return sorted(self.lanes() if self._mine is None else self._mine)
+
+    def watch_replicas(self) -> None:
+        """Share the lanes with the other live replicas: beat now (so the first runs are already
+        shared), then every sixth of `daemon.lease_seconds` on an executor of its own (never queued
+        behind lanes), recomputing this replica's share each time."""
+        self._mine = frozenset()
+        self.replicas.beat()
+        self._rebalance(self.lanes())
+        self._scheduler.add_executor(ThreadPoolExecutor(max_workers=1), REPLICAS)
+
+        def beat() -> None:
+            self.replicas.beat()
+            self._rebalance(self.lanes())
+
+        self._scheduler.add_job(beat, IntervalTrigger(seconds=self.replicas.interval, timezone="UTC"), id=REPLICAS,
+                                name=REPLICAS, executor=REPLICAS)
+
+    def _rebalance(self, lanes: list[str]) -> None:
+        """Recompute this replica's share of `lanes` (when it watches the replicas)."""
+        if self._mine is None:
+            return
+        share = frozenset(self.replicas.share(lanes))
+        if share != self._mine:
+            log.info("lanes shared with the replicas", extra={"replicas": list(self.replicas.members),
+                                                              "mine": len(share), "lanes": len(set(lanes))})
+        self._mine = share
 
     def watch_connections(self, seconds: float) -> None:
         """Every `seconds`, start a lane for each stored partner connection added (or enabled) and
@@ -96,9 +132,10 @@ class LaneScheduler:
             if lane not in wanted or spec.schedule != connections[spec.connection or ""].schedule:
                 self.remove(lane)
                 log.info("lane %s stopped: its partner connection was removed or changed", lane)
-        for lane, name in wanted.items():
-            if lane in self.lanes():
-                continue
+        lanes = self.lanes()
+        added = {lane: name for lane, name in wanted.items() if lane not in lanes}
+        self._rebalance(lanes + list(added))  # before the first runs, which are right away
+        for lane, name in added.items():
             try:
                 self.runtime.profile(name)
             except ProfileError as exc:
@@ -111,6 +148,8 @@ class LaneScheduler:
         """One run of a lane. Returns False when the lease is held elsewhere (nothing ran)."""
         if self.shutdown_requested.is_set():
             return False
+        if self._mine is not None and spec.lane not in self._mine:
+            return False  # another replica's share
         with log_context(spec.lane, spec.connection):
             if not self.leases.acquire(spec.lane):
                 log.debug("lane %s is held by another daemon; skipping this run", spec.lane)
@@ -160,3 +199,5 @@ class LaneScheduler:
         self.shutdown_requested.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        if self._mine is not None:
+            self.replicas.leave()

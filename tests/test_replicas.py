@@ -17,12 +17,45 @@ from pathlib import Path
 import pytest
 import requests
 
+from connector.clock import ManualClock
+from connector.daemon.lease import LeaseStore
+from connector.daemon.replicas import Replicas
+from connector.store import Database
 from crm_emulators.runner import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 LEASE = 3.0
 EVERY = 1.0
 LANES = [f"job:probe{i:02d}" for i in range(12)]
+
+
+def test_live_replicas_split_the_lanes_and_a_silent_one_drops_out(db: Database) -> None:
+    clock = ManualClock()
+    lanes = [f"sync:partner-{i:03d}" for i in range(500)]
+    replicas = [Replicas(LeaseStore(db, name, 30, clock), 30) for name in ("a", "b", "c")]
+    for replica in replicas:
+        replica.beat()
+    for replica in replicas:
+        replica.beat()
+        assert replica.members == ("a", "b", "c")
+    shares = [set(replica.share(lanes)) for replica in replicas]
+    assert sorted(len(share) for share in shares) == [166, 167, 167]
+    assert set().union(*shares) == set(lanes) and sum(map(len, shares)) == len(lanes), "each lane on exactly one"
+
+    clock.advance(seconds=14)  # "a" stops beating; its membership lasts half the lease (15 s)
+    for replica in replicas[1:]:
+        replica.beat()
+    assert replicas[1].members == ("a", "b", "c")
+    clock.advance(seconds=2)
+    for replica in replicas[1:]:
+        replica.beat()
+    survivors = [set(replica.share(lanes)) for replica in replicas[1:]]
+    assert replicas[1].members == ("b", "c") and [len(share) for share in survivors] == [250, 250]
+    assert survivors[0] | survivors[1] == set(lanes)
+
+    replicas[2].leave()  # a clean shutdown frees its membership at once
+    replicas[1].beat()
+    assert replicas[1].members == ("b",) and replicas[1].share(lanes) == sorted(lanes)
 
 
 class Replica:

@@ -80,10 +80,6 @@ class LaneScheduler:
     def lanes(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs() if job.id not in (HEARTBEAT, WATCH, REPLICAS)]
 
-    def mine(self) -> list[str]:
-        """The lanes this replica runs (all of them unless it watches the replicas)."""
-        return sorted(self.lanes() if self._mine is None else self._mine)
-
     def watch_replicas(self) -> None:
         """Share the lanes with the other live replicas: beat now (so the first runs are already
         shared), then every sixth of `daemon.lease_seconds` on an executor of its own (never queued

@@ -24,7 +24,7 @@ from connector.store import Database
 from crm_emulators.runner import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-LEASE = 3.0
+LEASE = 6.0
 EVERY = 1.0
 LANES = [f"job:probe{i:02d}" for i in range(12)]
 

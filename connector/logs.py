@@ -128,7 +128,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("apscheduler.executors.default").setLevel(max(logging.WARNING, root.level))
+    for executor in ("default", "daemon:replicas"):  # every lane run, every replica beat: the connector logs its own
+        logging.getLogger(f"apscheduler.executors.{executor}").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").filters[:] = [AccessLogFilter()]
     route_access_log()
     # alembic's "Context impl", "Running upgrade" lines: shown at DEBUG only; its warnings and errors always.

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import Insert, update
+from sqlalchemy import Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.clock import Clock
@@ -65,6 +65,13 @@ class LeaseStore:
         stmt = update(Lease).where(Lease.lane == lane, Lease.owner == self.owner).values(expires_at=self.clock.now())
         with self.db.session() as session:
             session.execute(stmt)
+
+    def holders(self, prefix: str) -> set[str]:
+        """The owners of the unexpired leases on lanes named `prefix...` (see `daemon.replicas`)."""
+        now = self.clock.now()
+        query = select(Lease.owner).where(Lease.lane.startswith(prefix, autoescape=True), Lease.expires_at > now)
+        with self.db.session() as session:
+            return set(session.scalars(query))
 
     @contextmanager
     def held(self, lane: str, lost: threading.Event) -> Iterator[None]:

@@ -143,6 +143,7 @@ def _serve(settings: Settings, clock: Clock, emulators: list[str]) -> int:
     for spec in scheduled_jobs(settings):
         scheduler.add(spec)
     scheduler.watch_connections(settings.daemon.connections_poll_seconds)
+    scheduler.watch_replicas()
     scheduler.start()
     notifier = SystemdNotifier()
     if notifier.watchdog_seconds:

@@ -4,9 +4,10 @@ the connection is reachable, the CRM's describe. Every problem at once, each wit
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -43,13 +44,22 @@ class LoadedProfile:
         return locate(self.lines, path, str(self.path))
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str, label: str) -> tuple[Any, dict[KeyPath, int], tuple[Problem, ...]]:
+    """A profile's YAML, parsed once per text: hundreds of partner connections share one shipped
+    profile, and the pure-Python parse is most of a load (the callers get fresh models each time)."""
+    data, lines, problems = parse_located_yaml(text, label)
+    return data, lines, tuple(problems)
+
+
 def load_profile(path: Path) -> LoadedProfile:
     """Parse and schema-check a profile; raise ProfileError with every problem found."""
     label = str(path)
     try:
-        data, lines, problems = parse_located_yaml(read_yaml_text(path, "mapping profile"), label)
+        data, lines, parse_problems = _parsed(read_yaml_text(path, "mapping profile"), label)
     except LocatedYamlError as exc:
         raise ProfileError([exc.problem]) from None
+    problems = list(parse_problems)
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:

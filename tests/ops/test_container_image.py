@@ -160,7 +160,9 @@ def test_the_image_serves_readyz_and_metrics_unprivileged_with_a_mounted_config(
     log = tmp_path / "container.log"
     with container() as name, log.open("wb") as out:
         command = run_args(name, *image["Entrypoint"], *image["Cmd"],
-                           volumes={config: "/etc/upm-connector/config.yaml:ro", state: "/var/lib/upm-connector"},
+                           # (The volume before the file: buildah 1.28's chroot isolation binds a
+                           # directory named after a file mount elsewhere than its source.)
+                           volumes={state: "/var/lib/upm-connector", config: "/etc/upm-connector/config.yaml:ro"},
                            env={"UPM_DATABASE_URL": url, "UPM_HTTP_BIND": f"127.0.0.1:{port}"})
         daemon = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:

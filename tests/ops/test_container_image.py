@@ -174,7 +174,7 @@ def test_the_image_serves_readyz_and_metrics_unprivileged_with_a_mounted_config(
             assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
             got = samples(metrics.text)
             states = {labels[1][1] for (metric, labels), value in got.items()
-                      if metric == "upm_connector_lane_state" and dict(labels)["lane"] == "store:checkpoint"
+                      if metric == "upm_connector_lane_state" and dict(labels)["lane"] == "notifications:delivery"
                       and value == 1.0}
             assert len(states) == 1 and states <= {"OK", "SYNCING"}
             assert got[("upm_connector_http_requests_total",

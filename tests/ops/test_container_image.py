@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from packaging.utils import canonicalize_name
 from prometheus_client.parser import text_string_to_metric_families
 
 from crm_emulators.runner import free_port
@@ -47,6 +48,16 @@ print(json.dumps({
                  for name, c in settings.connections.items()},
 }))
 """
+
+
+def pins() -> dict[str, str]:
+    """constraints.txt: normalized name -> version."""
+    found = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, version = line.partition("==")
+            found[canonicalize_name(name)] = version.strip()
+    return found
 
 
 def buildah(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -215,6 +226,14 @@ def test_the_installed_wheel_loads_its_defaults_and_profiles_outside_any_checkou
             "vendor-salesforce": [f"{SITE}/connector/mappings/salesforce/complete.yaml", "complete"],
             "partner-hubspot": [f"{SITE}/connector/mappings/hubspot/partner.yaml", "advanced"],
         }
+        # The image's venv holds exactly the locked versions (pip and setuptools come with the venv).
+        listed = run(name, "python3", "-c", "import importlib.metadata as m, json; "
+                     "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
+        installed = {canonicalize_name(n): v for n, v in json.loads(listed.stdout).items()}
+        locked = pins()
+        assert "psycopg" in installed and "trustme" not in installed, "the postgres extra only"
+        assert {n: v for n, v in installed.items() if n not in ("upm-connector", "pip", "setuptools")} == {
+            n: locked.get(n) for n in installed if n not in ("upm-connector", "pip", "setuptools")}
         checked = run(name, *image["Entrypoint"], "config", "check", env={"UPM_CONNECTOR_CONFIG": ""}, workdir="/tmp")
         assert checked.returncode == 0 and "(embedded defaults): OK" in checked.stdout, shlex.join(
             [checked.stdout, checked.stderr])

@@ -209,6 +209,7 @@ def test_the_image_serves_readyz_and_metrics_unprivileged_with_a_mounted_config(
     assert "daemon started" in log.read_text()
 
 
+@pytest.mark.timeout(1800)
 def test_the_installed_wheel_loads_its_defaults_and_profiles_outside_any_checkout(image: dict) -> None:
     with container() as name:
         assert run(name, "id", "-u").stdout.strip() == str(UID)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -162,7 +161,7 @@ def test_the_image_serves_readyz_and_metrics_unprivileged_with_a_mounted_config(
     assert image["User"] == f"{UID}:{UID}"
     state = tmp_path / "state"
     state.mkdir()
-    os.chown(state, UID, UID)
+    subprocess.run([*SUDO, "chown", f"{UID}:{UID}", str(state)], check=True, timeout=30)
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG)
     sqlite = database_url.startswith("sqlite")
@@ -184,7 +183,7 @@ def test_the_image_serves_readyz_and_metrics_unprivileged_with_a_mounted_config(
             metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
             assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
             got = samples(metrics.text)
-            states = {labels[1][1] for (metric, labels), value in got.items()
+            states = {dict(labels)["state"] for (metric, labels), value in got.items()
                       if metric == "upm_connector_lane_state" and dict(labels)["lane"] == "notifications:delivery"
                       and value == 1.0}
             assert len(states) == 1 and states <= {"OK", "SYNCING"}
@@ -198,11 +197,11 @@ def test_the_image_serves_readyz_and_metrics_unprivileged_with_a_mounted_config(
             assert run(name, *probe).returncode == 0
             # SIGTERM (the image's STOPSIGNAL) stops the daemon cleanly.
             assert image.get("StopSignal", "SIGTERM") == "SIGTERM"
-            os.kill(pid, signal.SIGTERM)
+            subprocess.run([*SUDO, "kill", "-TERM", str(pid)], check=True, timeout=30)
             assert daemon.wait(timeout=90) == 0, log.read_text()[-3000:]
         finally:
             if daemon.poll() is None:
-                os.killpg(daemon.pid, signal.SIGKILL)
+                subprocess.run([*SUDO, "kill", "-KILL", "--", f"-{daemon.pid}"], check=False, timeout=30)
                 daemon.wait(timeout=30)
     if sqlite:
         assert (state / "upm.db").stat().st_uid == UID, "the datastore lives on the volume, owned by uid 10001"

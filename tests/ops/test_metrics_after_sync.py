@@ -55,7 +55,13 @@ def test_metrics_after_a_sync_against_the_emulators(database_url: str, tmp_path:
         answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0, log.read_text()
+        try:
+            stopped = proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+            raise AssertionError(f"SIGTERM did not stop the daemon in 90 s:\n{log.read_text()[-3000:]}") from None
+    assert stopped == 0, log.read_text()[-3000:]
     assert answer.status_code == 200
     got = samples(answer.text)
     for connection, lane in LANES.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import subprocess
@@ -59,3 +60,15 @@ def test_the_emulators_extra_resolves_to_the_pins_without_psycopg(tmp_path: Path
     assert "pytest" not in chosen, "test tools stay in the test extra"
     assert {name: v for name, v in chosen.items() if name != "upm-connector"} == {
         name: locked[name] for name in chosen if name != "upm-connector"}
+
+
+def test_the_environment_the_suite_runs_in_holds_the_locked_versions() -> None:
+    """scripts/test installed this environment: every locked package in it is at its pin."""
+    locked = pins()
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    test_extra = {canonicalize_name(Requirement(r).name) for r in tomllib.loads(
+        (REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]}
+    assert test_extra - {"upm-connector"} <= installed.keys(), "the test extra is installed"
+    drifted = {name: (version, locked[name]) for name, version in installed.items()
+               if name in locked and version != locked[name]}
+    assert drifted == {}, f"installed (version, pin) off the lock: {drifted}"

@@ -59,18 +59,22 @@ class Mapper:
         self.derived_fields = frozenset(self._derived)
         """UPM fields derived from pulled values (derived.py): the CRM's, like `direction: to_upm` fields."""
 
-    def _inbound_step(self, field: FieldMap) -> tuple[FieldMap, list[str], type | None]:
-        """A field's way in, worked out once: (field, UPM names, plain type). A plain type is set for
-        a one-column field with no value map, default, relation or requirement whose column is
-        nullable and stores str, int or bool: a value of exactly that type (or None) goes in as it
-        is; anything else takes the full path (`_inbound_value`)."""
+    def _inbound_step(self, field: FieldMap) -> tuple[FieldMap, list[str], type | None, bool]:
+        """A field's way in, worked out once: (field, UPM names, plain type, None plain).
+
+        A plain type is set for a one-column field with no value map, default or relation whose
+        column stores str, int or bool: a value of exactly that type goes in as it is (a required
+        text field's only when it is not blank). None plain: None goes in as it is (a one-column,
+        nullable, optional field with no default). Anything else takes the full path
+        (`_inbound_value`)."""
         names = field.upm_fields
-        if len(names) != 1 or field.values is not None or field.default is not None or field.relation or field.required:
-            return field, names, None
+        if len(names) != 1:
+            return field, names, None, False
         column = self.columns[names[0]]
         target = python_type(column)
-        plain = column.nullable and target in (str, int, bool)
-        return field, names, target if plain else None
+        plain = field.values is None and field.default is None and not field.relation and target in (str, int, bool)
+        none_plain = column.nullable and not field.required and field.default is None
+        return field, names, target if plain else None, none_plain
 
     def _flows(self, field: FieldMap, direction: str) -> bool:
         effective = field.flow(self.map.direction)
@@ -116,10 +120,14 @@ class Mapper:
         status "Draft"), with the values UPM derives from them (derived.py: an approved account is
         active). Raises MappingError naming the first bad field."""
         out: dict[str, Any] = {}
-        for field, names, plain in self._inbound_steps:
+        for field, names, plain, none_plain in self._inbound_steps:
             raw = field.constant if field.constant is not None else crm.get(field.crm or "")
             value = apply_in(field.transform, raw, field.date_format) if field.transform else raw
-            if plain is not None and (value is None or type(value) is plain):
+            if value is None:
+                if none_plain:
+                    out[names[0]] = None
+                    continue
+            elif type(value) is plain and not (field.required and plain is str and not value.strip()):
                 out[names[0]] = value
                 continue
             values = value if len(names) == 2 else [value]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -44,9 +45,10 @@ class Binder:
             self._remember(b)
 
     def _matching(self, module: str, column: InstrumentedAttribute[Any], values: list[Any]) -> Iterator[Binding]:
-        """This connection's bindings of `module` whose `column` is one of `values`. PostgreSQL: one
-        query with one array parameter (`= ANY`), a short statement psycopg parses once and caches,
-        where a 500-value IN list is re-parsed on every page; elsewhere IN lists of 500."""
+        """This connection's bindings of `module` whose `column` is one of `values`, in one query
+        with one parameter: PostgreSQL `= ANY(array)`, SQLite `IN (SELECT value FROM json_each(?))`.
+        A short statement the driver parses once and caches, where a 500-value IN list is re-parsed
+        (and, through SQLAlchemy, re-rendered) on every page."""
         if not values:
             return
         query = select(Binding).where(Binding.connection == self.connection, Binding.module == module)
@@ -54,8 +56,8 @@ class Binder:
             yield from self.session.scalars(query.where(column == any_(bindparam("values", values,
                                                                                 type_=ARRAY(column.type)))))
             return
-        for start in range(0, len(values), 500):
-            yield from self.session.scalars(query.where(column.in_(values[start:start + 500])))
+        listed = func.json_each(bindparam("values", json.dumps(values), type_=String)).table_valued("value")
+        yield from self.session.scalars(query.where(column.in_(select(listed.c.value))))
 
     def by_crm(self, module: str, crm_id: str) -> Binding | None:
         if (module, crm_id) not in self._by_crm:

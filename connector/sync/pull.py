@@ -15,7 +15,7 @@ from connector.adapters.base import CrmRecord, DeletedRecords, NeedsFullResync
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
-from connector.store.bulk import insert_rows
+from connector.store.bulk import insert_columns, insert_rows
 from connector.store.conflicts import Conflict
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
@@ -341,13 +341,12 @@ class Puller:
         if not fresh:
             return
         ids = self._bulk_insert_records(session, [f.values for f in fresh])
-        connection, crm_object, module = self.lane.connection, self.obj.crm_object, self.obj.module
-        insert_rows(session.connection(), Binding.__table__, [
-            {"connection": connection, "crm_object": crm_object, "crm_id": f.crm.id, "module": module,
-             "record_id": record_id, "synced_values": plain_values(f.values), "synced_at": now,
-             "crm_modified_at": f.crm.modified_at}
-            for record_id, f in zip(ids, fresh)
-        ])
+        insert_columns(session.connection(), Binding.__table__, len(fresh), {
+            "crm_id": [f.crm.id for f in fresh], "record_id": ids,
+            "synced_values": [plain_values(f.values) for f in fresh],
+            "crm_modified_at": [f.crm.modified_at for f in fresh],
+        }, constants={"connection": self.lane.connection, "crm_object": self.obj.crm_object,
+                      "module": self.obj.module, "synced_at": now})
         if self.lane.outbox is not None:
             self.lane.outbox.queue_inserted(session, self.obj.module, ids, self.lane.connection)
         self._inserted += len(ids)

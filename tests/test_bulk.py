@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, text
 
 from connector.store import Database
 from connector.store.bindings import Binding
-from connector.store.bulk import insert_rows
+from connector.store.bulk import insert_columns, insert_rows
 from connector.store.records import Opportunity
 
 PARIS = timezone(timedelta(hours=1))
@@ -69,3 +69,25 @@ def test_naive_timestamps_and_unknown_columns_are_refused(db: Database) -> None:
             insert_rows(conn, Opportunity.__table__, [{"name": "x", "archived_at": datetime(2026, 1, 1)}])
         with pytest.raises(KeyError, match="no_such_column"):
             insert_rows(conn, Opportunity.__table__, [{"name": "x", "no_such_column": 1}])
+
+
+def test_columns_and_constants_are_stored_as_a_core_insert_stores_them(db: Database) -> None:
+    """Column-wise input with per-batch constants (the pull's bindings), JSON text and JSON null
+    included, is stored byte for byte as a Core insert of the same rows."""
+    at = datetime(2026, 5, 1, 9, 30, 0, 250, tzinfo=PARIS)
+    values = [{"email": "p1@example.com", "score": 1.5, "tags": ["a", "é"], "none": None}, None, {"k": "\\\t\n"}]
+    constants = {"connection": "c", "crm_object": "Contact", "module": "contact", "synced_at": at}
+    with db.engine.begin() as conn:
+        for i, synced in enumerate(values, start=1):
+            conn.execute(insert(Binding.__table__), {**constants, "id": i, "crm_id": f"003{i}", "record_id": i,
+                                                     "synced_values": synced, "crm_modified_at": at if i % 2 else None})
+        insert_columns(conn, Binding.__table__, 3, {
+            "id": [101, 102, 103], "crm_id": ["013a", "013b", "013c"], "record_id": [101, 102, 103],
+            "synced_values": values, "crm_modified_at": [at, None, at]}, constants=constants)
+    with db.engine.connect() as conn:  # as stored (no type processing on the way out)
+        rows = conn.execute(text("SELECT connection, crm_object, module, synced_hash, synced_values, synced_at, "
+                                 "crm_modified_at FROM bindings ORDER BY id")).all()
+    assert [tuple(r) for r in rows[3:]] == [tuple(r) for r in rows[:3]]
+    with pytest.raises(ValueError, match="bindings.crm_id: 1 values for 2 rows"):
+        with db.engine.begin() as conn:
+            insert_columns(conn, Binding.__table__, 2, {"crm_id": ["x"], "record_id": [1, 2]}, constants=constants)

@@ -11,11 +11,12 @@ stamps are mostly one). No ORM event sees these rows: the caller routes them (ou
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import JSON, Column, Connection, Table
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -72,7 +73,7 @@ def _batch_default(column: Column[Any]) -> Callable[[], Any] | None:
 def _column_values(connection: Connection, column: Column[Any], count: int, columns: Mapping[str, Sequence[Any]],
                   constants: Mapping[str, Any]) -> Sequence[Any]:
     """One column's driver values for the rows, through the type's bind processor where it has one."""
-    process = column.type._cached_bind_processor(connection.dialect)  # noqa: SLF001 (the type's own conversion)
+    process = _processor(connection, column)
     key = column.key
     if key not in columns:
         if key in constants:
@@ -91,6 +92,23 @@ def _column_values(connection: Connection, column: Column[Any], count: int, colu
         return [process(v) for v in raw]
     converted = {v: process(v) for v in set(raw)}  # equal instants are stored alike
     return [converted[v] for v in raw]
+
+
+def _processor(connection: Connection, column: Column[Any]) -> Callable[[Any], Any] | None:
+    """The column type's own bind processor. PostgreSQL JSON: its text, as the driver would send it
+    (SQLAlchemy hands psycopg a `Json` wrapper, whose per-row adaptation in a COPY costs twice the
+    serialising)."""
+    process = column.type._cached_bind_processor(connection.dialect)  # noqa: SLF001 (the type's own conversion)
+    if process is None or connection.dialect.name != "postgresql" or not isinstance(column.type, JSON):
+        return process
+    dumps = getattr(connection.dialect, "_json_serializer", None) or json.dumps
+    wrapped = process
+
+    def as_text(value: Any) -> Any:
+        driver_value = wrapped(value)
+        return None if driver_value is None else dumps(driver_value.obj)
+
+    return as_text
 
 
 def _is_timestamp(column: Column[Any]) -> bool:

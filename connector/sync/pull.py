@@ -176,8 +176,8 @@ class Puller:
             binder = Binder(session, self.lane.connection)
             records = self._prefetch(session, binder, page)
             work = BatchWork()
+            counts.read += len(page)
             for crm in page:
-                counts.read += 1
                 outcome = self._pull_one(session, binder, records, crm, counts)
                 if isinstance(outcome, Fresh):
                     work.fresh.append(outcome)
@@ -203,7 +203,7 @@ class Puller:
     def _pull_one(self, session: Session, binder: Binder, records: dict[int, Any], crm: CrmRecord,
                   counts: Counts) -> Fresh | Written | None:
         """One CRM record through the steps; None when there is nothing to write or bind."""
-        if not self.owns(crm.fields.get(self.obj.key.crm)):
+        if self.siblings and not self.owns(crm.fields.get(self.obj.key.crm)):
             return None
         values = self._map(session, binder, crm, counts)
         if values is None:
@@ -367,9 +367,12 @@ class Puller:
         table = self.model.__table__
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            ids = list(connection.scalars(
-                text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-                {"table": table.name, "n": len(rows)}))
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor:  # 2,000 plain ints: no result processing needed
+                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                               (table.name, len(rows)))
+                ids = [row[0] for row in cursor.fetchall()]
             insert_rows(connection, table, [{**row, "id": record_id} for row, record_id in zip(rows, ids)])
             return ids
         insert_rows(connection, table, rows)

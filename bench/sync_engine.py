@@ -82,8 +82,9 @@ def seed(crm: str, n: int, path: Path) -> None:
 class ChildEmulator:
     """`upm-connector emulator CRM` in a child process, seeded, credentials written."""
 
-    def __init__(self, crm: str, seed_file: Path, workdir: Path, latency_ms: float = 0):
+    def __init__(self, crm: str, seed_file: Path, workdir: Path, latency_ms: float = 0, records: int = 0):
         self.crm = crm
+        self.records = records
         self.credentials = workdir / f"{crm}-credentials.json"
         args = [sys.executable, "-m", "connector", "emulator", crm, "--port", "0", "--seed-file", str(seed_file),
                 "--write-credentials", str(self.credentials)]
@@ -95,9 +96,10 @@ class ChildEmulator:
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def __enter__(self) -> ChildEmulator:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 300 + self.records / 500  # a 1,000,000-record seed loads for minutes
         while not self.credentials.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.terminate()  # not left behind, loading
                 raise RuntimeError(f"the {self.crm} emulator did not start")
             time.sleep(0.2)
         time.sleep(0.5)
@@ -305,7 +307,7 @@ def main() -> None:
                 seed(crm, n, seed_file)
                 for kind in args.databases.split(","):
                     for read_ahead in args.read_ahead.split(","):
-                        with ChildEmulator(crm, seed_file, workdir, args.latency) as emulator:
+                        with ChildEmulator(crm, seed_file, workdir, args.latency, n) as emulator:
                             child = multiprocessing.get_context("fork").Process(
                                 target=run, args=(crm, kind, n, emulator, workdir, read_ahead == "on"))
                             child.start()

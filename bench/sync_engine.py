@@ -284,7 +284,7 @@ connections:
     drop(cleanup)
     print(f"{crm:10} {kind:10} N={n:>9,} read-ahead {'on ' if read_ahead else 'off'}: initial sync {seconds:7.1f} s = {n / seconds:7,.0f} records/s "
           f"(created {counts.created:,}); floor (read + driver insert) {floor_s:6.1f} s = {n / floor_s:7,.0f} records/s, "
-          f"engine/floor {floor_s / seconds:.2f} (target 0.80); CRM reads {reads.seconds:.1f} s (in the reader thread); "
+          f"engine/floor {floor_s / seconds:.2f} (target 0.80); CRM reads {reads.seconds:.1f} s ({'in the reader thread' if read_ahead else 'inline'}); "
           f"API calls {calls:,} vs floor {floor:,} (ratio {calls / floor:.3f}); peak RSS {peak / 2**20:6.1f} MiB (target < 250); "
           f"no-change cycle {idle_seconds:5.2f} s (target < 1), {idle_calls} API call(s) (target 1; {delete_calls} with "
           f"the delete log), "

@@ -12,7 +12,7 @@ from sqlalchemy.types import UserDefinedType
 
 from connector.store import Database
 from connector.store.bindings import Binding
-from connector.store.bulk import insert_rows
+from connector.store.bulk import insert_columns, insert_rows
 from connector.store.records import Opportunity
 
 PARIS = timezone(timedelta(hours=1))
@@ -93,3 +93,23 @@ def test_sql_expression_defaults_are_refused_and_types_without_a_python_type_pas
             assert conn.execute(select(table.c.id, table.c.label, table.c.stamped)).all() == [(2, "b", "given")]
         finally:
             table.drop(conn)
+def test_columns_and_constants_are_stored_as_a_core_insert_stores_them(db: Database) -> None:
+    """Column-wise input with per-batch constants (the pull's bindings), JSON text and JSON null
+    included, is stored byte for byte as a Core insert of the same rows."""
+    at = datetime(2026, 5, 1, 9, 30, 0, 250, tzinfo=PARIS)
+    values = [{"email": "p1@example.com", "score": 1.5, "tags": ["a", "é"], "none": None}, None, {"k": "\\\t\n"}]
+    constants = {"connection": "c", "crm_object": "Contact", "module": "contact", "synced_at": at}
+    with db.engine.begin() as conn:
+        for i, synced in enumerate(values, start=1):
+            conn.execute(insert(Binding.__table__), {**constants, "id": i, "crm_id": f"003{i}", "record_id": i,
+                                                     "synced_values": synced, "crm_modified_at": at if i % 2 else None})
+        insert_columns(conn, Binding.__table__, 3, {
+            "id": [101, 102, 103], "crm_id": ["013a", "013b", "013c"], "record_id": [101, 102, 103],
+            "synced_values": values, "crm_modified_at": [at, None, at]}, constants=constants)
+    with db.engine.connect() as conn:  # as stored (no type processing on the way out)
+        rows = conn.execute(text("SELECT connection, crm_object, module, synced_hash, synced_values, synced_at, "
+                                 "crm_modified_at FROM bindings ORDER BY id")).all()
+    assert [tuple(r) for r in rows[3:]] == [tuple(r) for r in rows[:3]]
+    with pytest.raises(ValueError, match="bindings.crm_id: 1 values for 2 rows"):
+        with db.engine.begin() as conn:
+            insert_columns(conn, Binding.__table__, 2, {"crm_id": ["x"], "record_id": [1, 2]}, constants=constants)

@@ -7,7 +7,7 @@ resolvers the engine passes (through bindings), so the Mapper itself touches no 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column
 
@@ -41,6 +41,23 @@ def _label(field: FieldMap, name: str) -> str:
     return f"{field.crm or name} -> {name}"
 
 
+class InboundStep(NamedTuple):
+    """A field's way in, worked out once for the mapper. `plain`: for a one-column field with no
+    value map, default or relation whose column stores str, int or bool, that type: a value of
+    exactly that type goes in as it is (a required text field's only when not blank, `not_blank`).
+    `none_plain`: None goes in as it is (one nullable, optional column, no default). Anything else
+    takes the full path (`Mapper._inbound_value`)."""
+
+    field: FieldMap
+    names: list[str]
+    source: str | None
+    """The CRM field read; None for a constant."""
+    transform: tuple[str, ...]
+    plain: type | None
+    none_plain: bool
+    not_blank: bool
+
+
 class Mapper:
     """Maps one UPM module <-> one CRM object as its ObjectMap says."""
 
@@ -61,18 +78,19 @@ class Mapper:
         self.derived_fields = frozenset(self._derived)
         """UPM fields derived from pulled values (derived.py): the CRM's, like `direction: to_upm` fields."""
 
-    def _inbound_step(self, field: FieldMap) -> tuple[FieldMap, list[str], type | None]:
-        """A field's way in, worked out once: (field, UPM names, plain type). A plain type is set for
-        a one-column field with no value map, default, relation or requirement whose column is
-        nullable and stores str, int or bool: a value of exactly that type (or None) goes in as it
-        is; anything else takes the full path (`_inbound_value`)."""
+    def _inbound_step(self, field: FieldMap) -> InboundStep:
+        """A field's way in, worked out once (see InboundStep)."""
         names = field.upm_fields
-        if len(names) != 1 or field.values is not None or field.default is not None or field.relation or field.required:
-            return field, names, None
+        source = None if field.constant is not None else (field.link_key if field.link else field.crm or "")
+        transform = tuple(field.transform)
+        if len(names) != 1:
+            return InboundStep(field, names, source, transform, None, False, False)
         column = self.columns[names[0]]
         target = python_type(column)
-        plain = column.nullable and target in (str, int, bool)
-        return field, names, target if plain else None
+        plain = field.values is None and field.default is None and not field.relation and target in (str, int, bool)
+        none_plain = column.nullable and not field.required and field.default is None
+        return InboundStep(field, names, source, transform, target if plain else None, none_plain,
+                           field.required and target is str)
 
     def _flows(self, field: FieldMap, direction: str) -> bool:
         effective = field.flow(self.map.direction)
@@ -118,10 +136,15 @@ class Mapper:
         status "Draft"), with the values UPM derives from them (derived.py: an approved account is
         active). Raises MappingError naming the first bad field."""
         out: dict[str, Any] = {}
-        for field, names, plain in self._inbound_steps:
-            raw = field.constant if field.constant is not None else crm.get(field.link_key if field.link else field.crm or "")
-            value = apply_in(field.transform, raw, field.date_format) if field.transform else raw
-            if plain is not None and (value is None or type(value) is plain):
+        for field, names, source, transform, plain, none_plain, not_blank in self._inbound_steps:
+            value = field.constant if source is None else crm.get(source)
+            if transform:
+                value = apply_in(transform, value, field.date_format)
+            if value is None:
+                if none_plain:
+                    out[names[0]] = None
+                    continue
+            elif type(value) is plain and not (not_blank and not value.strip()):
                 out[names[0]] = value
                 continue
             values = value if len(names) == 2 else [value]

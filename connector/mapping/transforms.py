@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -10,7 +11,7 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def apply_in(names: list[str], value: Any, date_format: str | None) -> Any:
+def apply_in(names: Sequence[str], value: Any, date_format: str | None) -> Any:
     """CRM value -> UPM value through the listed transforms, in order."""
     for name in names:
         value = _IN[name](value, date_format)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import Select, String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -44,18 +46,14 @@ class Binder:
             self._remember(b)
 
     def _matching(self, module: str, column: InstrumentedAttribute[Any], values: list[Any]) -> Iterator[Binding]:
-        """This connection's bindings of `module` whose `column` is one of `values`. PostgreSQL: one
-        query with one array parameter (`= ANY`), a short statement psycopg parses once and caches,
-        where a 500-value IN list is re-parsed on every page; elsewhere IN lists of 500."""
+        """This connection's bindings of `module` whose `column` is one of `values`, in one query
+        with one parameter (see `_lookup`)."""
         if not values:
             return
-        query = select(Binding).where(Binding.connection == self.connection, Binding.module == module)
-        if self.session.get_bind().dialect.name == "postgresql":
-            yield from self.session.scalars(query.where(column == any_(bindparam("values", values,
-                                                                                type_=ARRAY(column.type)))))
-            return
-        for start in range(0, len(values), 500):
-            yield from self.session.scalars(query.where(column.in_(values[start:start + 500])))
+        dialect = self.session.get_bind().dialect.name
+        listed: Any = values if dialect == "postgresql" else json.dumps(values)
+        yield from self.session.scalars(_lookup(column.key, dialect),
+                                        {"connection": self.connection, "module": module, "values": listed})
 
     def by_crm(self, module: str, crm_id: str) -> Binding | None:
         if (module, crm_id) not in self._by_crm:
@@ -91,3 +89,17 @@ class Binder:
         if crm_modified_at is not None:
             binding.crm_modified_at = crm_modified_at
         return self._remember(binding)
+
+
+@functools.cache
+def _lookup(column: str, dialect: str) -> Select[tuple[Binding]]:
+    """The bindings of a connection's module whose `column` is one of a list, built once (so its
+    cache key is too): PostgreSQL `= ANY(array)`, SQLite `IN (SELECT value FROM json_each(?))`. A
+    short statement the driver parses once and caches, where a 500-value IN list is re-parsed (and,
+    through SQLAlchemy, re-rendered) on every page."""
+    attribute = getattr(Binding, column)
+    query = select(Binding).where(Binding.connection == bindparam("connection"), Binding.module == bindparam("module"))
+    if dialect == "postgresql":
+        return query.where(attribute == any_(bindparam("values", type_=ARRAY(attribute.type))))
+    listed = func.json_each(bindparam("values", type_=String)).table_valued("value")
+    return query.where(attribute.in_(select(listed.c.value)))

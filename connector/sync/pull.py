@@ -16,7 +16,7 @@ from connector.adapters.base import CrmRecord, DeletedRecords, NeedsFullResync
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
 from connector.store.bindings import Binding
-from connector.store.bulk import insert_rows
+from connector.store.bulk import insert_columns, insert_rows
 from connector.store.conflicts import Conflict
 from connector.store.cursors import SyncCursor
 from connector.store.failures import FailedRecord
@@ -192,8 +192,8 @@ class Puller:
             page = self.with_links(binder, page)
             records = self._prefetch(session, binder, page)
             work = BatchWork()
+            counts.read += len(page)
             for crm in page:
-                counts.read += 1
                 outcome = self._pull_one(session, binder, records, crm, counts)
                 if isinstance(outcome, Fresh):
                     work.fresh.append(outcome)
@@ -219,7 +219,7 @@ class Puller:
     def _pull_one(self, session: Session, binder: Binder, records: dict[int, Any], crm: CrmRecord,
                   counts: Counts) -> Fresh | Written | None:
         """One CRM record through the steps; None when there is nothing to write or bind."""
-        if not self.owns(crm.fields.get(self.obj.key.crm)):
+        if self.siblings and not self.owns(crm.fields.get(self.obj.key.crm)):
             return None
         values = self._map(session, binder, crm, counts)
         if values is None:
@@ -390,13 +390,12 @@ class Puller:
         if not fresh:
             return
         ids = self._bulk_insert_records(session, [f.values for f in fresh])
-        connection, crm_object, module = self.lane.connection, self.obj.crm_object, self.obj.module
-        insert_rows(session.connection(), Binding.__table__, [
-            {"connection": connection, "crm_object": crm_object, "crm_id": f.crm.id, "module": module,
-             "record_id": record_id, "synced_values": plain_values(f.values), "synced_at": now,
-             "crm_modified_at": f.crm.modified_at}
-            for record_id, f in zip(ids, fresh)
-        ])
+        insert_columns(session.connection(), Binding.__table__, len(fresh), {
+            "crm_id": [f.crm.id for f in fresh], "record_id": ids,
+            "synced_values": [plain_values(f.values) for f in fresh],
+            "crm_modified_at": [f.crm.modified_at for f in fresh],
+        }, constants={"connection": self.lane.connection, "crm_object": self.obj.crm_object,
+                      "module": self.obj.module, "synced_at": now})
         if self.lane.outbox is not None:
             self.lane.outbox.queue_inserted(session, self.obj.module, ids, self.lane.connection)
         self.lane.db.inserted(session, self.model.__tablename__, ids)  # e.g. lead scoring
@@ -418,9 +417,12 @@ class Puller:
         table = self.model.__table__
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            ids = list(connection.scalars(
-                text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-                {"table": table.name, "n": len(rows)}))
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor:  # 2,000 plain ints: no result processing needed
+                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                               (table.name, len(rows)))
+                ids = [row[0] for row in cursor.fetchall()]
             insert_rows(connection, table, [{**row, "id": record_id} for row, record_id in zip(rows, ids)])
             return ids
         insert_rows(connection, table, rows)

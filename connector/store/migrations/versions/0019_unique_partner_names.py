@@ -1,7 +1,7 @@
 """partner names unique in the datastore (two replicas seeding the directory at once)
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-02 07:00:00
 
 Data-safe: a name held by several partners (possible before this revision) stays with the oldest
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0019'
-down_revision = '0016'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

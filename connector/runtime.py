@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,7 +23,7 @@ from connector.clock import Clock, SystemClock
 from connector.config.settings import SHARED_AUTH_TYPES, ConnectionSettings, Settings
 from connector.leads import auto_registration, scoring
 from connector.leads.service import LeadService
-from connector.mapping.loader import LoadedProfile, load_connection_profile
+from connector.mapping.loader import LoadedProfile, load_connection_profile, load_profile
 from connector.store import directory_version
 from connector.store.database import Database
 from connector.store.partner_connections import PartnerConnection
@@ -102,12 +103,18 @@ class Runtime:
 
     def _routes(self) -> OutboxRouter:
         router = OutboxRouter()
+        profiles: dict[Path, LoadedProfile | None] = {}  # one load a file: partners share shipped profiles
         for name, conn in self.settings.connections.items():
             if not conn.enabled:
                 continue
-            try:
-                loaded = self.profile(name)
-            except Exception:
+            path = self.settings.resolve_mapping(conn.mapping)
+            if path not in profiles:
+                try:
+                    profiles[path] = load_profile(path)
+                except Exception:
+                    profiles[path] = None
+            loaded = profiles[path]
+            if loaded is None:
                 continue
             for obj in loaded.profile.objects:
                 if obj.direction != "to_upm" and any(f.flow(obj.direction) != "to_upm" for f in obj.fields):

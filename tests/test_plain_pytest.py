@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_plain_pytest_collects_the_modules_that_share_helpers() -> None:
     pytest_script = Path(sys.executable).with_name("pytest")
-    folders = ["tests/leads", "tests/sync", "tests/records"]
+    folders = ["tests/leads", "tests/sync", "tests/records", "tests/ops"]
     result = subprocess.run(
         [str(pytest_script), "--collect-only", "-q", "-p", "no:cacheprovider", *folders],
         cwd=ROOT, capture_output=True, text=True, timeout=240,

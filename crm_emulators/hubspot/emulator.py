@@ -217,8 +217,10 @@ class HubSpotEmulator:
 
     # ---- a person in HubSpot's UI (no API calls counted)
 
-    def admin_upsert(self, portal_index: int, object_type: str, properties: dict[str, Any], id: str | int | None = None) -> str:
-        """Create a record (id None) or edit one, bumping its modified date; returns the record id."""
+    def admin_upsert(self, portal_index: int, object_type: str, properties: dict[str, Any], id: str | int | None = None,
+                     at_ms: int | None = None) -> str:
+        """Create a record (id None) or edit one, bumping its modified date (to `at_ms`, default now);
+        returns the record id."""
         with self._lock:
             store = self._store(portal_index, object_type)
             values, problems = store.check(properties)
@@ -230,10 +232,11 @@ class HubSpotEmulator:
             conflict = store.conflict(values, record.id if record else None)
             if conflict is not None:
                 raise ValueError(conflict_message(store.kind, conflict))
+            stamp = self.now_ms() if at_ms is None else at_ms
             if record is None:
-                record = store.create(values, self.now_ms())
+                record = store.create(values, stamp)
             else:
-                store.update(record, values, self.now_ms())
+                store.update(record, values, stamp)
             return str(record.id)
 
     def add_owner(self, portal_index: int, email: str, first_name: str = "", last_name: str = "") -> str:
@@ -291,7 +294,10 @@ class HubSpotEmulator:
             self._apply_seed(index, seed)
 
     def _apply_seed(self, index: int, seed: dict[str, Any]) -> None:
+        """The seed is the portal's data from before the emulator started: stamped far enough back
+        that search has indexed it (only later writes wait out the search lag)."""
         now = self.now_ms()
+        seeded_at = now - int(self.options.search_lag_seconds * 1000) - 1
         for name, definitions in seed.get("properties", {}).items():
             store = self._store(index, name)
             for body in definitions:
@@ -300,7 +306,7 @@ class HubSpotEmulator:
                 ))
         for name, rows in seed.get("records", {}).items():
             for properties in rows:
-                self.admin_upsert(index, name, properties)
+                self.admin_upsert(index, name, properties, at_ms=seeded_at)
 
 
 def _gateway_error(fault: Fault) -> CallResult:

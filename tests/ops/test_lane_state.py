@@ -23,7 +23,7 @@ from connector.store.leases import Lease
 from connector.store.partner_connections import PartnerConnection
 from connector.store.tokens import OAuthToken
 from connector.sync.lane_state import LaneState, derive_state, lane_states
-from tests.support.partners import ensure_partner
+from support.partners import ensure_partner
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 

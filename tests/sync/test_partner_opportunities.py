@@ -18,7 +18,7 @@ from connector.store.failures import FailedRecord
 from connector.store.records import Opportunity, Prospect
 from connector.sync.drift import drift_report
 from crm_emulators.hubspot import EmulatorOptions, serve_in_background
-from tests.support.partners import ensure_partner
+from support.partners import ensure_partner
 
 from .conftest import REPO, SalesforceSetup
 

@@ -61,7 +61,7 @@ class Recorder:
         adapter.update = self
 
     def __call__(self, obj: str, records: Sequence[tuple[str, Any]]) -> Any:
-        self.batches.append((obj, [(crm_id, dict(fields)) for crm_id, fields in records]))
+        self.batches.append((obj, list(records)))
         return self.update(obj, records)
 
 

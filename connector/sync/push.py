@@ -33,6 +33,17 @@ from connector.sync.outbox import enqueue
 from connector.sync.summary import Counts, field_changes
 from connector.sync.writeback import KEY as WRITEBACK, fate
 
+_PLAIN = (str, int, bool)
+
+
+def unchanged(value: Any, base: Any) -> bool:
+    """`same`, with the common case first: a plain value equal to its base (JSON-stored echo values
+    come back as str, int, bool or None)."""
+    if value is base or (type(value) is type(base) and type(value) in _PLAIN and value == base):
+        return True
+    return same(value, base)
+
+
 OWNER = "owner:email"
 """The rep's email among a lead's pushed values (the profile's `owner`): a new rep re-sends the owner."""
 
@@ -348,10 +359,11 @@ class Pusher:
         session = batch.session
         if batch.rebound:
             table = Binding.__table__
+            now = self.lane.clock.now()
             session.connection().execute(
                 update(table).where(table.c.id == bindparam("b_id"))
                 .values(synced_values=bindparam("b_values"), synced_at=bindparam("b_at")),
-                [{**b, "b_at": self.lane.clock.now()} for b in batch.rebound])
+                [{**b, "b_at": now} for b in batch.rebound])
         session.add_all(batch.failures)
         self._write_marks(session, batch.rows)
         session.commit()
@@ -371,7 +383,7 @@ class Pusher:
         if self.obj.owner is not None:
             local[OWNER] = self._rep_email(record)
         base = (binding.synced_values or {}) if binding is not None else {}
-        changed = None if creating else {k for k, v in local.items() if not same(v, base.get(k))}
+        changed = None if creating else {k for k, v in local.items() if not unchanged(v, base.get(k))}
         if changed is not None and not changed:
             return None  # the mapped fields hold what the CRM already has (e.g. a pulled change)
         payload = self.mapper.to_crm({k: v for k, v in local.items() if k != OWNER}, binder.crm_id_for,

@@ -171,6 +171,7 @@ class Pusher:
                     break
                 current = ahead if isinstance(ahead, Prepared) else self._prepare(current.last_id)
         return counts
+
     def queue_unbound(self) -> int:
         """Queue every live local record of the module that this connection has never bound and
         has no pending row for (an initial sync and a full resync go both ways); how many."""

@@ -1,0 +1,71 @@
+"""The push over several batches: the next batch is read and mapped while one is with the CRM,
+results are still recorded batch after batch, and a record with rows in two batches is mapped in
+the later one from the base the earlier one wrote (so nothing is sent twice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from connector.store.bindings import Binding
+from connector.store.outbox import OutboxEntry
+from connector.store.records import Contact
+
+from .conftest import HubSpotSetup
+
+N = 250  # three HubSpot batches of at most 100
+
+
+def edit(hs: HubSpotSetup, ids: list[int], **values: Any) -> None:
+    """One outbox row per contact, in this order."""
+    with hs.db.session() as s:
+        for record_id in ids:
+            contact = s.get(Contact, record_id)
+            for name, value in values.items():
+                setattr(contact, name, value.format(id=record_id))
+            s.flush()
+
+
+def test_edits_over_several_batches_reach_the_crm_once_each_and_rows_are_marked(hs: HubSpotSetup) -> None:
+    with hs.db.session() as s:
+        s.add_all([Contact(email=f"b{n}@p.example", last_name=f"B{n}", title="Buyer") for n in range(N)])
+    assert hs.cycle().pushed == N
+    with hs.db.session() as s:
+        ids = list(s.scalars(select(Contact.id).order_by(Contact.id)))
+    edit(hs, ids, title="Edited {id}")            # rows 1-250
+    edit(hs, ids[200:], title="Again {id}")       # rows 251-300: coalesce with batch 3's
+    edit(hs, [ids[149]], phone="+1 555 0100")     # row 301: batch 2's contact, in batch 3 too
+    engine = hs.engine()
+    sent: list[dict[str, Any]] = []
+    update = engine.adapter.update
+
+    def recording(obj: str, records: Any) -> Any:
+        sent.extend(dict(fields, id=crm_id) for crm_id, fields in records)
+        return update(obj, records)
+
+    engine.adapter.update = recording  # type: ignore[method-assign]
+    writes = hs.writes()
+    try:
+        counts = engine.cycle()
+    finally:
+        engine.adapter.close()
+    assert (counts.pushed, counts.failed) == (N, 0)
+    assert hs.writes() - writes == 3, "one batch update per 100 records"
+    again = [fields for fields in sent if fields["upm_id"] == f"upm-contact-{ids[149]}"]
+    assert [sorted(f) for f in again] == [["id", "jobtitle", "phone", "upm_id"]], \
+        "batch 2 sent both edits; batch 3, mapped after batch 2 was recorded, finds nothing new to send"
+    crm = {c["upm_id"]: c for c in hs.crm("contacts")}
+    assert len(crm) == N
+    assert crm[f"upm-contact-{ids[149]}"]["phone"] == "+1 555 0100"
+    assert all(crm[f"upm-contact-{i}"]["jobtitle"] == (f"Again {i}" if n >= 200 else f"Edited {i}") for n, i in enumerate(ids))
+    with hs.db.session() as s:
+        rows = s.scalars(select(OutboxEntry).where(OutboxEntry.module == "contact").order_by(OutboxEntry.id)).all()
+        assert {(r.status, r.attempts, r.sent_at is not None) for r in rows[:-1]} == {("sent", 1, True)}
+        assert (rows[-1].record_id, rows[-1].status, rows[-1].attempts) == (ids[149], "skipped", 1)
+        bases = {b.record_id: b.synced_values for b in s.scalars(select(Binding).where(Binding.module == "contact"))}
+        assert bases[ids[149]]["title"] == f"Edited {ids[149]}" and bases[ids[149]]["phone"] == "+1 555 0100"
+        assert all(bases[i]["last_name"] == f"B{n}" for n, i in enumerate(ids))
+        assert s.scalar(select(func.count()).select_from(Binding).where(Binding.module == "contact")) == N
+    writes = hs.writes()
+    assert hs.cycle().pushed == 0 and hs.writes() == writes, "the CRM's echo is no change"

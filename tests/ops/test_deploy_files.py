@@ -1,4 +1,5 @@
-"""The shipped unit and image say what the README promises (the image itself is built by hand)."""
+"""The shipped unit and image say what the README promises (tests/ops/test_container_image.py builds
+and runs the image)."""
 
 from __future__ import annotations
 

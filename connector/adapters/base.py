@@ -276,8 +276,18 @@ class CrmAdapter(ABC):
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> None:
-        """Raise ValueError, saying why, when `options` are not this adapter's options (the default
-        takes any)."""
+        """Raise ValueError, saying why, when `options` are not this adapter's options: they must
+        parse as its `options_class` (the default, with none, takes any)."""
+        if cls.options_class is None:
+            return
+        try:
+            cls.options_class.parse(options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc)) from None
+
+    options_class: ClassVar[Any] = None
+    """The adapter's options (`settings.AdapterOptions`): a class whose `parse(options)` raises
+    TypeError or ValueError for options it does not take."""
 
     auth_variants: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """Auth types this CRM offers beyond the shared OAuth ones, each with the auth fields it needs

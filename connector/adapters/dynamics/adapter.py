@@ -39,6 +39,8 @@ class DynamicsAdapter(CrmAdapter):
     is the feed's delta link). Beyond the contract: `read_delta`, the change-tracking feed itself.
     """
 
+    options_class = AdapterOptions
+
     name: ClassVar[str] = "dynamics"
     max_upsert_batch: ClassVar[int] = BATCH_LIMIT
     stamp_resolution: ClassVar[timedelta] = timedelta(seconds=1)
@@ -55,14 +57,6 @@ class DynamicsAdapter(CrmAdapter):
         self._reader = Reader(self.client, self.options.page_size)
         self._writer = Writer(self.client, self.options.batch_size)
         self._tables: dict[str, tuple[str, str]] = {}
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> None:
-        """The options must parse (`settings.AdapterOptions`)."""
-        try:
-            AdapterOptions.parse(options)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(str(exc)) from None
 
     @classmethod
     def open(cls, connection: str, tokens: Tokens, *, endpoint: str | None, ca_file: str | None, clock: Clock,

@@ -38,6 +38,8 @@ class HubSpotAdapter(CrmAdapter):
     Beyond the contract: `associate` and `read_associations`.
     """
 
+    options_class = AdapterOptions
+
     name: ClassVar[str] = "hubspot"
     max_upsert_batch: ClassVar[int] = BATCH_LIMIT
 
@@ -57,14 +59,6 @@ class HubSpotAdapter(CrmAdapter):
         self.client = HubSpotClient(tokens, base_url, clock, sleep, self.options)
         self._writer = BatchWriter(self.client)
         self._associations = Associations(self.client)
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> None:
-        """The options must parse (`settings.AdapterOptions`)."""
-        try:
-            AdapterOptions.parse(options)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(str(exc)) from None
 
     @classmethod
     def open(

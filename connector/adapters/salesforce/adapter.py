@@ -48,6 +48,8 @@ class SalesforceAdapter(CrmAdapter):
     one Bulk API 2.0 job above `bulk_threshold` records.
     """
 
+    options_class = AdapterOptions
+
     name: ClassVar[str] = "salesforce"
     max_upsert_batch: ClassVar[int] = UPSERT_BATCH
     stamp_resolution: ClassVar[timedelta] = timedelta(seconds=1)
@@ -71,14 +73,6 @@ class SalesforceAdapter(CrmAdapter):
         self.session = SalesforceSession(tokens, self.http, self.options.api_version, self.options.instance_url)
         self.client = SalesforceClient(self.session, self.guard, clock, sleep, self.options)
         self._writer = CollectionWriter(self.client, BulkUpserter(self.client, self.options.bulk_poll_seconds))
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> None:
-        """The options must parse (`settings.AdapterOptions`)."""
-        try:
-            AdapterOptions.parse(options)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(str(exc)) from None
 
     @classmethod
     def open(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +42,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text, by orjson (several times the standard library's speed; a bulk pull
+    writes one echo-values document per record). Non-string keys become strings, as json.dumps
+    makes them."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 class Database:
     """One engine and its session factory.
 
@@ -50,7 +58,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False):
         self.url = normalise_url(url)
         backend = make_url(self.url).get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        kwargs: dict[str, Any] = {"echo": echo, "future": True, "json_serializer": json_text,
+                                  "json_deserializer": orjson.loads}
         if backend == "postgresql":
             require("psycopg", "postgres", "a PostgreSQL database")
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)

@@ -35,7 +35,7 @@ def crm_record(row: Mapping[str, Any]) -> CrmRecord:
     for name, value in row.items():
         if name == "attributes":
             continue
-        if isinstance(value, Mapping) and "attributes" in value:
+        if isinstance(value, dict) and "attributes" in value:  # a parent's fields (parsed JSON: dicts)
             values.update((f"{name}.{key}", inner) for key, inner in value.items() if key != "attributes")
         else:
             values[name] = value

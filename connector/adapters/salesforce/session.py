@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 import requests
 from simple_salesforce.api import Salesforce
 
@@ -90,5 +91,13 @@ class SalesforceSession:
         if not instance_url:
             raise FatalError("no Salesforce instance_url: neither the tokens nor the options name one", code="NO_INSTANCE_URL")
         self._token_set = token_set
-        return Salesforce(instance_url=instance_url, session_id=access_token, version=self.api_version, session=self.http,
-                          object_pairs_hook=dict)
+        return FastJsonSalesforce(instance_url=instance_url, session_id=access_token, version=self.api_version,
+                                  session=self.http)
+
+
+class FastJsonSalesforce(Salesforce):
+    """simple-salesforce with its responses parsed by orjson into plain dicts (its default is the
+    standard library's parser building OrderedDicts: a third of reading a 2,000-record query page)."""
+
+    def parse_result_to_json(self, result: requests.Response) -> Any:
+        return orjson.loads(result.content)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from connector.leads import directory, lifecycle, notify
@@ -25,11 +25,16 @@ MODULE = "prospect"
 
 def active_grants(session: Session, record_id: int, module: str = MODULE) -> list[RecordAssignment]:
     """Who sees the record now, oldest grant first."""
-    return list(session.scalars(
-        select(RecordAssignment).where(RecordAssignment.record_module == module,
-                                       RecordAssignment.record_id == record_id,
-                                       RecordAssignment.revoked_at.is_(None))
-        .order_by(RecordAssignment.id)))
+    return list(session.scalars(_ACTIVE_GRANTS, {"module": module, "record_id": record_id}))
+
+
+_ACTIVE_GRANTS = (select(RecordAssignment)
+                  .where(RecordAssignment.record_module == bindparam("module"),
+                         RecordAssignment.record_id == bindparam("record_id"),
+                         RecordAssignment.revoked_at.is_(None))
+                  .order_by(RecordAssignment.id))
+"""Built once: a statement object keeps its cache key, so each lead's query skips SQLAlchemy's
+statement construction and keying."""
 
 
 def grant(session: Session, record_id: int, assignees: Iterable[tuple[str, int]], access_type: str, *, actor: str,

@@ -8,9 +8,9 @@ already the latest and no other writer can change it before the commit.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from connector.leads.errors import NotFound
@@ -29,13 +29,18 @@ def write_transaction(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_LOCKS: dict[type[Base], Select[Any]] = {}
+"""Each model's lock statement, built once (its cache key with it)."""
+
+
 def lock(session: Session, model: type[Row], key: int) -> Row:
     """Load one row for update, fresh from the database; NotFound when it does not exist."""
     write_transaction(session)
-    row = session.scalars(
-        select(model).where(model.__mapper__.primary_key[0] == key).with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    statement = _LOCKS.get(model)
+    if statement is None:
+        statement = _LOCKS[model] = (select(model).where(model.__mapper__.primary_key[0] == bindparam("key"))
+                                     .with_for_update().execution_options(populate_existing=True))
+    row = session.scalars(statement, {"key": key}).first()
     if row is None:
         raise NotFound(f"{model.__tablename__} {key} does not exist")
     return row

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from connector.store.partners import PartnerAccount, PartnerUser
@@ -29,12 +29,14 @@ def named_account_for(session: Session, prospect: Prospect) -> Account | None:
     """The named account the lead's company is, matched on the company name (case-insensitive)."""
     if not prospect.company_name:
         return None
-    return session.scalars(
-        select(Account).where(func.lower(Account.name) == prospect.company_name.strip().lower(),
-                              Account.named.is_(True), Account.archived_at.is_(None),
-                              Account.partner_account_id.is_not(None))
-        .order_by(Account.id).limit(1)
-    ).first()
+    return session.scalars(_NAMED_ACCOUNT, {"name": prospect.company_name.strip().lower()}).first()
+
+
+_NAMED_ACCOUNT = (select(Account)
+                  .where(func.lower(Account.name) == bindparam("name"), Account.named.is_(True),
+                         Account.archived_at.is_(None), Account.partner_account_id.is_not(None))
+                  .order_by(Account.id).limit(1))
+"""Built once (its cache key with it): every distributed lead asks."""
 
 
 def protection(session: Session, prospect: Prospect) -> Protection | None:

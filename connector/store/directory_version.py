@@ -41,7 +41,11 @@ class DirectoryVersion(Base):
 
 def current_token(session: Session) -> str | None:
     """The directory's version as this transaction sees it (None before any change was recorded)."""
-    return session.scalar(select(DirectoryVersion.token).where(DirectoryVersion.id == ROW_ID))
+    return session.scalar(_TOKEN)
+
+
+_TOKEN = select(DirectoryVersion.token).where(DirectoryVersion.id == ROW_ID)
+"""Built once (its cache key with it): read in every distributing transaction."""
 
 
 SNAPSHOT_KEY = "directory_snapshot"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -45,8 +46,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def json_text(value: Any) -> str:
     """JSON columns' text, by orjson (several times the standard library's speed; a bulk pull
     writes one echo-values document per record). Non-string keys become strings, as json.dumps
-    makes them."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    makes them; what orjson refuses (an integer beyond 64 bits) goes to json.dumps, which takes it
+    or names what it cannot write. Reading stays the standard library's, which keeps such integers
+    exact."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 class Database:
@@ -58,8 +64,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False):
         self.url = normalise_url(url)
         backend = make_url(self.url).get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo, "future": True, "json_serializer": json_text,
-                                  "json_deserializer": orjson.loads}
+        kwargs: dict[str, Any] = {"echo": echo, "future": True, "json_serializer": json_text}
         if backend == "postgresql":
             require("psycopg", "postgres", "a PostgreSQL database")
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)

@@ -101,8 +101,7 @@ class RecordStore:
         """
         definition = self.schema.objects[object_name]
         changes = self.validate(definition, values, creating=True)
-        record: dict[str, Any] = {f.name: False for f in definition.fields.values() if f.type == "boolean"}
-        record.update({f.name: f.default for f in definition.fields.values() if f.default is not None})
+        record = dict(definition.new_record)
         if "OwnerId" in definition.fields:
             record["OwnerId"] = user_id
         record.update(changes)

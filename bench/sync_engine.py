@@ -109,10 +109,17 @@ class ChildEmulator:
         self.process.terminate()
         self.process.wait(timeout=30)
 
-    def api_calls(self) -> int:
+    def stats(self) -> dict[str, Any]:
         creds = json.loads(self.credentials.read_text())
         base = creds.get("base_url") or creds["instance_url"]
-        stats = requests.get(f"{base}/__emulator/stats", verify=creds.get("ca_file") or True, timeout=30).json()
+        return requests.get(f"{base}/__emulator/stats", verify=creds.get("ca_file") or True, timeout=30).json()
+
+    def search_seconds(self) -> float:
+        """HubSpot: the emulator's own time spent answering searches so far (0 for Salesforce)."""
+        return float(self.stats()["portals"][0]["search_seconds"]) if self.crm == "hubspot" else 0.0
+
+    def api_calls(self) -> int:
+        stats = self.stats()
         if self.crm == "hubspot":
             return sum(c for k, c in stats["portals"][0]["api_calls"]["by_category"].items() if k != "token")
         return int(stats["api_calls"]["total"])
@@ -256,10 +263,11 @@ connections:
     upgrade(db)
     engine = Runtime(settings, db=db).engine("bench")
     reads = TimedReads(engine.adapter)
-    calls_before = emulator.api_calls()
+    calls_before, search_before = emulator.api_calls(), emulator.search_seconds()
     started = time.perf_counter()
     counts = engine.cycle(only="contact")
     seconds = time.perf_counter() - started
+    search = emulator.search_seconds() - search_before
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     calls = emulator.api_calls() - calls_before
     floor = math.ceil(n / FLOOR_PAGE[crm])
@@ -288,7 +296,9 @@ connections:
           f"API calls {calls:,} vs floor {floor:,} (ratio {calls / floor:.3f}); peak RSS {peak / 2**20:6.1f} MiB (target < 250); "
           f"no-change cycle {idle_seconds:5.2f} s (target < 1), {idle_calls} API call(s) (target 1; {delete_calls} with "
           f"the delete log), "
-          f"{again.updated + again.created + with_deletes.updated + with_deletes.created} writes", flush=True)
+          f"{again.updated + again.created + with_deletes.updated + with_deletes.created} writes"
+          + (f"; emulator search {search:.1f} s of the pull's {seconds:.1f} s, share {search / seconds:.2f} (target < 0.25)"
+             if crm == "hubspot" else ""), flush=True)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ conflicts and injected record faults come back per record (207) from update and 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,6 +320,7 @@ class CrmApi:
 
     def search(self, type_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """`POST /crm/v3/objects/{type}/search`."""
+        started = time.perf_counter()
         kind = object_type(type_name)
         store = self.portal.store(kind)
         indexed_until = self.now_ms - self.search_lag_ms if self.search_lag_ms else None
@@ -327,6 +329,7 @@ class CrmApi:
         out: dict[str, Any] = {"total": page.total, "results": [self.record_json(kind, r, properties) for r in page.records]}
         if page.next_after is not None:
             out["paging"] = {"next": {"after": str(page.next_after)}}
+        self.portal.search_seconds += time.perf_counter() - started
         return out
 
     # ---- properties

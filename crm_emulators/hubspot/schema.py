@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from .errors import PropertyProblem, error
@@ -12,6 +13,7 @@ from .errors import PropertyProblem, error
 CUSTOM_GROUP = "upm_connector"
 
 
+@lru_cache(maxsize=4096)  # records stamped in the same moment (a seed, a batch) share the text
 def iso_ms(ms: int) -> str:
     """Epoch milliseconds as HubSpot writes timestamps: `2026-01-02T03:04:05.123Z`."""
     moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
@@ -27,6 +29,7 @@ _EPOCH_MS = re.compile(r"^-?\d+$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+@lru_cache(maxsize=4096)
 def parse_instant(text: str) -> int | None:
     """Epoch ms from either form HubSpot accepts: epoch milliseconds or ISO-8601 (a bare date is midnight UTC)."""
     text = text.strip()

@@ -229,6 +229,8 @@ class Portal:
     limiter: PortalRateLimiter
     calls: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    search_seconds: float = 0.0
+    """The emulator's own time spent answering search requests (for benchmarks: its share of a pull)."""
     owners: list[dict[str, Any]] = field(default_factory=list)
     """The portal's users as `/crm/v3/owners` shows them (added with `HubSpotEmulator.add_owner`)."""
 
@@ -242,6 +244,7 @@ class Portal:
             "portal_id": self.portal_id,
             "api_calls": {"total": sum(self.calls.values()), "by_category": dict(sorted(self.calls.items()))},
             "rejected": dict(sorted(self.rejected.items())),
+            "search_seconds": round(self.search_seconds, 6),
             "records": {name: store.counts() for name, store in self.stores.items()},
             "associations": self.associations.count(),
         }

@@ -378,7 +378,7 @@ def create_query_job(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]
         raise exc.api_error() from None
     if parsed.count is not None:
         raise ApiError.of(400, "API_ERROR", "Aggregate queries are not supported by Bulk API 2.0")
-    records = parsed.run(emu.store.all(parsed.object.name, include_deleted=operation == "queryAll"))
+    records = parsed.run(emu.store.all(parsed.object.name, operation == "queryAll", parsed.modified_since))
     now = format_datetime(emu.clock.now())
     job = QueryJob(
         id=emu.ids.new("750"),

@@ -120,7 +120,7 @@ def query(emu: SalesforceEmulator, req: RestRequest, m: re.Match[str]) -> RestRe
         raise exc.api_error() from None
     include_deleted = m["resource"] == "queryAll"
     definition = parsed.object
-    rows = parsed.run(emu.store.all(definition.name, include_deleted))
+    rows = parsed.run(emu.store.all(definition.name, include_deleted, parsed.modified_since))
     if parsed.count is not None:
         return RestResponse(body=_count_result(parsed.count, rows))
     batch = _batch_size(req)

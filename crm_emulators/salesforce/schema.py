@@ -236,6 +236,8 @@ class ObjectDef:
     _by_lower: dict[str, FieldDef] = field(default_factory=dict, repr=False)
     external_id_fields: list[FieldDef] = field(default_factory=list, repr=False)
     required_fields: list[FieldDef] = field(default_factory=list, repr=False)
+    new_record: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What a new record holds before its values: false booleans, then field defaults."""
 
     def __post_init__(self) -> None:
         self._reindex()
@@ -244,6 +246,8 @@ class ObjectDef:
         self._by_lower = {name.lower(): definition for name, definition in self.fields.items()}
         self.external_id_fields = [definition for definition in self.fields.values() if definition.external_id]
         self.required_fields = [definition for definition in self.fields.values() if definition.required]
+        self.new_record = {f.name: False for f in self.fields.values() if f.type == "boolean"}
+        self.new_record.update({f.name: f.default for f in self.fields.values() if f.default is not None})
 
     def field(self, name: str) -> FieldDef | None:
         """The field called `name` in any letter case, or None."""

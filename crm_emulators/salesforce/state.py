@@ -54,6 +54,10 @@ class RecordStore:
             name: {f.name: {} for f in definition.external_id_fields} for name, definition in schema.objects.items()
         }
         self._delete_log: dict[str, list[tuple[str, str]]] = {name: [] for name in schema.objects}
+        self._modified: dict[str, dict[str, None]] = {name: {} for name in schema.objects}
+        """The index on SystemModstamp: ids in the order of their last save, which is stamp order while
+        saves come in clock order; an object leaves `_ordered` when a rollback breaks that."""
+        self._ordered = set(schema.objects)
         self._purged_through: dict[str, datetime] = {}
         self._undo: list[Callable[[], None]] = []
         self._depth = 0
@@ -64,13 +68,27 @@ class RecordStore:
         """The stored record (deleted ones included), not a copy: callers must not change it."""
         return self._records[object_name].get(record_id)
 
-    def all(self, object_name: str, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
-        """Records in creation order (live only unless `include_deleted`)."""
-        records = self._records[object_name].values()
+    def all(
+        self, object_name: str, include_deleted: bool = False, modified_since: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Records in creation order (live only unless `include_deleted`); with `modified_since` (a stored
+        datetime), at least those with SystemModstamp >= it, in no particular order, read from the index."""
+        records: Any = self._records[object_name].values()
+        if modified_since is not None and object_name in self._ordered:
+            records = self._since(object_name, modified_since)
         if include_deleted:
             self._expire_delete_log(object_name)
             return iter(records)
         return (record for record in records if not record["IsDeleted"])
+
+    def _since(self, object_name: str, stamp: str) -> list[dict[str, Any]]:
+        records, found = self._records[object_name], []
+        for record_id in reversed(self._modified[object_name]):
+            record = records[record_id]
+            if record["SystemModstamp"] < stamp:
+                break
+            found.append(record)
+        return found
 
     def counts(self) -> dict[str, dict[str, int]]:
         """`{object: {"live": n, "deleted": n}}`."""
@@ -101,8 +119,7 @@ class RecordStore:
         """
         definition = self.schema.objects[object_name]
         changes = self.validate(definition, values, creating=True)
-        record: dict[str, Any] = {f.name: False for f in definition.fields.values() if f.type == "boolean"}
-        record.update({f.name: f.default for f in definition.fields.values() if f.default is not None})
+        record = dict(definition.new_record)
         if "OwnerId" in definition.fields:
             record["OwnerId"] = user_id
         record.update(changes)
@@ -248,10 +265,18 @@ class RecordStore:
                     holders.discard(record_id)
                     if not holders:
                         del keys[external_key(old[field_name])]
+        modified = self._modified[object_name]
         if new is None:
             del self._records[object_name][record_id]
+            del modified[record_id]
             return
         self._records[object_name][record_id] = new
+        if old is None or old["SystemModstamp"] != new["SystemModstamp"]:
+            modified.pop(record_id, None)
+            last = next(reversed(modified), None)
+            if last is not None and self._records[object_name][last]["SystemModstamp"] > new["SystemModstamp"]:
+                self._ordered.discard(object_name)  # a rollback put an older save back: scan instead
+            modified[record_id] = None
         if not new["IsDeleted"]:
             for field_name, keys in index.items():
                 if new.get(field_name) is not None:
@@ -306,6 +331,7 @@ class RecordStore:
             record = records.get(record_id)
             if record is not None and record["IsDeleted"]:
                 del records[record_id]
+                del self._modified[object_name][record_id]
         del log[:gone]
 
     def _expire_delete_log(self, object_name: str) -> None:

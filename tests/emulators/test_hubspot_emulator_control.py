@@ -181,6 +181,7 @@ def test_stats_count_api_calls_by_category_but_not_control_calls(running: Runnin
     portal = control(running, "GET", "stats").json()["portals"][0]
     assert portal["api_calls"] == {"total": 5, "by_category": {"archive": 1, "batch_read": 1, "create": 1, "get": 1, "search": 1}}
     assert portal["records"]["contacts"] == {"active": 0, "archived": 1}
+    assert portal["search_seconds"] > 0 and control(running, "GET", "stats").json()["portals"][1]["search_seconds"] == 0
 
 
 def test_admin_records_endpoint_edits_like_a_user(running: RunningEmulator) -> None:
@@ -205,6 +206,7 @@ def test_reset_restores_the_starting_state(running: RunningEmulator) -> None:
     stats = control(running, "GET", "stats").json()
     assert stats["portals"][0]["records"]["contacts"]["active"] == 0
     assert stats["portals"][0]["api_calls"]["total"] == 0 and stats["faults"]["armed"] == []
+    assert stats["portals"][0]["search_seconds"] == 0
     assert get_contacts(running).status_code == 200
 
 

@@ -153,3 +153,33 @@ def test_parent_fields_are_selected_through_their_lookup(org: SalesforceEmulator
     owner = query.parents[0].parent_of(record, org.store.get)
     assert owner is not None and owner["Id"] == record["OwnerId"]
     assert query.parents[0].parent_of({"OwnerId": None}, org.store.get) is None
+
+
+def test_system_modstamp_bound_reads_the_index_and_answers_as_a_scan(org: SalesforceEmulator) -> None:
+    def both(soql: str, include_deleted: bool = False) -> tuple[list[str], list[str]]:
+        query = parse(soql, org.schema)
+        indexed = query.run(org.store.all("Lead", include_deleted, query.modified_since))
+        scanned = query.run(org.store.all("Lead", include_deleted))
+        return [r["LastName"] for r in indexed], [r["LastName"] for r in scanned]
+
+    start = org.records("Lead")[0]["SystemModstamp"]
+    ordered = "SELECT LastName FROM Lead WHERE SystemModstamp > 2026-01-02T03:05:00Z ORDER BY SystemModstamp, Id"
+    assert parse(ordered, org.schema).modified_since == "2026-01-02T03:05:00.000+0000"
+    assert parse(ordered.replace(" ORDER BY SystemModstamp, Id", ""), org.schema).modified_since is None
+    assert parse(ordered.replace("WHERE", "WHERE LastName = 'x' OR"), org.schema).modified_since is None
+    assert parse(ordered.replace("WHERE", "WHERE NOT"), org.schema).modified_since is None
+    assert both(ordered) == ([], [])
+    org.advance_clock(120)
+    bob, cy = (org.store.match_external("Lead", "UPM_Id__c", key)[0] for key in ("L2", "L3"))
+    org.admin_upsert("Lead", {"Id": cy, "Company": "Delta"})
+    org.admin_upsert("Lead", {"Id": bob, "Company": "Epsilon"})
+    assert both(ordered) == (["Bob", "Cy"], ["Bob", "Cy"])  # ties on the stamp: by Id
+    org.advance_clock(60)
+    with org.store.atomic() as savepoint:
+        org.admin_upsert("Lead", {"Id": cy, "Company": "Zeta"})
+        savepoint.rollback()  # Cy's older save is back: the index steps aside
+    assert both(ordered) == (["Bob", "Cy"], ["Bob", "Cy"])
+    org.admin_delete("Lead", bob)
+    deleted = f"SELECT LastName FROM Lead WHERE SystemModstamp >= {start[:19]}Z ORDER BY LastName"
+    assert both(deleted) == (["Ada", "Cy", "O'Neil \\ \"q\"\n"], ["Ada", "Cy", "O'Neil \\ \"q\"\n"])
+    assert both(deleted, include_deleted=True)[0] == ["Ada", "Bob", "Cy", "O'Neil \\ \"q\"\n"]

@@ -16,6 +16,9 @@ ORM, so the outbox hook queues one row per record (not timed). Timed:
   (1,000 records a call, as the adapter packs them); HubSpot, hubspot-api-client's
   `crm.objects.batch_api.update`, 100 records a call.
 
+PostgreSQL runs need `UPM_BENCH_POSTGRES_URL` (a database of your own: each run makes and drops a
+schema in it); there is no default database.
+
 Printed: each rate, the API calls (the emulator's count) beside their floor ceil(N / batch), and
 connector/floor = floor time / connector time (target >= 0.80).
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -166,6 +170,8 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--latency", type=float, default=0, help="milliseconds the emulators add to every request")
     args = parser.parse_args()
+    if "postgresql" in args.databases.split(",") and not os.environ.get("UPM_BENCH_POSTGRES_URL"):
+        parser.error("--databases postgresql needs UPM_BENCH_POSTGRES_URL (a database of your own)")
     with tempfile.TemporaryDirectory(prefix="upm-bench-push-") as tmp:
         workdir = Path(tmp)
         for n in [int(s) for s in args.sizes.split(",")]:

@@ -58,6 +58,17 @@ class InboundStep(NamedTuple):
     not_blank: bool
 
 
+_PLAIN = (str, int, float, bool, type(None))
+"""Value types `_outbound_value` returns unchanged through a field with nothing to apply."""
+
+
+def _sent_as_is(field: FieldMap) -> bool:
+    """One UPM field, no constant, relation, value map, default, transform or requirement."""
+    return (len(field.upm_fields) == 1 and field.constant is None and field.relation is None
+            and field.relation_from is None and field.values is None and field.default is None
+            and not field.transform and not field.required)
+
+
 class Mapper:
     """Maps one UPM module <-> one CRM object as its ObjectMap says."""
 
@@ -73,6 +84,8 @@ class Mapper:
         """Relations read from the record's associations (the pull puts the CRM id at `link_key`)."""
         self.through: list[Through] = [through(self.module, n) for f in self.outbound for n in f.upm_fields if "." in n]
         """Fields read from related records (`contact.email`), looked up before a push."""
+        self._plain_out = {id(f): f.upm_fields[0] for f in self.outbound if _sent_as_is(f)}
+        """{id(field): its UPM field}: fields whose plain values go to the CRM as they are."""
         self._inbound_steps = [self._inbound_step(f) for f in self.inbound]
         self._derived = rules_for(object_map.module, self.upm_write_fields)
         self.derived_fields = frozenset(self._derived)
@@ -195,7 +208,11 @@ class Mapper:
             if only is not None and field.constant is None and not set(field.upm_fields) & only:
                 continue
             assert field.crm is not None
-            out[field.crm] = self._outbound_value(field, upm, resolve)
+            name = self._plain_out.get(id(field))
+            value = upm.get(name) if name is not None else None
+            if name is None or type(value) not in _PLAIN:
+                value = self._outbound_value(field, upm, resolve)
+            out[field.crm] = value
         return out
 
     @staticmethod

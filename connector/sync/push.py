@@ -38,9 +38,11 @@ _PLAIN = (str, int, bool)
 
 def unchanged(value: Any, base: Any) -> bool:
     """`same`, with the common case first: a plain value equal to its base (JSON-stored echo values
-    come back as str, int, bool or None)."""
+    come back as str, int, bool or None; numbers as floats)."""
     if value is base or (type(value) is type(base) and type(value) in _PLAIN and value == base):
         return True
+    if type(value) is int and type(base) is float:
+        return value == base
     return same(value, base)
 
 

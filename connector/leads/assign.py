@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from connector.leads import directory, lifecycle, notify
 from connector.store.assignments import AssignmentHistory, LeadStatusHistory, RecordAssignment
+from connector.store.bulk import insert_columns
 from connector.store.partners import PartnerGroup
 from connector.store.records import Prospect
 
@@ -41,24 +42,25 @@ def grant(session: Session, record_id: int, assignees: Iterable[tuple[str, int]]
           reason: str, now: datetime, action: str = "assigned", module: str = MODULE) -> None:
     """Give each (assignee type, assignee id) visibility, recorded in the assignment history under
     `action`; an active grant of the same assignee is updated, not doubled. New rows go in as one
-    bulk insert per table (a shark tank offers a lead to dozens of partners at once)."""
+    driver-level insert per table (`insert_columns`: a shark tank offers a lead to dozens of
+    partners at once)."""
     current = {(g.assignee_type, g.assignee_id): g for g in active_grants(session, record_id, module)}
-    fresh, history = [], []
-    for assignee_type, assignee_id in dict.fromkeys(assignees):
-        held = current.get((assignee_type, assignee_id))
+    everyone = list(dict.fromkeys(assignees))
+    fresh = []
+    for assignee in everyone:
+        held = current.get(assignee)
         if held is not None:
             held.access_type = access_type
         else:
-            fresh.append({"record_module": module, "record_id": record_id, "assignee_type": assignee_type,
-                          "assignee_id": assignee_id, "access_type": access_type, "assigned_at": now,
-                          "assigned_by": actor, "reason": reason[:500]})
-        history.append({"record_module": module, "record_id": record_id, "action": action,
-                        "assignee_type": assignee_type, "assignee_id": assignee_id, "access_type": access_type,
-                        "actor": actor, "reason": reason[:500], "at": now})
-    if fresh:
-        session.connection().execute(insert(RecordAssignment), fresh)
-    if history:
-        session.connection().execute(insert(AssignmentHistory), history)
+            fresh.append(assignee)
+    shared = {"record_module": module, "record_id": record_id, "access_type": access_type, "reason": reason[:500]}
+    connection = session.connection()
+    insert_columns(connection, RecordAssignment.__table__, len(fresh),
+                   {"assignee_type": [t for t, _ in fresh], "assignee_id": [i for _, i in fresh]},
+                   {**shared, "assigned_at": now, "assigned_by": actor})
+    insert_columns(connection, AssignmentHistory.__table__, len(everyone),
+                   {"assignee_type": [t for t, _ in everyone], "assignee_id": [i for _, i in everyone]},
+                   {**shared, "action": action, "actor": actor, "at": now})
 
 
 def revoke(session: Session, assignment: RecordAssignment, *, actor: str, reason: str, now: datetime,

@@ -2,7 +2,10 @@
 PostgreSQL beside its floor from the same run, then a no-change cycle.
 
     python bench/sync_engine.py [--sizes 10000,100000] [--crms hubspot,salesforce]
-                                [--databases sqlite,postgresql] [--latency MS] [--read-ahead on,off]
+                                [--databases sqlite,postgresql] [--postgres URL] [--latency MS]
+                                [--read-ahead on,off]
+
+PostgreSQL needs a database of your own: UPM_BENCH_POSTGRES_URL or --postgres (no default).
 
 Each emulator runs in a child process (`upm-connector emulator ...`, `--latency MS` added to every
 request, as a remote CRM's round trip) seeded with N contacts, and each measurement in a forked
@@ -58,7 +61,8 @@ from connector.runtime import Runtime
 import connector.sync.pull
 
 REPO = Path(__file__).resolve().parents[1]
-POSTGRES = os.environ.get("UPM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Set by main() from --postgres or UPM_BENCH_POSTGRES_URL; there is no default (never a shared database).
+POSTGRES = ""
 FLOOR_PAGE = {"hubspot": 200, "salesforce": 2000}
 OBJECT = {"hubspot": "contacts", "salesforce": "Contact"}
 
@@ -308,7 +312,14 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--latency", type=float, default=0, help="milliseconds the emulators add to every request")
     parser.add_argument("--read-ahead", default="on", help="on, off, or on,off (each sync run both ways)")
+    parser.add_argument("--postgres", default=os.environ.get("UPM_BENCH_POSTGRES_URL", ""),
+                        help="SQLAlchemy URL of a database of your own (default: $UPM_BENCH_POSTGRES_URL)")
     args = parser.parse_args()
+    if "postgresql" in args.databases.split(",") and not args.postgres:
+        parser.error("--databases includes postgresql: set UPM_BENCH_POSTGRES_URL or pass --postgres "
+                     "(a database of your own, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/h_me_bench)")
+    global POSTGRES
+    POSTGRES = args.postgres
     with tempfile.TemporaryDirectory(prefix="upm-bench-") as tmp:
         workdir = Path(tmp)
         for n in [int(s) for s in args.sizes.split(",")]:

@@ -37,6 +37,11 @@ class Binder:
         for b in self._matching(module, Binding.crm_id, wanted):
             self._remember(b)
 
+    def assume_unbound(self, module: str, crm_ids: Iterable[str]) -> None:
+        """Remember these CRM ids as unbound without a query: the caller knows none is bound."""
+        for i in crm_ids:
+            self._by_crm.setdefault((module, i), None)
+
     def load_records(self, module: str, record_ids: Iterable[int]) -> None:
         """Fetch the bindings of these records in a few queries; records with none are remembered too."""
         wanted = [i for i in set(record_ids) if (module, i) not in self._by_record]

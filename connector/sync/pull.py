@@ -31,6 +31,10 @@ from connector.sync.summary import Counts, field_changes
 
 APPLY_BATCH = 2000
 """Records applied in one transaction (at least; whole CRM pages are never split)."""
+FIRST_LOAD_TRACKED = 200_000
+"""A first load skips the binding lookups of the records it pulls for the first time in the cycle
+while it has pulled fewer than this (the set of pulled ids is what keeps a record read twice
+exactly-once; past this the lookups resume, so the memory stays bounded)."""
 
 
 def cursor_row(session: Session, lane: Lane, obj: ObjectMap) -> SyncCursor:
@@ -109,6 +113,10 @@ class Puller:
         self._attribute = scope is not None and obj.module in OWNED_BY_PARTNER
         """A partner connection: what it brings in belongs to its partner (`partner_account_id`)."""
         self._foreign: set[int] = set()
+        self._pulled: set[str] | None = None
+        """On a first load (nothing of this module bound on this connection when the cycle
+        started): the CRM ids pulled so far this cycle, the only ones that may be bound. None: look
+        every record's binding up."""
 
     def run(self, since: datetime | None, *, from_cursor: bool) -> Counts:
         """Apply every change since `since` (inclusive), or, `from_cursor`, strictly after the cursor:
@@ -123,14 +131,24 @@ class Puller:
         if from_cursor:
             since = self._after_cursor()
             self.start_delete_token()
+        self._pulled = None if self._bound_before() else set()
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
-        with ReadAhead(pages) as ahead:  # the next page is read while a batch is written
-            for batch in self.batches(ahead):
-                self.apply_page(batch.records, counts, complete=batch.last)
-                self.lane.progress(f"pull {self.obj.module}", len(batch.records), None)
-                if self.lane.should_stop():
-                    break
+        try:
+            with ReadAhead(pages) as ahead:  # the next page is read while a batch is written
+                for batch in self.batches(ahead):
+                    self.apply_page(batch.records, counts, complete=batch.last)
+                    self.lane.progress(f"pull {self.obj.module}", len(batch.records), None)
+                    if self.lane.should_stop():
+                        break
+        finally:
+            self._pulled = None
         return counts
+
+    def _bound_before(self) -> bool:
+        """Is any record of this module bound on this connection (one indexed query)?"""
+        with self.lane.db.session() as session:
+            return session.scalar(select(Binding.id).where(
+                Binding.connection == self.lane.connection, Binding.module == self.obj.module).limit(1)) is not None
 
     def _after_cursor(self) -> datetime | None:
         """The first stamp after the cursor (None: no cursor, read everything)."""
@@ -210,6 +228,10 @@ class Puller:
             if move_cursor:
                 self._move_cursor(session, page, complete)
             session.commit()
+            if self._pulled is not None:
+                self._pulled.update(r.id for r in page)
+                if len(self._pulled) >= FIRST_LOAD_TRACKED:
+                    self._pulled = None
         except BaseException:
             session.rollback()
             raise
@@ -368,6 +390,8 @@ class Puller:
     def _prefetch(self, session: Session, binder: Binder, page: list[CrmRecord]) -> dict[int, Any]:
         """Bindings of the page's records and of the records they point at, in a few queries; the
         bound UPM records by id."""
+        if self._pulled is not None:
+            binder.assume_unbound(self.obj.module, [r.id for r in page if r.id not in self._pulled])
         binder.load_crm_ids(self.obj.module, [r.id for r in page])
         for field_map in self.mapper.inbound:
             if field_map.relation and field_map.crm:

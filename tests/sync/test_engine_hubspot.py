@@ -167,3 +167,28 @@ def test_a_dry_run_push_shows_each_field_old_and_new_and_counts_per_object(hs: H
     assert f'contacts {crm_id} <- UPM contact {contact.id}: last_name "Dry" -> "Wet"' in counts.changes
     assert counts.objects["contact <-> contacts"].pushed == 1
     assert sum(part.pushed for part in counts.objects.values()) == counts.pushed
+
+
+def test_a_first_load_that_reads_a_record_twice_binds_it_once(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first load skips the binding lookups of records it has not pulled yet; a record read again
+    in a later batch (HubSpot re-anchoring at its search cap) is still looked up, not created twice."""
+    seed_crm(hs)
+    monkeypatch.setattr("connector.sync.pull.APPLY_BATCH", 2)
+    engine = hs.engine()
+    read_changes = engine.adapter.read_changes
+
+    def twice(crm_object, since, fields):  # type: ignore[no-untyped-def]
+        pages = [list(p) for p in read_changes(crm_object, since, fields)]
+        yield from pages
+        if crm_object == "contacts":
+            yield [r for p in pages for r in p]  # every contact again, after the first batches
+    monkeypatch.setattr(engine.adapter, "read_changes", twice)
+    try:
+        counts = engine.cycle()
+    finally:
+        engine.adapter.close()
+    assert counts.created == 8
+    assert count(hs, Contact) == 5
+    with hs.db.session() as s:
+        bound = s.scalars(select(Binding.crm_id).where(Binding.module == "contact")).all()
+    assert len(bound) == len(set(bound)) == 5

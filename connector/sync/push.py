@@ -181,10 +181,14 @@ class Pusher:
             return 0
         connection, module = self.lane.connection, self.obj.module
         with self.lane.db.session() as session:
-            bound = select(Binding.record_id).where(Binding.connection == connection, Binding.module == module)
-            pending = select(OutboxEntry.record_id).where(OutboxEntry.connection == connection,
-                                                          OutboxEntry.module == module, OutboxEntry.status == "pending")
-            query = select(self.model.id).where(self.model.id.not_in(bound), self.model.id.not_in(pending))
+            # NOT EXISTS, not NOT IN: PostgreSQL plans NOT IN (subquery) as a subplan scanned per row
+            # once the subquery outgrows work_mem (over 20 minutes at 1,000,000 bound records);
+            # NOT EXISTS is an anti-join on the bindings' and the outbox's indexes.
+            bound = select(Binding.id).where(Binding.connection == connection, Binding.module == module,
+                                             Binding.record_id == self.model.id)
+            pending = select(OutboxEntry.id).where(OutboxEntry.connection == connection, OutboxEntry.module == module,
+                                                   OutboxEntry.status == "pending", OutboxEntry.record_id == self.model.id)
+            query = select(self.model.id).where(~bound.exists(), ~pending.exists())
             if hasattr(self.model, "archived_at"):
                 query = query.where(self.model.archived_at.is_(None))
             ids = list(session.scalars(query.order_by(self.model.id)))

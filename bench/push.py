@@ -40,6 +40,7 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePu
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sync_engine  # noqa: E402
 from sync_engine import REPO, ChildEmulator, database_url, drop, seed  # noqa: E402
 
 from connector.config import load_settings  # noqa: E402
@@ -172,6 +173,7 @@ def main() -> None:
     args = parser.parse_args()
     if "postgresql" in args.databases.split(",") and not os.environ.get("UPM_BENCH_POSTGRES_URL"):
         parser.error("--databases postgresql needs UPM_BENCH_POSTGRES_URL (a database of your own)")
+    sync_engine.POSTGRES = os.environ.get("UPM_BENCH_POSTGRES_URL", "")  # database_url's, as its main() sets it
     with tempfile.TemporaryDirectory(prefix="upm-bench-push-") as tmp:
         workdir = Path(tmp)
         for n in [int(s) for s in args.sizes.split(",")]:

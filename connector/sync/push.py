@@ -183,7 +183,7 @@ class Pusher:
         with self.lane.db.session() as session:
             # NOT EXISTS, not NOT IN: PostgreSQL plans NOT IN (subquery) as a subplan scanned per row
             # once the subquery outgrows work_mem (over 20 minutes at 1,000,000 bound records);
-            # NOT EXISTS is an anti-join on the bindings' and the outbox's indexes.
+            # NOT EXISTS is an anti-join (hash or index) that PostgreSQL and SQLite plan in one pass.
             bound = select(Binding.id).where(Binding.connection == connection, Binding.module == module,
                                              Binding.record_id == self.model.id)
             pending = select(OutboxEntry.id).where(OutboxEntry.connection == connection, OutboxEntry.module == module,

@@ -17,7 +17,10 @@ The floor reads the same fields (Salesforce: simple-salesforce's `query_all_iter
 query; HubSpot: the adapter's search pages) and inserts each 2,000 rows at the driver's level into
 an empty migrated datastore (SQLite: one `executemany`; PostgreSQL: one COPY), one transaction
 each, read and write one after the other: "engine/floor" is the floor's time over the engine's
-(1.0: as fast; above 1: faster, the engine reads the next page while it writes).
+(1.0: as fast; above 1: faster, the engine reads the next page while it writes). That floor writes
+four columns of one table; the engine writes every mapped column and, for each record, its binding
+row (a second table, three indexes). A second floor writes those same rows at the driver's level
+(the ids drawn as the engine draws them, the echo values as orjson text): "engine/same-rows floor".
 The no-change cycle is measured on a later cycle, with the engine's clock past the lookback window
 (right after a load, the cursor is held `lookback_seconds` behind the load's start, and the next
 cycle re-reads that window once), as the daemon's lane runs it (the delete log is read every
@@ -49,6 +52,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import configure_mappers
@@ -159,11 +163,21 @@ def drop(cleanup: Any) -> None:
 
 COLUMNS = ("email", "first_name", "last_name", "title")
 FIELDS = {"hubspot": ("email", "firstname", "lastname", "jobtitle"), "salesforce": ("Email", "FirstName", "LastName", "Title")}
+MAPPED = {  # the shipped advanced profile's inbound contact fields: UPM column <- CRM field
+    "hubspot": {"email": "email", "first_name": "firstname", "last_name": "lastname", "title": "jobtitle",
+                "phone": "phone", "mobile_phone": "mobilephone"},
+    "salesforce": {"email": "Email", "first_name": "FirstName", "last_name": "LastName", "title": "Title",
+                   "phone": "Phone", "mobile_phone": "MobilePhone", "lead_source": "LeadSource",
+                   "account_id": "AccountId"},
+}
 FLOOR_BATCH = 2000
 
 
-def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str], workdir: Path) -> float:
-    """Read the same fields, insert each 2,000 rows at the driver's level (see the docstring)."""
+def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str], workdir: Path,
+                  with_bindings: bool = False) -> float:
+    """Read the same fields, insert each 2,000 rows at the driver's level (see the docstring).
+    `with_bindings`: the rows the engine writes, every mapped column of each contact and its
+    binding row (ids drawn as the engine draws them, echo values as orjson text)."""
     url, cleanup = database_url(kind, workdir)
     db = Runtime(load_settings(None, environ={"UPM_DATABASE_URL": url})).db
     upgrade(db)
@@ -171,29 +185,57 @@ def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str]
     driver = raw.driver_connection
     now = datetime.now(timezone.utc)
     stamp: Any = now.replace(tzinfo=None).isoformat(" ", "microseconds") if kind == "sqlite" else now
-    names = ", ".join([*COLUMNS, "created_at", "updated_at"])
-    wanted = FIELDS[crm]
+    columns = tuple(MAPPED[crm]) if with_bindings else COLUMNS
+    names = ", ".join([*columns, "created_at", "updated_at"])
+    wanted = tuple(MAPPED[crm].values()) if with_bindings else FIELDS[crm]
+    binding_names = ("connection, crm_object, crm_id, module, record_id, synced_values, crm_modified_at, "
+                     "synced_at, created_at, updated_at")
+
+    def record_ids(cursor: Any, count: int) -> list[int]:
+        if kind == "sqlite":  # consecutive, as the engine relies on (this transaction holds the write lock)
+            last = cursor.execute("SELECT max(id) FROM contacts").fetchone()[0]
+            return list(range(last - count + 1, last + 1))
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, %s)", (count,))
+        return [row[0] for row in cursor.fetchall()]
 
     def write(rows: list[tuple[Any, ...]]) -> None:
         cursor = driver.cursor()
+        values = [row[2:] for row in rows] if with_bindings else rows
+        ids: list[int] = []
         if kind == "sqlite":
-            cursor.executemany(f"INSERT INTO contacts ({names}) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            marks = ", ".join("?" for _ in values[0])
+            cursor.executemany(f"INSERT INTO contacts ({names}) VALUES ({marks})", values)
+            ids = record_ids(cursor, len(rows)) if with_bindings else []
         else:
-            with cursor.copy(f"COPY contacts ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            ids = record_ids(cursor, len(rows)) if with_bindings else []
+            target = f"contacts (id, {names})" if with_bindings else f"contacts ({names})"
+            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+                for n, row in enumerate(values):
+                    copy.write_row((ids[n], *row) if with_bindings else row)
+        if with_bindings:
+            bound = [("bench", obj, row[0], "contact", ids[n], orjson.dumps(dict(zip(columns, row[2:-2]))).decode(),
+                      row[1], stamp, stamp, stamp) for n, row in enumerate(rows)]
+            if kind == "sqlite":
+                cursor.executemany(f"INSERT INTO bindings ({binding_names}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bound)
+            else:
+                with cursor.copy(f"COPY bindings ({binding_names}) FROM STDIN") as copy:
+                    for binding in bound:
+                        copy.write_row(binding)
         cursor.close()
         driver.commit()
 
     started = time.perf_counter()
     batch: list[tuple[Any, ...]] = []
+    head: Any  # with bindings each row starts with the CRM id and stamp
     if crm == "salesforce":
         soql = changes_query(obj, [*SYSTEM_FIELDS, *fields], None, {})
         records: Any = adapter.session.client().query_all_iter(soql)
-        rows = ((*(r.get(f) for f in wanted), stamp, stamp) for r in records)
+        head = (lambda r: (r["Id"], r["SystemModstamp"])) if with_bindings else (lambda r: ())
+        rows = ((*head(r), *(r.get(f) for f in wanted), stamp, stamp) for r in records)
     else:
-        rows = ((*(r.fields.get(f) for f in wanted), stamp, stamp) for page in adapter.read_changes(obj, None, fields)
-                for r in page)
+        head = (lambda r: (r.id, r.modified_at)) if with_bindings else (lambda r: ())
+        rows = ((*head(r), *(r.fields.get(f) for f in wanted), stamp, stamp)
+                for page in adapter.read_changes(obj, None, fields) for r in page)
     for row in rows:
         batch.append(row)
         if len(batch) == FLOOR_BATCH:
@@ -278,6 +320,7 @@ connections:
     obj, _since, fields = reads.args
     engine.adapter.read_changes = reads.read_changes
     floor_s = floor_seconds(crm, kind, engine.adapter, obj, list(fields), workdir)
+    same_rows_s = floor_seconds(crm, kind, engine.adapter, obj, list(fields), workdir, with_bindings=True)
     engine.adapter.close()
     # The steady state: later cycles, past the lookback. The first one moves the cursor up to the
     # newest stamp (the load's run start held it back), the second is the no-change cycle measured.
@@ -296,7 +339,8 @@ connections:
     drop(cleanup)
     print(f"{crm:10} {kind:10} N={n:>9,} read-ahead {'on ' if read_ahead else 'off'}: initial sync {seconds:7.1f} s = {n / seconds:7,.0f} records/s "
           f"(created {counts.created:,}); floor (read + driver insert) {floor_s:6.1f} s = {n / floor_s:7,.0f} records/s, "
-          f"engine/floor {floor_s / seconds:.2f} (target 0.80); CRM reads {reads.seconds:.1f} s ({'in the reader thread' if read_ahead else 'inline'}); "
+          f"engine/floor {floor_s / seconds:.2f} (target 0.80); floor writing the same rows (records + bindings) "
+          f"{same_rows_s:6.1f} s, engine/same-rows floor {same_rows_s / seconds:.2f}; CRM reads {reads.seconds:.1f} s ({'in the reader thread' if read_ahead else 'inline'}); "
           f"API calls {calls:,} vs floor {floor:,} (ratio {calls / floor:.3f}); peak RSS {peak / 2**20:6.1f} MiB (target < 250); "
           f"no-change cycle {idle_seconds:5.2f} s (target < 1), {idle_calls} API call(s) (target 1; {delete_calls} with "
           f"the delete log), "

@@ -113,3 +113,21 @@ def test_columns_and_constants_are_stored_as_a_core_insert_stores_them(db: Datab
     with pytest.raises(ValueError, match="bindings.crm_id: 1 values for 2 rows"):
         with db.engine.begin() as conn:
             insert_columns(conn, Binding.__table__, 2, {"crm_id": ["x"], "record_id": [1, 2]}, constants=constants)
+
+
+def test_a_batch_beyond_one_statements_parameters_is_stored_whole_and_in_order(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite packs as many rows in a statement as its parameter limit allows; a batch needing
+    several statements (and a last, shorter one) keeps every row, in order, with consecutive ids
+    (PostgreSQL's COPY has no such limit: the same batch, one COPY)."""
+    monkeypatch.setattr("connector.store.bulk.SQLITE_VARIABLES", 25)  # bindings: 3 rows a statement
+    constants = {"connection": "c", "crm_object": "Contact", "module": "contact"}
+    with db.engine.begin() as conn:
+        insert_columns(conn, Binding.__table__, 10, {
+            "crm_id": [f"003{i}" for i in range(10)], "record_id": list(range(10)),
+            "synced_values": [{"n": i} for i in range(10)]}, constants=constants)
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(Binding.id, Binding.crm_id, Binding.record_id, Binding.synced_values)
+                            .order_by(Binding.id)).all()
+    assert [(r.crm_id, r.record_id, r.synced_values) for r in rows] == [(f"003{i}", i, {"n": i}) for i in range(10)]
+    assert [r.id for r in rows] == list(range(rows[0].id, rows[0].id + 10))

@@ -431,7 +431,7 @@ class Puller:
             self._analyze_at *= 2
 
     def _bulk_insert_records(self, session: Session, rows: list[dict[str, Any]]) -> list[int]:
-        """INSERT the rows at the driver's level (`store.bulk`: one executemany on SQLite, one COPY
+        """INSERT the rows at the driver's level (`store.bulk`: multi-row VALUES on SQLite, one COPY
         on PostgreSQL); their new ids, in the rows' order.
 
         PostgreSQL: the ids are drawn from the table's sequence first and copied with the rows. SQLite

@@ -84,7 +84,10 @@ class Mapper:
         """Relations read from the record's associations (the pull puts the CRM id at `link_key`)."""
         self.through: list[Through] = [through(self.module, n) for f in self.outbound for n in f.upm_fields if "." in n]
         """Fields read from related records (`contact.email`), looked up before a push."""
-        self._plain_out = {id(f): f.upm_fields[0] for f in self.outbound if _sent_as_is(f)}
+        self._outbound_steps = [(f, f.crm, f.upm_fields[0] if _sent_as_is(f) else None, frozenset(f.upm_fields))
+                                for f in self.outbound]
+        """Per outbound field, worked out once: its CRM field, the UPM field it sends as it is (None:
+        it takes `_outbound_value`), and the UPM fields that feed it (selective sync)."""
         """{id(field): its UPM field}: fields whose plain values go to the CRM as they are."""
         self._inbound_steps = [self._inbound_step(f) for f in self.inbound]
         self._derived = rules_for(object_map.module, self.upm_write_fields)
@@ -202,17 +205,16 @@ class Mapper:
         """CRM fields to write for a UPM record. `only` limits to fields fed by those UPM fields
         (selective sync); on_create_only fields are written only when `creating`."""
         out: dict[str, Any] = {}
-        for field in self.outbound:
+        for field, crm, name, feeds in self._outbound_steps:
             if field.on_create_only and not creating:
                 continue
-            if only is not None and field.constant is None and not set(field.upm_fields) & only:
+            if only is not None and field.constant is None and feeds.isdisjoint(only):
                 continue
-            assert field.crm is not None
-            name = self._plain_out.get(id(field))
+            assert crm is not None
             value = upm.get(name) if name is not None else None
             if name is None or type(value) not in _PLAIN:
                 value = self._outbound_value(field, upm, resolve)
-            out[field.crm] = value
+            out[crm] = value
         return out
 
     @staticmethod

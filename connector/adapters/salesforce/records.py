@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from connector.adapters.base import CrmRecord
@@ -22,23 +23,32 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+@lru_cache(maxsize=4096)
 def parse_datetime(text: str) -> datetime:
-    """Salesforce's datetimes, REST `2011-07-07T00:37:00.000+0000` or Bulk `...000Z`, as aware UTC."""
+    """Salesforce's datetimes, REST `2011-07-07T00:37:00.000+0000` or Bulk `...000Z`, as aware UTC
+    (remembered: a page's records mostly share a few stamps, a bulk load's one)."""
     return utc(datetime.fromisoformat(text))
+
+
+_FLAT = frozenset({str, int, float, bool, type(None)})
+"""JSON scalars: a row holding only these has no nested objects to flatten."""
 
 
 def crm_record(row: Mapping[str, Any]) -> CrmRecord:
     """A query row as a CrmRecord: its fields without `attributes`, stamped by SystemModstamp. A parent's
     fields, nested under the relationship (`"Account": {"Name": ...}`, null for an empty lookup), come out
-    flat under their SOQL paths (`Account.Name`)."""
-    values: dict[str, Any] = {}
-    for name, value in row.items():
-        if name == "attributes":
-            continue
-        if isinstance(value, dict) and "attributes" in value:  # a parent's fields (parsed JSON: dicts)
-            values.update((f"{name}.{key}", inner) for key, inner in value.items() if key != "attributes")
-        else:
-            values[name] = value
+    flat under their SOQL paths (`Account.Name`); a row without nested objects is copied as it is."""
+    values = dict(row)
+    values.pop("attributes", None)
+    if not _FLAT.issuperset(map(type, values.values())):  # a parent's fields, or a compound field
+        values = {}
+        for name, value in row.items():
+            if name == "attributes":
+                continue
+            if isinstance(value, dict) and "attributes" in value:  # a parent's fields
+                values.update((f"{name}.{key}", inner) for key, inner in value.items() if key != "attributes")
+            else:
+                values[name] = value
     return CrmRecord(
         id=str(values["Id"]),
         modified_at=parse_datetime(str(values[MODIFIED_FIELD])),

@@ -93,21 +93,29 @@ class CrmApi:
 
     # ---- representation
 
+    def returned_names(self, kind: ObjectType, properties: list[str]) -> list[str]:
+        """The properties a read returns when it asks for `properties`: those defined, and the
+        system ones, in name order."""
+        definitions = self.portal.store(kind).definitions
+        return sorted({n for n in [*properties, *kind.system_properties] if n in definitions})
+
     def record_json(
         self,
         kind: ObjectType,
         record: Record,
         properties: list[str] | None,
         associations: list[str] | None = None,
+        *,
+        names: list[str] | None = None,
     ) -> dict[str, Any]:
-        """A record as HubSpot returns it; `properties` None means every stored value."""
-        store = self.portal.store(kind)
+        """A record as HubSpot returns it; `properties` None means every stored value. `names`: the
+        `returned_names` of `properties`, when the caller worked them out once for many records."""
         values: dict[str, str | None]
         if properties is None:
             values = dict(sorted(record.properties.items()))
         else:
-            names = sorted({n for n in [*properties, *kind.system_properties] if n in store.definitions})
-            values = {n: record.properties.get(n) for n in names}
+            get = record.properties.get
+            values = {n: get(n) for n in (names if names is not None else self.returned_names(kind, properties))}
         body: dict[str, Any] = {
             "id": str(record.id),
             "properties": values,
@@ -326,7 +334,9 @@ class CrmApi:
         indexed_until = self.now_ms - self.search_lag_ms if self.search_lag_ms else None
         page = run_search(store, body, indexed_until)
         properties = body.get("properties") or list(kind.default_properties)
-        out: dict[str, Any] = {"total": page.total, "results": [self.record_json(kind, r, properties) for r in page.records]}
+        names = self.returned_names(kind, properties)
+        out: dict[str, Any] = {"total": page.total,
+                               "results": [self.record_json(kind, r, properties, names=names) for r in page.records]}
         if page.next_after is not None:
             out["paging"] = {"next": {"after": str(page.next_after)}}
         self.portal.search_seconds += time.perf_counter() - started

@@ -218,10 +218,12 @@ def _paging(body: dict[str, Any]) -> tuple[int, int]:
     return limit, after
 
 
-def _indexed_range(store: ObjectStore, body: dict[str, Any], specs: list[tuple[str, bool]]) -> list[int] | None:
+def _indexed_range(store: ObjectStore, body: dict[str, Any],
+                   specs: list[tuple[str, bool]]) -> tuple[list[int], bool] | None:
     """Ids of the records the query can match, in its order, when it sorts ascending on one number or
-    date property and its one filter group bounds that property: a slice of the store's index
-    (the filters still decide). None: the query needs a full scan."""
+    date property and its one filter group bounds that property: a slice of the store's index, and
+    whether the slice is exact (every filter is a bound on that property, so it matches the slice
+    and nothing else; otherwise the filters still decide). None: the query needs a full scan."""
     groups = body.get("filterGroups") or ([{"filters": body["filters"]}] if body.get("filters") else [])
     if len(specs) != 1 or specs[0][1] or len(groups) != 1 or body.get("query"):
         return None
@@ -229,25 +231,30 @@ def _indexed_range(store: ObjectStore, body: dict[str, Any], specs: list[tuple[s
     definition = store.definitions[name]
     if definition.type not in ("number", "datetime", "date"):
         return None
-    low, high, bounded = -math.inf, math.inf, False
+    values, ids = store.sorted_by(name)
+    start, stop, bounded, exact = 0, len(ids), False, True
     for spec in groups[0].get("filters") or []:
         operator = spec.get("operator", "EQ")
         if spec.get("propertyName") != name or operator not in ("EQ", "GT", "GTE", "LT", "LTE", "BETWEEN"):
+            exact = False
             continue
         if spec.get("value") is None or (operator == "BETWEEN" and spec.get("highValue") is None):
             continue  # refused when the filters are compiled
         value = _number(definition, name, spec["value"])
-        if operator in ("EQ", "GT", "GTE", "BETWEEN"):
-            low = max(low, value)
-        if operator in ("EQ", "LT", "LTE"):
-            high = min(high, value)
+        if operator in ("EQ", "GTE", "BETWEEN"):
+            start = max(start, bisect.bisect_left(values, value))
+        if operator == "GT":
+            start = max(start, bisect.bisect_right(values, value))
+        if operator in ("EQ", "LTE"):
+            stop = min(stop, bisect.bisect_right(values, value))
+        if operator == "LT":
+            stop = min(stop, bisect.bisect_left(values, value))
         if operator == "BETWEEN":
-            high = min(high, _number(definition, name, spec["highValue"]))
+            stop = min(stop, bisect.bisect_right(values, _number(definition, name, spec["highValue"])))
         bounded = True
     if not bounded:
         return None  # records without the property sort last: the index does not hold them
-    values, ids = store.sorted_by(name)
-    return ids[bisect.bisect_left(values, low):bisect.bisect_right(values, high)]
+    return ids[start:max(start, stop)], exact
 
 
 def _matches(store: ObjectStore, body: dict[str, Any]) -> list[int]:
@@ -256,8 +263,9 @@ def _matches(store: ObjectStore, body: dict[str, Any]) -> list[int]:
     specs = _sort_specs(store, body)
     indexed = _indexed_range(store, body, specs)
     if indexed is not None:
+        ids, exact = indexed
         records = store.records
-        return indexed if predicate is None else [i for i in indexed if predicate(records[i])]
+        return ids if predicate is None or exact else [i for i in ids if predicate(records[i])]
     candidates = [r for r in store.active_records() if predicate is None or predicate(r)]
     return [r.id for r in _sorted(store, candidates, specs)]
 

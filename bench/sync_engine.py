@@ -64,6 +64,7 @@ from connector.adapters.salesforce.settings import SYSTEM_FIELDS
 from connector.adapters.salesforce.soql import changes_query
 from connector.runtime import Runtime
 import connector.sync.pull
+from connector.sync.pull import NEXT_IDS
 
 REPO = Path(__file__).resolve().parents[1]
 # Set by main() from --postgres or UPM_BENCH_POSTGRES_URL; there is no default (never a shared database).
@@ -196,7 +197,7 @@ def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str]
         if kind == "sqlite":  # consecutive, as the engine relies on (this transaction holds the write lock)
             last = cursor.execute("SELECT max(id) FROM contacts").fetchone()[0]
             return list(range(last - count + 1, last + 1))
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, %s)", (count,))
+        cursor.execute(NEXT_IDS, ("contacts", count))
         return [row[0] for row in cursor.fetchall()]
 
     def write(rows: list[tuple[Any, ...]]) -> None:

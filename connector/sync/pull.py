@@ -37,6 +37,12 @@ while it has pulled fewer than this (the set of pulled ids is what keeps a recor
 exactly-once; past this the lookups resume, so the memory stays bounded)."""
 
 
+NEXT_IDS = ("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq) "
+            "SELECT nextval(s.seq) FROM s, generate_series(1, %s)")
+"""PostgreSQL: n new ids of a table, the sequence looked up once (a STABLE function in the select
+list is called for every row: 2,000 lookups took 26-29 ms a batch, this 4-8 ms)."""
+
+
 def cursor_row(session: Session, lane: Lane, obj: ObjectMap) -> SyncCursor:
     row = session.get(SyncCursor, (lane.connection, obj.crm_object, obj.module))
     if row is None:
@@ -444,8 +450,7 @@ class Puller:
             driver = connection.connection.driver_connection
             assert driver is not None
             with driver.cursor() as cursor:  # 2,000 plain ints: no result processing needed
-                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                               (table.name, len(rows)))
+                cursor.execute(NEXT_IDS, (table.name, len(rows)))
                 ids = [row[0] for row in cursor.fetchall()]
             insert_rows(connection, table, [{**row, "id": record_id} for row, record_id in zip(rows, ids)])
             return ids

@@ -138,8 +138,11 @@ def _processor(connection: Connection, column: Column[Any]) -> Callable[[Any], A
         return process
     dumps = getattr(connection.dialect, "_json_serializer", None) or json.dumps
     wrapped = process
+    none_is_json = not column.type.none_as_null
 
     def as_text(value: Any) -> Any:
+        if type(value) is dict or (value is None and none_is_json):  # as the processor sends it, unwrapped
+            return dumps(value)
         driver_value = wrapped(value)
         return None if driver_value is None else dumps(driver_value.obj)
 

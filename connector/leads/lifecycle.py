@@ -60,9 +60,9 @@ def change_status(session: Session, prospect: Prospect, status: str, *, actor: s
                   now: datetime) -> LeadStatusHistory:
     """Set the status and record the change in LeadStatusHistory (the same status twice is kept as one
     entry per action, so the history shows e.g. a re-assignment). Returns the entry. For a stored
-    prospect the row is inserted at once (Core, in the session's transaction: its id is known without
-    a flush) and the entry returned is a detached copy of it; a pending prospect's entry is added to
-    the session and flushed with it."""
+    prospect the row is inserted at once (Core, in the session's transaction: its id is known
+    without a flush) and the entry returned is a transient copy of it, in no session; a pending
+    prospect's entry is added to the session and flushed with it."""
     values = {"prospect_id": prospect.id, "previous_status": prospect.status, "status": status, "actor": actor,
               "reason": reason[:500] if reason else None, "at": now}
     prospect.status = status

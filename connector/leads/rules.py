@@ -12,6 +12,7 @@ configured fallback (open pool or manual review) - a lead is never dropped.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,7 +64,10 @@ def segment_of(prospect: Prospect) -> str | None:
     return ENTERPRISE
 
 
-def _one_of(name: str, value: str | None, options: Collection[str]) -> Check:
+@functools.lru_cache(maxsize=8192)
+def _one_of(name: str, value: str | None, options: tuple[str, ...]) -> Check:
+    """Whether the value is one of the options. Remembered (a Check is immutable): leads repeat the
+    same countries, sources, industries and segments against the same rules."""
     if value and fold(value) in folded(options):
         return Check(name, True, f"{name} {value} is one of {', '.join(options)}")
     return Check(name, False, f"{name} {value or '(none)'} is not one of {', '.join(options)}")

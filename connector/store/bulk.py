@@ -12,11 +12,13 @@ the datastore's insert hooks (`Database.inserted`: lead scoring).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, DateTime, Table, TypeDecorator
+from sqlalchemy.engine import Dialect
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -38,28 +40,36 @@ def insert_columns(connection: Connection, table: Table, count: int, columns: Ma
     if not count:
         return
     constants = constants or {}
-    unknown = (set(columns) | set(constants)) - set(table.c.keys())
+    chosen, statement = _plan(table, frozenset(columns) | frozenset(constants), connection.dialect)
+    values = [_column_values(connection, c, count, columns, constants) for c in chosen]
+    tuples = list(zip(*values))
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, list(chosen), tuples)
+    else:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:  # the DBAPI's own executemany, in the connection's transaction
+            cursor.executemany(statement, tuples)
+        finally:
+            cursor.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(table: Table, given: frozenset[str], dialect: Dialect) -> tuple[tuple[Column[Any], ...], str]:
+    """The columns an insert of the `given` keys writes (those, and the left-out ones with a
+    Python-side default) and its INSERT statement for executemany; checked and built once per
+    table and set of keys (every lead distributed writes the same few)."""
+    unknown = given - set(table.c.keys())
     if unknown:
         raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
-    given = set(columns) | set(constants)
     unbatched = [c.key for c in table.columns if c.key not in given and _has_sql_default(c)]
     if unbatched:
         raise ValueError(f"{table.name}: column(s) {unbatched} have a SQL expression default, which a bulk "
                          f"insert does not compute; give them a value in every row")
-    chosen = [c for c in table.columns if c.key in columns or c.key in constants or _batch_default(c) is not None]
-    values = [_column_values(connection, c, count, columns, constants) for c in chosen]
-    tuples = list(zip(*values))
-    if connection.dialect.name == "postgresql":
-        _copy(connection, table, chosen, tuples)
-    else:
-        names = ", ".join(connection.dialect.identifier_preparer.quote(c.name) for c in chosen)
-        marks = ", ".join("?" for _ in chosen)
-        table_name = connection.dialect.identifier_preparer.format_table(table)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:  # the DBAPI's own executemany, in the connection's transaction
-            cursor.executemany(f"INSERT INTO {table_name} ({names}) VALUES ({marks})", tuples)
-        finally:
-            cursor.close()
+    chosen = tuple(c for c in table.columns if c.key in given or _batch_default(c) is not None)
+    preparer = dialect.identifier_preparer
+    names = ", ".join(preparer.quote(c.name) for c in chosen)
+    marks = ", ".join("?" for _ in chosen)
+    return chosen, f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})"
 
 
 def _has_sql_default(column: Column[Any]) -> bool:

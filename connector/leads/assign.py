@@ -29,6 +29,15 @@ def active_grants(session: Session, record_id: int, module: str = MODULE) -> lis
     return list(session.scalars(_ACTIVE_GRANTS, {"module": module, "record_id": record_id}))
 
 
+def _active_assignees(session: Session, record_id: int, module: str) -> set[tuple[str, int]]:
+    """The (assignee type, assignee id) of the record's active grants, read by Core: no ORM objects
+    and no autoflush (the session's own pending grant changes are flushed first, so they count)."""
+    if any(isinstance(o, RecordAssignment) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.flush()
+    rows = session.connection().execute(_ACTIVE_ASSIGNEES, {"module": module, "record_id": record_id})
+    return {(t, i) for t, i in rows}
+
+
 _ACTIVE_GRANTS = (select(RecordAssignment)
                   .where(RecordAssignment.record_module == bindparam("module"),
                          RecordAssignment.record_id == bindparam("record_id"),
@@ -37,22 +46,30 @@ _ACTIVE_GRANTS = (select(RecordAssignment)
 """Built once: a statement object keeps its cache key, so each lead's query skips SQLAlchemy's
 statement construction and keying."""
 
+_ACTIVE_ASSIGNEES = (select(RecordAssignment.assignee_type, RecordAssignment.assignee_id)
+                     .where(RecordAssignment.record_module == bindparam("module"),
+                            RecordAssignment.record_id == bindparam("record_id"),
+                            RecordAssignment.revoked_at.is_(None)))
+
 
 def grant(session: Session, record_id: int, assignees: Iterable[tuple[str, int]], access_type: str, *, actor: str,
           reason: str, now: datetime, action: str = "assigned", module: str = MODULE) -> None:
     """Give each (assignee type, assignee id) visibility, recorded in the assignment history under
     `action`; an active grant of the same assignee is updated, not doubled. New rows go in as one
     driver-level insert per table (`insert_columns`: a shark tank offers a lead to dozens of
-    partners at once)."""
-    current = {(g.assignee_type, g.assignee_id): g for g in active_grants(session, record_id, module)}
+    partners at once). The active grants are read by Core; only when an assignee already holds one
+    are they loaded as objects, to update it."""
     everyone = list(dict.fromkeys(assignees))
-    fresh = []
-    for assignee in everyone:
-        held = current.get(assignee)
-        if held is not None:
-            held.access_type = access_type
-        else:
-            fresh.append(assignee)
+    fresh = everyone
+    if _active_assignees(session, record_id, module) & set(everyone):
+        current = {(g.assignee_type, g.assignee_id): g for g in active_grants(session, record_id, module)}
+        fresh = []
+        for assignee in everyone:
+            held = current.get(assignee)
+            if held is not None:
+                held.access_type = access_type
+            else:
+                fresh.append(assignee)
     shared = {"record_module": module, "record_id": record_id, "access_type": access_type, "reason": reason[:500]}
     connection = session.connection()
     insert_columns(connection, RecordAssignment.__table__, len(fresh),
@@ -88,7 +105,8 @@ def tell(session: Session, prospect: Prospect, kind: str, to: list[str], subject
     placing a lead chose not to notify the partner)."""
     if session.info.get(QUIET):
         return
-    session.flush()
+    if event.id is None:  # an entry still pending in the session (a status entry has its id at once)
+        session.flush()
     key = f"prospect-{prospect.id}-{event.__tablename__}-{event.id}"
     notify.queue(session, kind=kind, recipients=to, subject=subject, body=body, event_key=key, now=now,
                  record_module=MODULE, record_id=prospect.id, new_event=True)

@@ -96,8 +96,9 @@ def partner_before(prospect: Prospect) -> int | None:
 
 def is_partners_own(prospect: Prospect) -> bool:
     """A lead the partner itself holds from the start: never distributed, not being handed over now."""
-    return (prospect.partner_account_id is not None and partner_before(prospect) == prospect.partner_account_id
-            and prospect.distribution_state in (None, lifecycle.NEW))  # None: not inserted yet
+    return (prospect.partner_account_id is not None
+            and prospect.distribution_state in (None, lifecycle.NEW)  # None: not inserted yet
+            and partner_before(prospect) == prospect.partner_account_id)
 
 
 def evaluate(session: Session, prospect: Prospect, now: datetime) -> AutoRegistrationGroup | None:
@@ -139,7 +140,8 @@ def install(db: Database, clock: Clock) -> None:
     """Evaluate the rules whenever a session of `db` writes a new or changed prospect (install once)."""
 
     def before_flush(session: Session, _context: object, _instances: object) -> None:
-        changed = [p for p in (*session.new, *session.dirty) if isinstance(p, Prospect)
+        changed = [p for p in (*session.new, *session.dirty)  # only a partner's own lead can register: the
+                   if isinstance(p, Prospect) and is_partners_own(p)  # others skip the costlier change test
                    and (p in session.new or session.is_modified(p))]
         if changed:
             with session.no_autoflush:

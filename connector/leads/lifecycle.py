@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from connector.store.assignments import LeadStatusHistory
@@ -58,9 +59,20 @@ class Outcome:
 def change_status(session: Session, prospect: Prospect, status: str, *, actor: str, reason: str | None,
                   now: datetime) -> LeadStatusHistory:
     """Set the status and record the change in LeadStatusHistory (the same status twice is kept as one
-    entry per action, so the history shows e.g. a re-assignment). Returns the entry."""
-    entry = LeadStatusHistory(prospect_id=prospect.id, previous_status=prospect.status, status=status, actor=actor,
-                              reason=reason[:500] if reason else None, at=now)
-    session.add(entry)
+    entry per action, so the history shows e.g. a re-assignment). Returns the entry. For a stored
+    prospect the row is inserted at once (Core, in the session's transaction: its id is known
+    without a flush) and the entry returned is a transient copy of it, in no session; a pending
+    prospect's entry is added to the session and flushed with it."""
+    values = {"prospect_id": prospect.id, "previous_status": prospect.status, "status": status, "actor": actor,
+              "reason": reason[:500] if reason else None, "at": now}
     prospect.status = status
-    return entry
+    if prospect.id is None:
+        entry = LeadStatusHistory(**values)
+        session.add(entry)
+        return entry
+    inserted = session.connection().execute(_INSERT_HISTORY, values)
+    return LeadStatusHistory(id=inserted.inserted_primary_key[0], **values)
+
+
+_INSERT_HISTORY = insert(LeadStatusHistory)
+"""Built once (its cache key with it): every distributed lead writes one entry."""

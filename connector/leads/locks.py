@@ -26,7 +26,7 @@ def write_transaction(session: Session) -> None:
         return
     dbapi = connection.connection.dbapi_connection
     if dbapi is not None and not dbapi.in_transaction:  # pysqlite begins only at the first write
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi.execute("BEGIN IMMEDIATE")  # the driver's own: no statement of SQLAlchemy's to build
 
 
 _LOCKS: dict[type[Base], Select[Any]] = {}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from connector.store.database import read_connection
 from connector.store.partners import PartnerAccount, PartnerUser
 from connector.store.records import Account, Prospect
 
@@ -25,28 +26,25 @@ class Protection:
     rep_id: int | None
 
 
-def named_account_for(session: Session, prospect: Prospect) -> Account | None:
-    """The named account the lead's company is, matched on the company name (case-insensitive)."""
-    if not prospect.company_name:
-        return None
-    return session.scalars(_NAMED_ACCOUNT, {"name": prospect.company_name.strip().lower()}).first()
-
-
-_NAMED_ACCOUNT = (select(Account)
-                  .where(func.lower(Account.name) == bindparam("name"), Account.named.is_(True),
-                         Account.archived_at.is_(None), Account.partner_account_id.is_not(None))
-                  .order_by(Account.id).limit(1))
-"""Built once (its cache key with it): every distributed lead asks."""
+_NAMED_OWNER = (select(Account.name, Account.partner_account_id, Account.named_rep_id)
+                .where(func.lower(Account.name) == bindparam("name"), Account.named.is_(True),
+                       Account.archived_at.is_(None), Account.partner_account_id.is_not(None))
+                .order_by(Account.id).limit(1))
+"""The named account a lead's company is (matched on the name, case-insensitive), as plain columns;
+built once (its cache key with it): every distributed lead asks, and most match none."""
 
 
 def protection(session: Session, prospect: Prospect) -> Protection | None:
     """The partner (and rep) a protected lead belongs to; None for an open account. A named rep who
     is inactive or unapproved is passed over: the partner account still gets the lead."""
-    account = named_account_for(session, prospect)
-    if account is None or account.partner_account_id is None:
+    if not prospect.company_name:
         return None
-    partner = session.get(PartnerAccount, account.partner_account_id)
+    found = read_connection(session).execute(_NAMED_OWNER, {"name": prospect.company_name.strip().lower()}).first()
+    if found is None:
+        return None
+    name, partner_id, rep_id = found
+    partner = session.get(PartnerAccount, partner_id)
     if partner is None:
         return None
-    rep = session.get(PartnerUser, account.named_rep_id) if account.named_rep_id is not None else None
-    return Protection(account.name, partner, rep.id if rep is not None and rep.active and rep.approved else None)
+    rep = session.get(PartnerUser, rep_id) if rep_id is not None else None
+    return Protection(name, partner, rep.id if rep is not None and rep.active and rep.approved else None)

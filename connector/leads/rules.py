@@ -12,6 +12,7 @@ configured fallback (open pool or manual review) - a lead is never dropped.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,7 +64,10 @@ def segment_of(prospect: Prospect) -> str | None:
     return ENTERPRISE
 
 
-def _one_of(name: str, value: str | None, options: Collection[str]) -> Check:
+@functools.lru_cache(maxsize=8192)
+def _one_of(name: str, value: str | None, options: tuple[str, ...]) -> Check:
+    """Whether the value is one of the options. Remembered (a Check is immutable): leads repeat the
+    same countries, sources, industries and segments against the same rules."""
     if value and fold(value) in folded(options):
         return Check(name, True, f"{name} {value} is one of {', '.join(options)}")
     return Check(name, False, f"{name} {value or '(none)'} is not one of {', '.join(options)}")
@@ -183,6 +187,20 @@ def targets(found: Directory, rule: Rule) -> tuple[list[Target], str | None]:
     return [(found.partners[m.account_id], m) for m in members], None
 
 
+def _fits(rule: Rule, account: Partner, prospect: Prospect, excluded: Collection[int]) -> bool:
+    """Whether every partner check `evaluate` makes holds: the same tests as active_check, users_check,
+    history_check and partner_checks, without their sentences (only a partner that is out needs them)."""
+    if not account.active or not account.approved_users or account.id in excluded:
+        return False
+    if rule.partner_tiers and not (account.tier and fold(account.tier) in folded(rule.partner_tiers)):
+        return False
+    for held, wanted in ((account.competencies, rule.partner_competencies),
+                         (account.certifications, rule.partner_certifications)):
+        if wanted and not folded(held) & folded(wanted):
+            return False
+    return not rule.partner_territory or territory_check(account, prospect).ok
+
+
 def evaluate(found: Directory, rule: Rule, prospect: Prospect, excluded: Collection[int]) -> RuleVerdict:
     """One rule on one lead: lead checks first; partners only when those hold."""
     lead = tuple(lead_checks(rule, prospect))
@@ -193,11 +211,10 @@ def evaluate(found: Directory, rule: Rule, prospect: Prospect, excluded: Collect
     members: list[Member] = []
     out: dict[str, tuple[Check, ...]] = {}
     for account, member in accounts:
-        checks = [active_check(account), users_check(len(account.approved_users)), history_check(account, excluded),
-                  *partner_checks(rule, account, prospect)]
-        failed = tuple(c for c in checks if not c.ok)
-        if failed:
-            out[account.name] = failed
+        if not _fits(rule, account, prospect, excluded):
+            checks = [active_check(account), users_check(len(account.approved_users)),
+                      history_check(account, excluded), *partner_checks(rule, account, prospect)]
+            out[account.name] = tuple(c for c in checks if not c.ok)
             continue
         candidates.append(account)
         if member is not None:

@@ -170,7 +170,7 @@ def install(db: Database, clock: Clock, vendor_recipients: Sequence[str]) -> Non
     def before_flush(session: Session, _context: object, _instances: object) -> None:
         activities = [a for a in session.new if isinstance(a, LeadActivity) and a.kind in ACTIVITY_EVENTS]
         leads = [p for p in (*session.new, *session.dirty) if isinstance(p, Prospect)
-                 and (p in session.new or (session.is_modified(p) and _fields_changed(p)))]
+                 and (p in session.new or _fields_changed(p))]  # a scored field's net change
         if not activities and not leads:
             return
         with session.no_autoflush:

@@ -12,12 +12,14 @@ the datastore's insert hooks (`Database.inserted`: lead scoring).
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, DateTime, Table, TypeDecorator
+from sqlalchemy.engine import Dialect
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -39,20 +41,12 @@ def insert_columns(connection: Connection, table: Table, count: int, columns: Ma
     if not count:
         return
     constants = constants or {}
-    unknown = (set(columns) | set(constants)) - set(table.c.keys())
-    if unknown:
-        raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
-    given = set(columns) | set(constants)
-    unbatched = [c.key for c in table.columns if c.key not in given and _has_sql_default(c)]
-    if unbatched:
-        raise ValueError(f"{table.name}: column(s) {unbatched} have a SQL expression default, which a bulk "
-                         f"insert does not compute; give them a value in every row")
-    chosen = [c for c in table.columns if c.key in columns or c.key in constants or _batch_default(c) is not None]
+    chosen, head, row = _plan(table, frozenset(columns) | frozenset(constants), connection.dialect)
     values = [_column_values(connection, c, count, columns, constants) for c in chosen]
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, chosen, list(zip(*values)))
+        _copy(connection, table, list(chosen), list(zip(*values)))
     else:
-        _insert_values(connection, table, chosen, count, values)
+        _insert_values(connection, head, row, count, values)
 
 
 SQLITE_VARIABLES = 32766
@@ -60,8 +54,7 @@ SQLITE_VARIABLES = 32766
 limit, when lower, wins)."""
 
 
-def _insert_values(connection: Connection, table: Table, chosen: list[Column[Any]], count: int,
-                   values: list[Sequence[Any]]) -> None:
+def _insert_values(connection: Connection, head: str, row: str, count: int, values: list[Sequence[Any]]) -> None:
     """SQLite: multi-row `INSERT ... VALUES (...), (...)` statements, as many rows each as the
     parameter limit allows (a 2,000-row batch is one statement), in the connection's transaction.
 
@@ -70,15 +63,12 @@ def _insert_values(connection: Connection, table: Table, chosen: list[Column[Any
     back, and a batch took two to three times as long; one statement steps once."""
     driver = connection.connection.driver_connection
     assert driver is not None
-    width = len(chosen)
+    width = len(values)
     limit = min(SQLITE_VARIABLES, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
     per = max(1, min(count, limit // width))
     flat: list[Any] = [None] * (count * width)
     for position, column_values in enumerate(values):
         flat[position::width] = column_values if isinstance(column_values, list) else list(column_values)
-    names = ", ".join(connection.dialect.identifier_preparer.quote(c.name) for c in chosen)
-    row = "(" + ", ".join("?" for _ in chosen) + ")"
-    head = f"INSERT INTO {connection.dialect.identifier_preparer.format_table(table)} ({names}) VALUES "
     cursor = driver.cursor()
     try:
         for start in range(0, count, per):
@@ -86,6 +76,26 @@ def _insert_values(connection: Connection, table: Table, chosen: list[Column[Any
             cursor.execute(head + ", ".join([row] * rows), flat[start * width:(start + rows) * width])
     finally:
         cursor.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(table: Table, given: frozenset[str], dialect: Dialect) -> tuple[tuple[Column[Any], ...], str, str]:
+    """The columns an insert of the `given` keys writes (those, and the left-out ones with a
+    Python-side default), its SQLite statement's head (`INSERT INTO t (...) VALUES `) and one row's
+    placeholders; checked and built once per table and set of keys (every lead distributed writes
+    the same few)."""
+    unknown = given - set(table.c.keys())
+    if unknown:
+        raise KeyError(f"{table.name} has no column(s) {sorted(unknown)}")
+    unbatched = [c.key for c in table.columns if c.key not in given and _has_sql_default(c)]
+    if unbatched:
+        raise ValueError(f"{table.name}: column(s) {unbatched} have a SQL expression default, which a bulk "
+                         f"insert does not compute; give them a value in every row")
+    chosen = tuple(c for c in table.columns if c.key in given or _batch_default(c) is not None)
+    preparer = dialect.identifier_preparer
+    names = ", ".join(preparer.quote(c.name) for c in chosen)
+    marks = ", ".join("?" for _ in chosen)
+    return chosen, f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ", f"({marks})"
 
 
 def _has_sql_default(column: Column[Any]) -> bool:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,6 +53,15 @@ def json_text(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
         return json.dumps(value)
+
+
+def read_connection(session: Session) -> Connection:
+    """The session's connection for a Core read, after what an ORM query's autoflush would do
+    (pending changes flushed unless autoflush is off), so the read sees the same rows; Core skips
+    the ORM's per-query overhead."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection()
 
 
 class Database:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
 
 from connector.store.base import Base
-from connector.store.database import Database
+from connector.store.database import Database, read_connection
 from connector.store.distribution import AssignmentRule
 from connector.store.partners import PartnerAccount, PartnerGroup, PartnerGroupMember, PartnerUser
 
@@ -41,7 +41,7 @@ class DirectoryVersion(Base):
 
 def current_token(session: Session) -> str | None:
     """The directory's version as this transaction sees it (None before any change was recorded)."""
-    return session.scalar(_TOKEN)
+    return read_connection(session).execute(_TOKEN).scalar()
 
 
 _TOKEN = select(DirectoryVersion.token).where(DirectoryVersion.id == ROW_ID)

@@ -24,6 +24,7 @@ from connector.mapping.profile import ObjectMap
 from connector.mapping.through import read_through
 from connector.store.bindings import Binding
 from connector.store.failures import FailedRecord
+from connector.store.lists import one_of
 from connector.store.outbox import OutboxEntry
 from connector.store.partners import PartnerUser
 from connector.sync.binder import Binder
@@ -256,7 +257,7 @@ class Pusher:
             for b_id, record_id, crm_object, crm_id, values in session.execute(
                     select(Binding.id, Binding.record_id, Binding.crm_object, Binding.crm_id, Binding.synced_values)
                     .where(Binding.connection == self.lane.connection, Binding.module == self.obj.module,
-                           Binding.record_id.in_(record_ids[start:start + 500]))):
+                           one_of(Binding.record_id, record_ids[start:start + 500], self.lane.db.backend))):
                 found[record_id] = Bound(b_id, crm_object, crm_id, values)
         return found
 
@@ -264,10 +265,12 @@ class Pusher:
         """The local records: plain rows of the fields a push reads when nothing else is read from
         them (`plain`), else the mapped objects."""
         if not self.plain:
-            return {r.id: r for r in session.scalars(select(self.model).where(self.model.id.in_(record_ids)))}
+            wanted = one_of(self.model.id, record_ids, self.lane.db.backend)
+            return {r.id: r for r in session.scalars(select(self.model).where(wanted))}
         table = self.model.__table__
         names = ["id", *self.read_fields, *(["archived_at"] if "archived_at" in table.c else [])]
-        query = select(*(table.c[n] for n in dict.fromkeys(names))).where(table.c.id.in_(record_ids))
+        wanted = one_of(table.c.id, record_ids, self.lane.db.backend)
+        query = select(*(table.c[n] for n in dict.fromkeys(names))).where(wanted)
         return {row.id: row for row in session.execute(query)}
 
     def _out_of_scope(self, batch: Prepared) -> None:
@@ -428,7 +431,8 @@ class Pusher:
             return
         attempts = max(r.attempts for r in rows) + 1
         if result.retriable and attempts < MAX_ATTEMPTS:
-            batch.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_([r.id for r in rows]))
+            retried = one_of(OutboxEntry.id, [r.id for r in rows], self.lane.db.backend)
+            batch.session.execute(update(OutboxEntry).where(retried)
                                   .values(attempts=attempts, last_error=f"{result.error_code}: {result.error_message}"))
             return
         batch.counts.failed += 1
@@ -483,4 +487,5 @@ class Pusher:
             if status == "sent":
                 values["sent_at"] = now
             for start in range(0, len(ids), 500):
-                session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids[start:start + 500])).values(**values))
+                chunk = one_of(OutboxEntry.id, ids[start:start + 500], self.lane.db.backend)
+                session.execute(update(OutboxEntry).where(chunk).values(**values))

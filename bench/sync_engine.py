@@ -3,7 +3,7 @@ PostgreSQL beside its floor from the same run, then a no-change cycle.
 
     python bench/sync_engine.py [--sizes 10000,100000] [--crms hubspot,salesforce]
                                 [--databases sqlite,postgresql] [--postgres URL] [--latency MS]
-                                [--read-ahead on,off]
+                                [--read-ahead on,off] [--heap bulk,default]
 
 PostgreSQL needs a database of your own: UPM_BENCH_POSTGRES_URL or --postgres (no default).
 
@@ -31,14 +31,17 @@ Targets printed beside the figures: engine/floor >= 0.80, peak RSS < 250 MiB, a 
 
 `--read-ahead on,off` runs each sync twice, with the engine's read-ahead and with the pages read
 inline (one after the other with the writes, as the floor does), to show what the overlap gains
-(against `--latency MS`, a remote CRM's round trip). The ORM's mappers are configured before the
-clock starts (a process does it once, at its first query: about 0.2-0.6 s on this machine, which is
-not a sync's cost).
+(against `--latency MS`, a remote CRM's round trip). `--heap bulk,default` runs each sync under the
+daemon's garbage-collector policy (`connector.heap.bulk_work_heap`, the default here as in the
+daemon) and under CPython's default thresholds, to show what the policy gains. The ORM's mappers are
+configured before the clock starts (a process does it once, at its first query: about 0.2-0.6 s on
+this machine, which is not a sync's cost).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import multiprocessing
@@ -60,6 +63,7 @@ from sqlalchemy.orm import configure_mappers
 
 from connector.config import load_settings
 from connector.store.migrate import upgrade
+from connector.heap import bulk_work_heap
 from connector.adapters.salesforce.settings import SYSTEM_FIELDS
 from connector.adapters.salesforce.soql import changes_query
 from connector.runtime import Runtime
@@ -288,11 +292,20 @@ class Inline:
         return None
 
 
-def run(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path, read_ahead: bool = True) -> None:
-    """One initial sync and its floor, then the no-change cycle; one line printed."""
+def run(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path, read_ahead: bool, heap: str) -> None:
+    """One initial sync and its floors, then the no-change cycle, under the daemon's heap policy
+    (`heap` "bulk") or CPython's defaults ("default"); one line printed."""
     if not read_ahead:
         connector.sync.pull.ReadAhead = Inline  # type: ignore[assignment,misc]
-    configure_mappers()
+    if heap == "bulk":
+        with bulk_work_heap():
+            measure(crm, kind, n, emulator, workdir, read_ahead, heap)
+    else:
+        configure_mappers()
+        measure(crm, kind, n, emulator, workdir, read_ahead, heap)
+
+
+def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path, read_ahead: bool, heap: str) -> None:
     url, cleanup = database_url(kind, workdir)
     config = workdir / "config.yaml"
     config.write_text(f"""
@@ -342,7 +355,7 @@ connections:
     later.adapter.close()
     db.dispose()
     drop(cleanup)
-    print(f"{crm:10} {kind:10} N={n:>9,} read-ahead {'on ' if read_ahead else 'off'}: initial sync {seconds:7.1f} s = {n / seconds:7,.0f} records/s "
+    print(f"{crm:10} {kind:10} N={n:>9,} read-ahead {'on ' if read_ahead else 'off'} heap {heap:7}: initial sync {seconds:7.1f} s = {n / seconds:7,.0f} records/s "
           f"(created {counts.created:,}); floor (read + driver insert) {floor_s:6.1f} s = {n / floor_s:7,.0f} records/s, "
           f"engine/floor {floor_s / seconds:.2f} (target 0.80); floor writing the same rows (records + bindings) "
           f"{same_rows_s:6.1f} s, engine/same-rows floor {same_rows_s / seconds:.2f}; CRM reads {reads.seconds:.1f} s ({'in the reader thread' if read_ahead else 'inline'}); "
@@ -361,6 +374,7 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--latency", type=float, default=0, help="milliseconds the emulators add to every request")
     parser.add_argument("--read-ahead", default="on", help="on, off, or on,off (each sync run both ways)")
+    parser.add_argument("--heap", default="bulk", help="bulk (the daemon's collector policy), default (CPython's), or both")
     parser.add_argument("--postgres", default=os.environ.get("UPM_BENCH_POSTGRES_URL", ""),
                         help="SQLAlchemy URL of a database of your own (default: $UPM_BENCH_POSTGRES_URL)")
     args = parser.parse_args()
@@ -376,10 +390,10 @@ def main() -> None:
                 seed_file = workdir / f"{crm}-{n}.json"
                 seed(crm, n, seed_file)
                 for kind in args.databases.split(","):
-                    for read_ahead in args.read_ahead.split(","):
+                    for read_ahead, heap in itertools.product(args.read_ahead.split(","), args.heap.split(",")):
                         with ChildEmulator(crm, seed_file, workdir, args.latency, n) as emulator:
                             child = multiprocessing.get_context("fork").Process(
-                                target=run, args=(crm, kind, n, emulator, workdir, read_ahead == "on"))
+                                target=run, args=(crm, kind, n, emulator, workdir, read_ahead == "on", heap))
                             child.start()
                             child.join()
                         emulator.credentials.unlink(missing_ok=True)

@@ -9,21 +9,23 @@ import click
 from connector.cli.context import lane_lease, migrated_engine, settings
 from connector.cli.progress import TerminalProgress
 from connector.clock import SystemClock
+from connector.heap import bulk_work_heap
 
 log = logging.getLogger(__name__)
 
 
 def _run_engine(ctx: click.Context, connection: str, dry_run: bool, run, limit: int | None) -> None:  # type: ignore[no-untyped-def]
-    """Open the connection's engine, run `run(engine, progress)` under the lane lease, print the
-    counts; exit 1 when records failed (not on a dry run). After a real run the CRM's describe is
-    cached for `mappings check` (read again once a day)."""
+    """Open the connection's engine, run `run(engine, progress)` under the lane lease as bulk work
+    (`bulk_work_heap`), print the counts; exit 1 when records failed (not on a dry run). After a
+    real run the CRM's describe is cached for `mappings check` (read again once a day)."""
     db, engine = migrated_engine(ctx, connection)
     progress = TerminalProgress()
     try:
         if dry_run:  # a dry run writes nothing: no lease
-            counts = run(engine, progress)
+            with bulk_work_heap():
+                counts = run(engine, progress)
         else:
-            with lane_lease(settings(ctx), db, f"sync:{connection}"):
+            with lane_lease(settings(ctx), db, f"sync:{connection}"), bulk_work_heap():
                 counts = run(engine, progress)
             _cache_describe(ctx, connection, engine)
     except ValueError as exc:

@@ -25,6 +25,7 @@ from connector.daemon.lease import LeaseStore
 from connector.daemon.scheduler import LaneScheduler
 from connector.daemon.sd_notify import SystemdNotifier
 from connector.extras import MissingExtraError
+from connector.heap import bulk_work_heap
 from connector.logs import route_access_log
 from connector.jobs import scheduled_jobs
 from connector.runtime import Runtime
@@ -102,15 +103,17 @@ def port_taken(host: str, port: int) -> str | None:
 
 
 def run_daemon(settings: Settings, clock: Clock | None = None) -> int:
-    """Run until signalled. Returns the process exit code: 2 when the HTTP port is not free (checked
-    before any emulator or lane starts) or an extra the config needs is missing."""
+    """Run until signalled, as bulk work (`bulk_work_heap`). Returns the process exit code: 2 when
+    the HTTP port is not free (checked before any emulator or lane starts) or an extra the config
+    needs is missing."""
     if reason := port_taken(settings.http.host, settings.http.port):
         log.error("cannot listen on %s (http.bind): %s; stop what uses it or choose another port", settings.http.bind, reason)
         return 2
     try:
         with contextlib.ExitStack() as emulators:
             started = start_local_emulators(settings, emulators)
-            return _serve(settings, clock or SystemClock(), started)
+            with bulk_work_heap():
+                return _serve(settings, clock or SystemClock(), started)
     except MissingExtraError as exc:
         log.error("cannot start: %s", exc)
         return 2

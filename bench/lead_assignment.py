@@ -12,7 +12,8 @@ and partner tier/certification/territory conditions, ending in broad round-robin
 leads try several rules before one fires and some match none (the fallback). Leads are bulk
 inserted first (not timed), then each distribute() call is timed on its own. As in the daemon (the
 `store:checkpoint` lane), SQLite's write-ahead log is checkpointed in the background on the
-configured schedule.
+configured schedule, and the leads are distributed under the daemon's garbage-collector policy
+(`connector.heap.bulk_work_heap`).
 
 Printed beside the target (p99 under 2 ms): the floor from the same run, on the same datastore, one
 bare transaction inserting one assignment-history row (SQLAlchemy Core, then commit), `--floor` of them
@@ -34,6 +35,7 @@ from sqlalchemy import Connection, insert, select
 
 from connector.clock import ManualClock
 from connector.config.settings import DatabaseSettings, Settings
+from connector.heap import bulk_work_heap
 from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.assignments import AssignmentHistory
@@ -167,7 +169,8 @@ def main() -> None:
         every = max(1, len(ids) // max(1, args.floor))
         floor: list[float] = []
         started = time.perf_counter()
-        with db.engine.connect() as floor_conn:  # interleaved, so both see the same machine load
+        # the daemon's collector policy, entered once start-up (here: the world) is built
+        with bulk_work_heap(), db.engine.connect() as floor_conn:  # interleaved: both see the same machine load
             for n, prospect_id in enumerate(ids):
                 t0 = time.perf_counter()
                 state = service.distribute(prospect_id).state

@@ -44,6 +44,7 @@ import sync_engine  # noqa: E402
 from sync_engine import REPO, ChildEmulator, database_url, drop, seed  # noqa: E402
 
 from connector.config import load_settings  # noqa: E402
+from connector.heap import bulk_work_heap  # noqa: E402
 from connector.runtime import Runtime  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
 from connector.store.outbox import OutboxEntry  # noqa: E402
@@ -120,7 +121,13 @@ def edit_all(runtime: Runtime) -> int:
 
 
 def run(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path) -> None:
-    """Bind N contacts, edit them, time the push and its floor; one line printed."""
+    """Bind N contacts, edit them, time the push and its floor, under the daemon's collector policy
+    (`bulk_work_heap`); one line printed."""
+    with bulk_work_heap():
+        measure(crm, kind, n, emulator, workdir)
+
+
+def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path) -> None:
     url, cleanup = database_url(kind, workdir)
     config = workdir / "config.yaml"
     config.write_text(f"""

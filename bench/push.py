@@ -40,8 +40,7 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePu
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import sync_engine  # noqa: E402
-from sync_engine import REPO, ChildEmulator, database_url, drop, seed  # noqa: E402
+from sync_engine import REPO, ChildEmulator, Scratch, drop, seed  # noqa: E402
 
 from connector.config import load_settings  # noqa: E402
 from connector.heap import bulk_work_heap  # noqa: E402
@@ -120,19 +119,19 @@ def edit_all(runtime: Runtime) -> int:
         return session.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.status == "pending")) or 0
 
 
-def run(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path) -> None:
+def run(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch) -> None:
     """Bind N contacts, edit them, time the push and its floor, under the daemon's collector policy
     (`bulk_work_heap`); one line printed."""
     with bulk_work_heap():
-        measure(crm, kind, n, emulator, workdir)
+        measure(crm, kind, n, emulator, scratch)
 
 
-def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path) -> None:
-    url, cleanup = database_url(kind, workdir)
-    config = workdir / "config.yaml"
+def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch) -> None:
+    url, cleanup = scratch.database_url(kind)
+    config = scratch.folder / "config.yaml"
     config.write_text(f"""
 database: {{url: "{url}"}}
-secrets: {{key_file: {workdir / 'bench.key'}}}
+secrets: {{key_file: {scratch.folder / 'bench.key'}}}
 emulators: {{salesforce: {{enabled: false}}, hubspot: {{enabled: false}}}}
 connections:
   bench:
@@ -180,16 +179,15 @@ def main() -> None:
     args = parser.parse_args()
     if "postgresql" in args.databases.split(",") and not os.environ.get("UPM_BENCH_POSTGRES_URL"):
         parser.error("--databases postgresql needs UPM_BENCH_POSTGRES_URL (a database of your own)")
-    sync_engine.POSTGRES = os.environ.get("UPM_BENCH_POSTGRES_URL", "")  # database_url's, as its main() sets it
     with tempfile.TemporaryDirectory(prefix="upm-bench-push-") as tmp:
-        workdir = Path(tmp)
+        scratch = Scratch(Path(tmp), os.environ.get("UPM_BENCH_POSTGRES_URL", ""))
         for n in [int(s) for s in args.sizes.split(",")]:
             for crm in args.crms.split(","):
-                seed_file = workdir / f"{crm}-{n}.json"
+                seed_file = scratch.folder / f"{crm}-{n}.json"
                 seed(crm, n, seed_file)
                 for kind in args.databases.split(","):
-                    with ChildEmulator(crm, seed_file, workdir, args.latency) as emulator:
-                        child = multiprocessing.get_context("fork").Process(target=run, args=(crm, kind, n, emulator, workdir))
+                    with ChildEmulator(crm, seed_file, scratch.folder, args.latency) as emulator:
+                        child = multiprocessing.get_context("fork").Process(target=run, args=(crm, kind, n, emulator, scratch))
                         child.start()
                         child.join()
                     emulator.credentials.unlink(missing_ok=True)

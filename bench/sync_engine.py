@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,6 @@ import connector.sync.pull
 from connector.sync.pull import NEXT_IDS
 
 REPO = Path(__file__).resolve().parents[1]
-# Set by main() from --postgres or UPM_BENCH_POSTGRES_URL; there is no default (never a shared database).
-POSTGRES = ""
 FLOOR_PAGE = {"hubspot": 200, "salesforce": 2000}
 OBJECT = {"hubspot": "contacts", "salesforce": "Contact"}
 
@@ -149,14 +148,23 @@ class LaterClock:
         return datetime.now(timezone.utc) + self.ahead
 
 
-def database_url(kind: str, workdir: Path) -> tuple[str, Any]:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}", None
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    return f"{POSTGRES}?options=-csearch_path%3D{schema}", (admin, schema)
+@dataclass(frozen=True)
+class Scratch:
+    """A run's scratch space: its folder (SQLite files, config, key, seeds) and the PostgreSQL
+    database of your own that its schemas go in ("" when the run uses none: there is no default)."""
+
+    folder: Path
+    postgres: str = ""
+
+    def database_url(self, kind: str) -> tuple[str, Any]:
+        """A new empty datastore of `kind` (sqlite, postgresql): its URL and what `drop` removes."""
+        if kind == "sqlite":
+            return f"sqlite:///{self.folder / f'bench-{uuid.uuid4().hex[:6]}.db'}", None
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(self.postgres, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        return f"{self.postgres}?options=-csearch_path%3D{schema}", (admin, schema)
 
 
 def drop(cleanup: Any) -> None:
@@ -179,12 +187,12 @@ MAPPED = {  # the shipped advanced profile's inbound contact fields: UPM column 
 FLOOR_BATCH = 2000
 
 
-def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str], workdir: Path,
+def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str], scratch: Scratch,
                   with_bindings: bool = False) -> float:
     """Read the same fields, insert each 2,000 rows at the driver's level (see the docstring).
     `with_bindings`: the rows the engine writes, every mapped column of each contact and its
     binding row (ids drawn as the engine draws them, echo values as orjson text)."""
-    url, cleanup = database_url(kind, workdir)
+    url, cleanup = scratch.database_url(kind)
     db = Runtime(load_settings(None, environ={"UPM_DATABASE_URL": url})).db
     upgrade(db)
     raw = db.engine.raw_connection()
@@ -292,25 +300,25 @@ class Inline:
         return None
 
 
-def run(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path, read_ahead: bool, heap: str) -> None:
+def run(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch, read_ahead: bool, heap: str) -> None:
     """One initial sync and its floors, then the no-change cycle, under the daemon's heap policy
     (`heap` "bulk") or CPython's defaults ("default"); one line printed."""
     if not read_ahead:
         connector.sync.pull.ReadAhead = Inline  # type: ignore[assignment,misc]
     if heap == "bulk":
         with bulk_work_heap():
-            measure(crm, kind, n, emulator, workdir, read_ahead, heap)
+            measure(crm, kind, n, emulator, scratch, read_ahead, heap)
     else:
         configure_mappers()
-        measure(crm, kind, n, emulator, workdir, read_ahead, heap)
+        measure(crm, kind, n, emulator, scratch, read_ahead, heap)
 
 
-def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, workdir: Path, read_ahead: bool, heap: str) -> None:
-    url, cleanup = database_url(kind, workdir)
-    config = workdir / "config.yaml"
+def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch, read_ahead: bool, heap: str) -> None:
+    url, cleanup = scratch.database_url(kind)
+    config = scratch.folder / "config.yaml"
     config.write_text(f"""
 database: {{url: "{url}"}}
-secrets: {{key_file: {workdir / 'bench.key'}}}
+secrets: {{key_file: {scratch.folder / 'bench.key'}}}
 emulators: {{salesforce: {{enabled: false}}, hubspot: {{enabled: false}}}}
 connections:
   bench:
@@ -334,8 +342,8 @@ connections:
     floor = math.ceil(n / FLOOR_PAGE[crm])
     obj, _since, fields = reads.args
     engine.adapter.read_changes = reads.read_changes
-    floor_s = floor_seconds(crm, kind, engine.adapter, obj, list(fields), workdir)
-    same_rows_s = floor_seconds(crm, kind, engine.adapter, obj, list(fields), workdir, with_bindings=True)
+    floor_s = floor_seconds(crm, kind, engine.adapter, obj, list(fields), scratch)
+    same_rows_s = floor_seconds(crm, kind, engine.adapter, obj, list(fields), scratch, with_bindings=True)
     engine.adapter.close()
     # The steady state: later cycles, past the lookback. The first one moves the cursor up to the
     # newest stamp (the load's run start held it back); the second is a no-change cycle that reads
@@ -381,19 +389,17 @@ def main() -> None:
     if "postgresql" in args.databases.split(",") and not args.postgres:
         parser.error("--databases includes postgresql: set UPM_BENCH_POSTGRES_URL or pass --postgres "
                      "(a database of your own, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/h_me_bench)")
-    global POSTGRES
-    POSTGRES = args.postgres
     with tempfile.TemporaryDirectory(prefix="upm-bench-") as tmp:
-        workdir = Path(tmp)
+        scratch = Scratch(Path(tmp), args.postgres)
         for n in [int(s) for s in args.sizes.split(",")]:
             for crm in args.crms.split(","):
-                seed_file = workdir / f"{crm}-{n}.json"
+                seed_file = scratch.folder / f"{crm}-{n}.json"
                 seed(crm, n, seed_file)
                 for kind in args.databases.split(","):
                     for read_ahead, heap in itertools.product(args.read_ahead.split(","), args.heap.split(",")):
-                        with ChildEmulator(crm, seed_file, workdir, args.latency, n) as emulator:
+                        with ChildEmulator(crm, seed_file, scratch.folder, args.latency, n) as emulator:
                             child = multiprocessing.get_context("fork").Process(
-                                target=run, args=(crm, kind, n, emulator, workdir, read_ahead == "on", heap))
+                                target=run, args=(crm, kind, n, emulator, scratch, read_ahead == "on", heap))
                             child.start()
                             child.join()
                         emulator.credentials.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ external id, or the update by id, makes that a repeat of the same write, never a
 from __future__ import annotations
 
 from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,8 +121,11 @@ class Pusher:
     A batch goes through the same steps, one method each: read (pending rows) -> local records
     -> map (or fail, or skip) -> send (creates, updates) -> record each result -> commit. While
     one batch is with the CRM (a worker thread waits for its answer), the next one is read and
-    mapped (`overlaps`), so the CRM's round trip and the datastore's work overlap; results are
-    still recorded and committed batch after batch, in order."""
+    mapped, and once the answer is in, that next batch is sent while the first one's results are
+    recorded (`overlaps`): the CRM is kept busy and the datastore's work is done meanwhile. Results
+    are still recorded and committed batch after batch, in order; a crash between the next batch's
+    send and the first one's commit re-sends both, which repeats their writes (upsert by external
+    id, update by CRM id), never duplicates them."""
 
     def __init__(self, lane: Lane, obj: ObjectMap):
         self.lane = lane
@@ -149,17 +152,23 @@ class Pusher:
             return counts
         with ThreadPoolExecutor(1, thread_name_prefix="push") if self.overlaps else nullcontext() as pool:
             current = self._prepare(0)
+            sending: Future[list[tuple[Outgoing, WriteResult]]] | None = None
             while isinstance(current, Prepared):
                 ahead: Prepared | object | None = None
                 try:
                     if self.lane.dry_run:
                         self._describe(current, current.outgoing, current.counts)
                         current.close()
+                    elif pool is None:
+                        self._finish(current, self._send(current.outgoing))
                     else:
-                        sending = pool.submit(self._send, current.outgoing) if pool is not None else None
-                        if sending is not None and not self.lane.should_stop():
+                        if sending is None:  # else it went while the batch before was recorded
+                            sending = pool.submit(self._send, current.outgoing)
+                        if not self.lane.should_stop():
                             ahead = self._prepare(current.last_id, avoid=current.by_record)
-                        results = sending.result() if sending is not None else self._send(current.outgoing)
+                        results = sending.result()
+                        # the next batch goes to the CRM while this one's results are written
+                        sending = pool.submit(self._send, ahead.outgoing) if isinstance(ahead, Prepared) else None
                         self._finish(current, results)
                 except BaseException:
                     current.close()
@@ -168,11 +177,12 @@ class Pusher:
                     raise
                 counts.add(current.counts)
                 self.lane.progress(step, len(current.by_record), total)
-                if self.lane.should_stop():
-                    if isinstance(ahead, Prepared):
-                        ahead.close()
+                if isinstance(ahead, Prepared):
+                    current = ahead  # already with the CRM: its results are written even when stopping
+                elif self.lane.should_stop():
                     break
-                current = ahead if isinstance(ahead, Prepared) else self._prepare(current.last_id)
+                else:
+                    current = self._prepare(current.last_id)
         return counts
 
     def queue_unbound(self) -> int:

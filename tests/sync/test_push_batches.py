@@ -1,16 +1,20 @@
-"""The push over several batches: the next batch is read and mapped while one is with the CRM,
-results are still recorded batch after batch, and a record with rows in two batches is mapped in
+"""The push over several batches: the next batch is read and mapped while one is with the CRM and
+sent while that one's results are recorded, results are still recorded batch after batch (a stop
+still records a batch the CRM has), and a record with rows in two batches is mapped in
 the later one from the base the earlier one wrote (so nothing is sent twice)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from connector.store.bindings import Binding
 from connector.store.outbox import OutboxEntry
 from connector.store.records import Contact
+from connector.sync.push import Pusher
 
 from .conftest import HubSpotSetup
 
@@ -69,3 +73,76 @@ def test_edits_over_several_batches_reach_the_crm_once_each_and_rows_are_marked(
         assert s.scalar(select(func.count()).select_from(Binding).where(Binding.module == "contact")) == N
     writes = hs.writes()
     assert hs.cycle().pushed == 0 and hs.writes() == writes, "the CRM's echo is no change"
+
+
+def test_the_next_batch_goes_to_the_crm_while_the_one_before_is_recorded(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
+    with hs.db.session() as s:
+        s.add_all([Contact(email=f"o{n}@p.example", last_name=f"O{n}") for n in range(N)])
+    assert hs.cycle().pushed == N
+    with hs.db.session() as s:
+        ids = list(s.scalars(select(Contact.id).order_by(Contact.id)))
+    edit(hs, ids, title="Overlap {id}")
+    calls: list[int] = []
+    next_sent = threading.Event()
+    overlapped: list[bool] = []
+    finish = Pusher._finish
+
+    def recorded(self: Pusher, batch: Any, answered: Any) -> None:
+        if not overlapped:  # the first batch: is the second one already with the CRM?
+            overlapped.append(next_sent.wait(timeout=10))
+        finish(self, batch, answered)
+
+    monkeypatch.setattr(Pusher, "_finish", recorded)
+    engine = hs.engine()
+    update = engine.adapter.update
+
+    def sending(obj: str, records: Any) -> Any:
+        calls.append(len(records))
+        if len(calls) == 2:
+            next_sent.set()
+        return update(obj, records)
+
+    engine.adapter.update = sending  # type: ignore[method-assign]
+    try:
+        assert engine.cycle().pushed == N
+    finally:
+        engine.adapter.close()
+    assert overlapped == [True], "the second batch was sent while the first one's results were recorded"
+    assert calls == [100, 100, 50]
+    with hs.db.session() as s:
+        assert set(s.scalars(select(OutboxEntry.status).where(OutboxEntry.module == "contact"))) == {"sent"}
+    assert {c["upm_id"]: c["jobtitle"] for c in hs.crm("contacts")} == {f"upm-contact-{i}": f"Overlap {i}" for i in ids}
+
+
+def test_a_stop_while_the_next_batch_is_with_the_crm_still_records_it(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
+    with hs.db.session() as s:
+        s.add_all([Contact(email=f"s{n}@p.example", last_name=f"S{n}") for n in range(N)])
+    assert hs.cycle().pushed == N
+    with hs.db.session() as s:
+        ids = list(s.scalars(select(Contact.id).order_by(Contact.id)))
+    edit(hs, ids, title="Stopping {id}")
+    stop = threading.Event()
+    finish = Pusher._finish
+
+    def recorded(self: Pusher, batch: Any, answered: Any) -> None:
+        finish(self, batch, answered)
+        stop.set()  # the stop comes once the first batch is recorded: the second is with the CRM
+
+    monkeypatch.setattr(Pusher, "_finish", recorded)
+    engine = hs.engine()
+    update = engine.adapter.update
+    calls: list[int] = []
+
+    def sending(obj: str, records: Any) -> Any:
+        calls.append(len(records))
+        return update(obj, records)
+
+    engine.adapter.update = sending  # type: ignore[method-assign]
+    try:
+        engine.cycle(should_stop=stop.is_set)
+    finally:
+        engine.adapter.close()
+    assert calls == [100, 100], "the third batch is not started"
+    with hs.db.session() as s:
+        statuses = list(s.scalars(select(OutboxEntry.status).where(OutboxEntry.module == "contact").order_by(OutboxEntry.id)))
+    assert statuses[-N:] == ["sent"] * 200 + ["pending"] * 50, "both batches the CRM took are recorded"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,15 @@ def test_db_upgrade_then_current(database_url: str) -> None:
     head = head_revision(Database(database_url))
     assert f"database: {head}; this version: {head}" in result.output
     assert not Database(database_url).is_empty()
+
+
+def test_db_upgrade_of_a_new_datastore_warns_of_nothing(database_url: str) -> None:
+    """An operator's first upgrade prints its result only (no library warning about the schema)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(main, ["db", "upgrade"], env={"UPM_DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    assert [str(w.message) for w in caught] == []
 
 
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:

@@ -140,9 +140,10 @@ def install(db: Database, clock: Clock) -> None:
     """Evaluate the rules whenever a session of `db` writes a new or changed prospect (install once)."""
 
     def before_flush(session: Session, _context: object, _instances: object) -> None:
-        changed = [p for p in (*session.new, *session.dirty)  # only a partner's own lead can register: the
+        new = session.new  # a new set at each read: read once
+        changed = [p for p in (*new, *session.dirty)  # only a partner's own lead can register: the
                    if isinstance(p, Prospect) and is_partners_own(p)  # others skip the costlier change test
-                   and (p in session.new or session.is_modified(p))]
+                   and (p in new or session.is_modified(p))]
         if changed:
             with session.no_autoflush:
                 for prospect in changed:

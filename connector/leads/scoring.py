@@ -168,9 +168,10 @@ def install(db: Database, clock: Clock, vendor_recipients: Sequence[str]) -> Non
     session of `db` (install once)."""
 
     def before_flush(session: Session, _context: object, _instances: object) -> None:
-        activities = [a for a in session.new if isinstance(a, LeadActivity) and a.kind in ACTIVITY_EVENTS]
-        leads = [p for p in (*session.new, *session.dirty) if isinstance(p, Prospect)
-                 and (p in session.new or _fields_changed(p))]  # a scored field's net change
+        new = session.new  # a new set at each read: read once
+        activities = [a for a in new if isinstance(a, LeadActivity) and a.kind in ACTIVITY_EVENTS]
+        leads = [p for p in (*new, *session.dirty) if isinstance(p, Prospect)
+                 and (p in new or _fields_changed(p))]  # a scored field's net change
         if not activities and not leads:
             return
         with session.no_autoflush:
@@ -179,7 +180,7 @@ def install(db: Database, clock: Clock, vendor_recipients: Sequence[str]) -> Non
                 return
             now = clock.now()
             for lead in leads:
-                if lead in session.new:
+                if lead in new:
                     apply_arrival(session, lead, rules, now)
                 elif rules.field:
                     apply_fields(session, lead, rules, now)

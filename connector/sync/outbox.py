@@ -154,14 +154,16 @@ class OutboxRouter:
         deleted_owners: dict[int, set[int]] = {}
         leads: set[int] = set()
         """Leads whose opportunity changed: their fate changed."""
-        for instances, operation in ((session.new, "upsert"), (session.dirty, "upsert"), (session.deleted, "delete")):
+        # each of session.new/dirty/deleted builds a new set: read once, not per instance
+        for instances, operation, dirty in ((session.new, "upsert", False), (session.dirty, "upsert", True),
+                                            (session.deleted, "delete", False)):
             for instance in instances:
                 if isinstance(instance, Opportunity) and instance.prospect_id is not None:
                     leads.add(instance.prospect_id)
                 module = self._models.get(type(instance))
                 if module is None or not self.routes.get(module):
                     continue
-                if operation == "upsert" and instance in session.dirty and not session.is_modified(instance):
+                if dirty and not session.is_modified(instance):
                     continue
                 record_id = inspect(instance).identity[0] if inspect(instance).identity else getattr(instance, "id")
                 changed[(module, operation)].append(record_id)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from connector.store.base import Base, Timestamped
+from connector.store.base import Base, Timestamped, utcnow
 
 
 class Binding(Timestamped, Base):
@@ -38,3 +38,6 @@ class Binding(Timestamped, Base):
     three-way merge, and how our own writes are recognised when they come back."""
     synced_at: Mapped[datetime | None]
     crm_modified_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    """Not indexed, unlike the other tables' (nothing reads bindings by it, and a sync writes a
+    binding for every record it creates or changes)."""

@@ -3,6 +3,9 @@
 each beside its floor from the same run.
 
     python bench/api_records.py [--databases sqlite,postgresql] [--creates 500] [--prospects 1000000]
+                                [--postgres URL]
+
+PostgreSQL needs a database of your own: UPM_BENCH_POSTGRES_URL or --postgres (no default).
 
 Floors: a bare ORM insert of the same opportunity and line items in one transaction each (no HTTP,
 no service); a bare SQL keyset query for the same page through the same engine. The API is served by
@@ -43,7 +46,6 @@ from connector.store.migrate import upgrade  # noqa: E402
 from connector.store.partners import PartnerAccount, PartnerUser  # noqa: E402
 from connector.store.records import LineItem, Opportunity, Prospect  # noqa: E402
 
-POSTGRES = os.environ.get("UPM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "bench-vendor-key"
 LINES = [{"product": f"Product {n}", "sku": f"SKU-{n}", "sales_price": "99.50", "quantity": "3", "discount": "5"}
          for n in range(5)]
@@ -229,18 +231,23 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--creates", type=int, default=500)
     parser.add_argument("--prospects", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default=os.environ.get("UPM_BENCH_POSTGRES_URL", ""),
+                        help="SQLAlchemy URL of a database of your own (default: $UPM_BENCH_POSTGRES_URL)")
     args = parser.parse_args()
+    if "postgresql" in args.databases.split(",") and not args.postgres:
+        parser.error("--databases includes postgresql: set UPM_BENCH_POSTGRES_URL or pass --postgres "
+                     "(a database of your own; each run makes and drops a schema in it)")
     for backend in args.databases.split(","):
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as folder:
                 run("SQLite", f"sqlite:///{folder}/bench.db", args.creates, args.prospects)
         else:
             schema = f"bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(Database(POSTGRES).url, isolation_level="AUTOCOMMIT")
+            admin = create_engine(Database(args.postgres).url, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             try:
-                url = make_url(Database(POSTGRES).url).update_query_dict(
+                url = make_url(Database(args.postgres).url).update_query_dict(
                     {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
                 run("PostgreSQL", url, args.creates, args.prospects)
             finally:

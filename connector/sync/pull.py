@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord, DeletedRecords, NeedsFullResync
@@ -19,6 +20,7 @@ from connector.store.bindings import Binding
 from connector.store.bulk import insert_columns, insert_rows
 from connector.store.conflicts import Conflict
 from connector.store.cursors import SyncCursor
+from connector.store.database import Database
 from connector.store.failures import FailedRecord
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
@@ -208,7 +210,24 @@ class Puller:
     def apply_page(self, page: list[CrmRecord], counts: Counts, *, move_cursor: bool = True,
                    complete: bool = True) -> None:
         """Apply one page (or batch of pages) in one transaction, with the cursor moved in it.
-        `complete`: no record sharing the page's newest stamp is still to come."""
+        `complete`: no record sharing the page's newest stamp is still to come.
+
+        A page that collides with another writer's binding (the Assign to Partner page binding a
+        lead that a first load, which skips the lookups of records it has not pulled yet, was about
+        to create; or a fetch meeting the load's) is rolled back and applied once more with every
+        binding looked up: the record is merged into the one bound meanwhile, not created twice."""
+        attempt = Counts()
+        try:
+            self._apply_once(page, attempt, move_cursor, complete)
+        except Exception as exc:
+            if not _is_integrity_error(exc, self.lane.db):
+                raise
+            self._pulled = None  # from now on, every record's binding is looked up
+            attempt = Counts()
+            self._apply_once(page, attempt, move_cursor, complete)
+        counts.add(attempt)
+
+    def _apply_once(self, page: list[CrmRecord], counts: Counts, move_cursor: bool, complete: bool) -> None:
         session = self.lane.db.new_session()
         session.info[ORIGIN] = self.lane.connection
         try:
@@ -540,3 +559,9 @@ class Puller:
                 record.archived_at = self.lane.clock.now()
                 if self.lane.dry_run:
                     counts.changes.append(f"UPM {self.obj.module} {record.id} archived: {self.obj.crm_object} {crm_id} deleted")
+
+
+def _is_integrity_error(exc: BaseException, db: Database) -> bool:
+    """A constraint refused the write: through the ORM (SQLAlchemy's IntegrityError) or from a
+    driver-level bulk insert (the driver's own, e.g. sqlite3's or psycopg's)."""
+    return isinstance(exc, (IntegrityError, db.engine.dialect.dbapi.IntegrityError))

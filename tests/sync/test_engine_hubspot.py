@@ -169,6 +169,40 @@ def test_a_dry_run_push_shows_each_field_old_and_new_and_counts_per_object(hs: H
     assert sum(part.pushed for part in counts.objects.values()) == counts.pushed
 
 
+def test_a_record_bound_elsewhere_during_a_first_load_is_merged_not_created_again(
+        hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first load assumes the records it has not pulled yet are unbound; another writer (the
+    Assign to Partner page fetching one lead) may bind one of them meanwhile. The batch that meets
+    it looks its bindings up and goes on: the load does not fail, the record is not created twice."""
+    ids = seed_crm(hs)
+    monkeypatch.setattr("connector.sync.pull.APPLY_BATCH", 2)
+    engine = hs.engine()
+    read_changes = engine.adapter.read_changes
+
+    def meanwhile(crm_object, since, fields):  # type: ignore[no-untyped-def]
+        for number, page in enumerate(read_changes(crm_object, since, fields)):
+            yield page
+            if crm_object == "contacts" and number == 0:  # another writer binds the last contact
+                with hs.db.session() as s:
+                    contact = Contact(email="person4@example.com", first_name="P", last_name="Bound elsewhere")
+                    s.add(contact)
+                    s.flush()
+                    s.add(Binding(connection="hs", module="contact", record_id=contact.id, crm_object="contacts",
+                                  crm_id=ids["contact4"], synced_values={}))
+    monkeypatch.setattr(engine.adapter, "read_changes", meanwhile)
+    try:
+        counts = engine.cycle()
+    finally:
+        engine.adapter.close()
+    assert counts.failed == 0
+    assert count(hs, Contact) == 5
+    with hs.db.session() as s:
+        bound = s.scalars(select(Binding.crm_id).where(Binding.module == "contact")).all()
+        assert sorted(bound) == sorted(ids[f"contact{n}"] for n in range(5))
+        elsewhere = s.scalars(select(Contact.id).where(Contact.email == "person4@example.com")).one()
+        assert s.scalars(select(Binding.record_id).where(Binding.crm_id == ids["contact4"])).one() == elsewhere
+
+
 def test_a_first_load_that_reads_a_record_twice_binds_it_once(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
     """A first load skips the binding lookups of records it has not pulled yet; a record read again
     in a later batch (HubSpot re-anchoring at its search cap) is still looked up, not created twice."""

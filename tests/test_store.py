@@ -6,6 +6,7 @@ import sqlite3
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -62,6 +63,29 @@ def test_timestamps_are_stored_as_utc_in_the_backends_own_form(db: Database) -> 
     with db.session() as s:
         after = s.scalars(select(Prospect.email).where(Prospect.last_activity_at > stamps[0])).all()
         assert after == ["t1@example.com"]
+
+
+@pytest.mark.parametrize("stored, instant", [
+    ("2026-03-01 12:00:00.000005", datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=timezone.utc)),
+    ("2026-03-01 12:00:00", datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)),  # SQLite's CURRENT_TIMESTAMP
+    ("2026-03-01T12:00:00Z", datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)),
+    ("2026-03-01 13:00:00+01:00", datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)),
+    ("2026-03-01", datetime(2026, 3, 1, tzinfo=timezone.utc)),
+])
+def test_sqlite_text_another_writer_left_reads_back_as_the_utc_instant(tmp_path: Path, stored: str,
+                                                                       instant: datetime) -> None:
+    """What the datastore reads from SQLite is always an aware UTC datetime, whatever form of the
+    text another application wrote (its fast parse falls back to the general one)."""
+    db = Database(f"sqlite:///{tmp_path / 'stamps.db'}")
+    Base.metadata.create_all(db.engine)
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO prospects (email, status, distribution_state, previous_holder_ids, lead_score, "
+                          "favorite, survey_sent, created_at, updated_at, last_activity_at) VALUES "
+                          "('x@example.com', 'New', 'new', '[]', 0, 0, 0, :at, :at, :at)"), {"at": stored})
+    with db.session() as s:
+        read = s.scalars(select(Prospect.last_activity_at)).one()
+    assert read == instant and read.tzinfo is timezone.utc
+    db.dispose()
 
 
 def test_naive_datetimes_are_refused(db: Database) -> None:

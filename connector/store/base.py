@@ -58,9 +58,33 @@ class UTCDateTime(TypeDecorator[datetime]):
 
         return process
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], datetime | None] | None:
+        """On SQLite, the stored text ("2026-11-30 09:00:00.000000", naive UTC) to an aware UTC
+        datetime in one step, `datetime.fromisoformat` with the offset appended: a tenth of the cost
+        of SQLite's DATETIME parser followed by process_result_value (a pull or a lead reads
+        several timestamps a row). Text it cannot read so (another offset, a bare date) takes the
+        general way."""
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                parsed = parse(value + "+00:00")
+            except (TypeError, ValueError):
+                return general(value)
+            return parsed if parsed.tzinfo is not None else general(value)  # "2026-11-30+00:00" parses naive
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is timezone.utc:
+            return value
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)

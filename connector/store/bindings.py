@@ -6,11 +6,11 @@ here what it last exchanged so it can recognise its own writes coming back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Connection, Index, String, UniqueConstraint, bindparam, func, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connector.store.base import Base, Timestamped, utcnow
@@ -41,3 +41,19 @@ class Binding(Timestamped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     """Not indexed, unlike the other tables' (nothing reads bindings by it, and a sync writes a
     binding for every record it creates or changes)."""
+
+
+def rebase(connection: Connection, rows: Sequence[tuple[int, dict[str, Any], datetime | None]], now: datetime) -> None:
+    """Give bindings that keep their CRM record new echo values, synced `now`: rows of (binding id,
+    values, the CRM's stamp or None to keep the stored one), in one executemany UPDATE (Core: no
+    unit of work for a batch's bindings). Binding objects loaded in the caller's session keep the
+    old values: use it after the last read of them."""
+    if rows:
+        connection.execute(_REBASE, [{"b_id": i, "b_values": v, "b_modified": m, "b_at": now} for i, v, m in rows])
+
+
+_table = Binding.__table__
+_REBASE = (update(_table).where(_table.c.id == bindparam("b_id"))
+           .values(synced_values=bindparam("b_values"), synced_at=bindparam("b_at"),
+                   crm_modified_at=func.coalesce(bindparam("b_modified", type_=_table.c.crm_modified_at.type),
+                                                 _table.c.crm_modified_at)))

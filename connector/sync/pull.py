@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import CrmRecord, DeletedRecords, NeedsFullResync
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
-from connector.store.bindings import Binding
+from connector.store.bindings import Binding, rebase
 from connector.store.bulk import insert_columns, insert_rows
 from connector.store.conflicts import Conflict
 from connector.store.cursors import SyncCursor
@@ -387,22 +387,15 @@ class Puller:
         the binder."""
         module = self.obj.module
         binder.load_records(module, [w.record.id for w in written])
-        rebased: list[dict[str, Any]] = []
+        rebased: list[tuple[int, dict[str, Any], datetime | None]] = []
         for w in written:
             held = binder.by_record(module, w.record.id)
             if held is not None and held.crm_id == w.crm.id and held.crm_object == self.obj.crm_object:
-                rebased.append({"b_id": held.id, "b_values": to_plain(w.values), "b_modified": w.crm.modified_at})
+                rebased.append((held.id, to_plain(w.values), w.crm.modified_at))
             else:
                 binder.bind(module, w.record.id, self.obj.crm_object, w.crm.id, to_plain(w.values),
                             w.crm.modified_at, now)
-        if rebased:
-            table = Binding.__table__
-            binder.session.connection().execute(
-                update(table).where(table.c.id == bindparam("b_id"))
-                .values(synced_values=bindparam("b_values"), synced_at=now,
-                        crm_modified_at=func.coalesce(bindparam("b_modified", type_=table.c.crm_modified_at.type),
-                                                      table.c.crm_modified_at)),
-                rebased)
+        rebase(binder.session.connection(), rebased, now)
 
     def after(self, session: Session, created: list[Any]) -> None:
         """New records handed on: complete mode distributes the prospects it brings in."""

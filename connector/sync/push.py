@@ -15,14 +15,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, distinct, func, select, update
+from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from connector.adapters.base import WriteResult
 from connector.mapping.mapper import Mapper, MappingError
 from connector.mapping.profile import ObjectMap
 from connector.mapping.through import read_through
-from connector.store.bindings import Binding
+from connector.store.bindings import Binding, rebase
 from connector.store.failures import FailedRecord
 from connector.store.lists import one_of
 from connector.store.outbox import OutboxEntry
@@ -103,8 +103,8 @@ class Prepared:
     counts: Counts = field(default_factory=Counts)
     outgoing: list[Outgoing] = field(default_factory=list)
     failures: list[FailedRecord] = field(default_factory=list)
-    rebound: list[dict[str, Any]] = field(default_factory=list)
-    """Bindings that keep their CRM record and take new echo values: {b_id, b_values}."""
+    rebound: list[tuple[int, dict[str, Any], None]] = field(default_factory=list)
+    """Bindings that keep their CRM record and take new echo values: (binding id, values, None)."""
 
     def close(self) -> None:
         self.session.rollback()
@@ -377,13 +377,7 @@ class Pusher:
         for o, result in answered:
             self._record_result(batch, o, result)
         session = batch.session
-        if batch.rebound:
-            table = Binding.__table__
-            now = self.lane.clock.now()
-            session.connection().execute(
-                update(table).where(table.c.id == bindparam("b_id"))
-                .values(synced_values=bindparam("b_values"), synced_at=bindparam("b_at")),
-                [{**b, "b_at": now} for b in batch.rebound])
+        rebase(session.connection(), batch.rebound, self.lane.clock.now())
         session.add_all(batch.failures)
         self._write_marks(session, batch.rows)
         session.commit()
@@ -432,7 +426,7 @@ class Pusher:
             base = dict(bound.synced_values or {}) if bound is not None else {}
             base.update(to_plain(upm_sent))
             if bound is not None and bound.crm_id == result.crm_id and bound.crm_object == self.obj.crm_object:
-                batch.rebound.append({"b_id": bound.id, "b_values": base})
+                batch.rebound.append((bound.id, base, None))
             else:
                 batch.binder.bind(self.obj.module, record_id, self.obj.crm_object, result.crm_id, base, None,
                                   self.lane.clock.now())

@@ -40,11 +40,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from push import hubspot_floor, salesforce_floor  # noqa: E402
-from sync_engine import MAPPED, OBJECT, REPO, ChildEmulator, LaterClock, Scratch, TimedReads, drop, seed  # noqa: E402
+from sync_engine import MAPPED, OBJECT, ChildEmulator, LaterClock, Scratch, TimedReads, drop, seed  # noqa: E402
 
 from connector.adapters.salesforce.settings import SYSTEM_FIELDS  # noqa: E402
 from connector.adapters.salesforce.soql import changes_query  # noqa: E402
-from connector.config import load_settings  # noqa: E402
 from connector.heap import bulk_work_heap  # noqa: E402
 from connector.runtime import Runtime  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
@@ -119,19 +118,7 @@ def floor_seconds(crm: str, kind: str, adapter: Any, db: Any, since: datetime | 
 
 def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch) -> None:
     url, cleanup = scratch.database_url(kind)
-    config = scratch.folder / "config.yaml"
-    config.write_text(f"""
-database: {{url: "{url}"}}
-secrets: {{key_file: {scratch.folder / 'bench.key'}}}
-emulators: {{salesforce: {{enabled: false}}, hubspot: {{enabled: false}}}}
-connections:
-  bench:
-    adapter: {crm}
-    auth: {{type: credentials_file, file: {emulator.credentials}}}
-    mapping: {REPO / 'mappings' / crm / 'advanced.yaml'}
-    options: {'{search_per_second: 1000}' if crm == 'hubspot' else '{}'}
-""")
-    settings = load_settings(config)
+    settings = scratch.settings(crm, url, emulator)
     db = Runtime(settings).db
     upgrade(db)
     Runtime(settings, db=db).engine("bench").cycle(only="contact")

@@ -40,9 +40,8 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePu
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_engine import REPO, ChildEmulator, Scratch, drop, seed  # noqa: E402
+from sync_engine import ChildEmulator, Scratch, drop, seed  # noqa: E402
 
-from connector.config import load_settings  # noqa: E402
 from connector.heap import bulk_work_heap  # noqa: E402
 from connector.runtime import Runtime  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
@@ -128,19 +127,7 @@ def run(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch) 
 
 def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch) -> None:
     url, cleanup = scratch.database_url(kind)
-    config = scratch.folder / "config.yaml"
-    config.write_text(f"""
-database: {{url: "{url}"}}
-secrets: {{key_file: {scratch.folder / 'bench.key'}}}
-emulators: {{salesforce: {{enabled: false}}, hubspot: {{enabled: false}}}}
-connections:
-  bench:
-    adapter: {crm}
-    auth: {{type: credentials_file, file: {emulator.credentials}}}
-    mapping: {REPO / 'mappings' / crm / 'advanced.yaml'}
-    options: {'{search_per_second: 1000}' if crm == 'hubspot' else '{}'}
-""")
-    settings = load_settings(config)
+    settings = scratch.settings(crm, url, emulator)
     runtime = Runtime(settings)
     upgrade(runtime.db)
     engine = runtime.engine("bench")

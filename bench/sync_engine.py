@@ -63,6 +63,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import configure_mappers
 
 from connector.config import load_settings
+from connector.config.settings import Settings
 from connector.store.migrate import upgrade
 from connector.heap import bulk_work_heap
 from connector.adapters.salesforce.settings import SYSTEM_FIELDS
@@ -165,6 +166,23 @@ class Scratch:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         return f"{self.postgres}?options=-csearch_path%3D{schema}", (admin, schema)
+
+    def settings(self, crm: str, url: str, emulator: ChildEmulator) -> Settings:
+        """The benchmarks' config, written here and loaded: the datastore at `url`, one connection
+        `bench` to the emulator with the shipped advanced profile, no embedded emulators."""
+        config = self.folder / "config.yaml"
+        config.write_text(f"""
+database: {{url: "{url}"}}
+secrets: {{key_file: {self.folder / 'bench.key'}}}
+emulators: {{salesforce: {{enabled: false}}, hubspot: {{enabled: false}}}}
+connections:
+  bench:
+    adapter: {crm}
+    auth: {{type: credentials_file, file: {emulator.credentials}}}
+    mapping: {REPO / 'mappings' / crm / 'advanced.yaml'}
+    options: {json.dumps({"search_per_second": 1000} if crm == "hubspot" else {})}
+""")
+        return load_settings(config)
 
 
 def drop(cleanup: Any) -> None:
@@ -315,19 +333,7 @@ def run(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch, 
 
 def measure(crm: str, kind: str, n: int, emulator: ChildEmulator, scratch: Scratch, read_ahead: bool, heap: str) -> None:
     url, cleanup = scratch.database_url(kind)
-    config = scratch.folder / "config.yaml"
-    config.write_text(f"""
-database: {{url: "{url}"}}
-secrets: {{key_file: {scratch.folder / 'bench.key'}}}
-emulators: {{salesforce: {{enabled: false}}, hubspot: {{enabled: false}}}}
-connections:
-  bench:
-    adapter: {crm}
-    auth: {{type: credentials_file, file: {emulator.credentials}}}
-    mapping: {REPO / 'mappings' / crm / 'advanced.yaml'}
-    options: {json.dumps({"search_per_second": 1000} if crm == "hubspot" else {})}
-""")
-    settings = load_settings(config)
+    settings = scratch.settings(crm, url, emulator)
     db = Runtime(settings).db
     upgrade(db)
     engine = Runtime(settings, db=db).engine("bench")

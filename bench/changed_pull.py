@@ -27,7 +27,6 @@ the cycle updated (N expected).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -40,7 +39,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from push import hubspot_floor, salesforce_floor  # noqa: E402
-from sync_engine import MAPPED, OBJECT, ChildEmulator, LaterClock, Scratch, TimedReads, drop, seed  # noqa: E402
+from sync_engine import (  # noqa: E402
+    MAPPED, OBJECT, ChildEmulator, LaterClock, Scratch, TimedReads, drop, each_in_a_child, write_in_batches,
+)
 
 from connector.adapters.salesforce.settings import SYSTEM_FIELDS  # noqa: E402
 from connector.adapters.salesforce.soql import changes_query  # noqa: E402
@@ -49,7 +50,6 @@ from connector.runtime import Runtime  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
 
 TITLE = {"salesforce": "Title", "hubspot": "jobtitle"}
-FLOOR_BATCH = 2000
 SEARCH_LAG = 2.0
 """The HubSpot emulator's default `--search-lag` (seconds)."""
 CHANGE_BATCH = {"salesforce": 1000, "hubspot": 100}
@@ -103,14 +103,7 @@ def floor_seconds(crm: str, kind: str, adapter: Any, db: Any, since: datetime | 
     else:
         rows = ((r.id, r.modified_at, *(r.fields.get(f) for f in wanted))
                 for page in adapter.read_changes(OBJECT[crm], since, fields) for r in page)
-    batch: list[tuple[Any, ...]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == FLOOR_BATCH:
-            write(batch)
-            batch = []
-    if batch:
-        write(batch)
+    write_in_batches(rows, write)
     seconds = time.perf_counter() - started
     raw.close()
     return seconds
@@ -163,16 +156,8 @@ def main() -> None:
         parser.error("--databases includes postgresql: set UPM_BENCH_POSTGRES_URL or pass --postgres")
     with tempfile.TemporaryDirectory(prefix="upm-bench-") as tmp:
         scratch = Scratch(Path(tmp), args.postgres)
-        for n in [int(s) for s in args.sizes.split(",")]:
-            for crm in args.crms.split(","):
-                seed_file = scratch.folder / f"{crm}-{n}.json"
-                seed(crm, n, seed_file)
-                for kind in args.databases.split(","):
-                    with ChildEmulator(crm, seed_file, scratch.folder, 0, n) as emulator:
-                        child = multiprocessing.get_context("fork").Process(target=run, args=(crm, kind, n, emulator, scratch))
-                        child.start()
-                        child.join()
-                    emulator.credentials.unlink(missing_ok=True)
+        each_in_a_child(scratch, [int(n) for n in args.sizes.split(",")], args.crms.split(","),
+                        args.databases.split(","), 0, run)
 
 
 if __name__ == "__main__":

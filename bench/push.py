@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePu
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_engine import ChildEmulator, Scratch, drop, seed  # noqa: E402
+from sync_engine import ChildEmulator, Scratch, drop, each_in_a_child  # noqa: E402
 
 from connector.heap import bulk_work_heap  # noqa: E402
 from connector.runtime import Runtime  # noqa: E402
@@ -168,16 +167,8 @@ def main() -> None:
         parser.error("--databases postgresql needs UPM_BENCH_POSTGRES_URL (a database of your own)")
     with tempfile.TemporaryDirectory(prefix="upm-bench-push-") as tmp:
         scratch = Scratch(Path(tmp), os.environ.get("UPM_BENCH_POSTGRES_URL", ""))
-        for n in [int(s) for s in args.sizes.split(",")]:
-            for crm in args.crms.split(","):
-                seed_file = scratch.folder / f"{crm}-{n}.json"
-                seed(crm, n, seed_file)
-                for kind in args.databases.split(","):
-                    with ChildEmulator(crm, seed_file, scratch.folder, args.latency) as emulator:
-                        child = multiprocessing.get_context("fork").Process(target=run, args=(crm, kind, n, emulator, scratch))
-                        child.start()
-                        child.join()
-                    emulator.credentials.unlink(missing_ok=True)
+        each_in_a_child(scratch, [int(n) for n in args.sizes.split(",")], args.crms.split(","),
+                        args.databases.split(","), args.latency, run)
 
 
 if __name__ == "__main__":

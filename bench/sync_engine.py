@@ -55,6 +55,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -257,7 +258,6 @@ def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str]
         driver.commit()
 
     started = time.perf_counter()
-    batch: list[tuple[Any, ...]] = []
     head: Any  # with bindings each row starts with the CRM id and stamp
     if crm == "salesforce":
         soql = changes_query(obj, [*SYSTEM_FIELDS, *fields], None, {})
@@ -268,6 +268,17 @@ def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str]
         head = (lambda r: (r.id, r.modified_at)) if with_bindings else (lambda r: ())
         rows = ((*head(r), *(r.fields.get(f) for f in wanted), stamp, stamp)
                 for page in adapter.read_changes(obj, None, fields) for r in page)
+    write_in_batches(rows, write)
+    seconds = time.perf_counter() - started
+    raw.close()
+    db.dispose()
+    drop(cleanup)
+    return seconds
+
+
+def write_in_batches(rows: Iterable[tuple[Any, ...]], write: Callable[[list[tuple[Any, ...]]], None]) -> None:
+    """Hand the floor's writer `rows` FLOOR_BATCH at a time (the last batch may be smaller)."""
+    batch: list[tuple[Any, ...]] = []
     for row in rows:
         batch.append(row)
         if len(batch) == FLOOR_BATCH:
@@ -275,11 +286,22 @@ def floor_seconds(crm: str, kind: str, adapter: Any, obj: str, fields: list[str]
             batch = []
     if batch:
         write(batch)
-    seconds = time.perf_counter() - started
-    raw.close()
-    db.dispose()
-    drop(cleanup)
-    return seconds
+
+
+def each_in_a_child(scratch: Scratch, sizes: list[int], crms: list[str], kinds: list[str], latency: float,
+                    target: Callable[..., None]) -> None:
+    """For each size, CRM and database: a seeded emulator child, and `target(crm, kind, n, emulator,
+    scratch)` run in a forked child of its own (its peak RSS is one measurement's)."""
+    for n in sizes:
+        for crm in crms:
+            seed_file = scratch.folder / f"{crm}-{n}.json"
+            seed(crm, n, seed_file)
+            for kind in kinds:
+                with ChildEmulator(crm, seed_file, scratch.folder, latency, n) as emulator:
+                    child = multiprocessing.get_context("fork").Process(target=target, args=(crm, kind, n, emulator, scratch))
+                    child.start()
+                    child.join()
+                emulator.credentials.unlink(missing_ok=True)
 
 
 class TimedReads:

@@ -40,6 +40,7 @@ from connector.store.assignments import RecordAssignment
 from connector.store.database import Database
 from connector.store.distribution import AssignmentRule
 from connector.store.ids import as_id
+from connector.store.lists import one_of
 from connector.store.partners import PartnerAccount, PartnerGroup, PartnerGroupMember, PartnerUser
 from connector.store.records import Account, Prospect
 
@@ -366,7 +367,7 @@ class DirectoryService:
             query = select(PartnerAccount).order_by(PartnerAccount.id)
             if not include_inactive:
                 query = query.where(PartnerAccount.active.is_(True))
-            return [self._partner_view(s, a) for a in s.scalars(query)]
+            return self._partner_views(s, list(s.scalars(query)))
 
     def deactivate_partner(self, ref: str | int, reason: str = "the partner was deactivated") -> Deactivation:
         """Make the partner inactive, then pull back every lead it holds and redistribute it."""
@@ -691,18 +692,36 @@ class DirectoryService:
 
     # -- internals: views -----------------------------------------------------------------------------
 
+    @classmethod
+    def _partner_view(cls, s: Session, a: PartnerAccount) -> PartnerView:
+        return cls._partner_views(s, [a])[0]
+
     @staticmethod
-    def _partner_view(s: Session, a: PartnerAccount) -> PartnerView:
-        parent = s.get(PartnerAccount, a.parent_id) if a.parent_id is not None else None
-        children = list(s.scalars(select(PartnerAccount.name).where(PartnerAccount.parent_id == a.id)
-                                  .order_by(PartnerAccount.id)))
-        users = s.scalar(select(func.count()).select_from(PartnerUser).where(PartnerUser.account_id == a.id)) or 0
-        return PartnerView(id=a.id, name=a.name, account_type=a.account_type, tier=a.tier, parent_id=a.parent_id,
-                           parent=parent.name if parent else None, children=children, countries=list(a.countries),
-                           states=list(a.states), industries=list(a.industries), competencies=list(a.competencies),
-                           certifications=list(a.certifications), products=list(a.products),
-                           auto_accept=a.auto_accept, ignored_companies=list(a.ignored_companies),
-                           notification_recipients=list(a.notification_recipients), active=a.active, users=users)
+    def _partner_views(s: Session, accounts: list[PartnerAccount]) -> list[PartnerView]:
+        """The partners' views, their parents' names, children and user counts read in three
+        queries for the whole list (not three per partner)."""
+        dialect = s.get_bind().dialect.name
+        ids = [a.id for a in accounts]
+        parent_ids = sorted({a.parent_id for a in accounts if a.parent_id is not None})
+        parents = dict(s.execute(select(PartnerAccount.id, PartnerAccount.name)
+                                 .where(one_of(PartnerAccount.id, parent_ids, dialect))).tuples().all()) if parent_ids else {}
+        children: dict[int, list[str]] = {}
+        for parent_id, name in s.execute(select(PartnerAccount.parent_id, PartnerAccount.name)
+                                         .where(one_of(PartnerAccount.parent_id, ids, dialect))
+                                         .order_by(PartnerAccount.id)):
+            children.setdefault(parent_id, []).append(name)
+        users = dict(s.execute(select(PartnerUser.account_id, func.count())
+                               .where(one_of(PartnerUser.account_id, ids, dialect)).group_by(PartnerUser.account_id))
+                     .tuples().all())
+        return [PartnerView(id=a.id, name=a.name, account_type=a.account_type, tier=a.tier, parent_id=a.parent_id,
+                            parent=parents.get(a.parent_id) if a.parent_id is not None else None,
+                            children=children.get(a.id, []), countries=list(a.countries), states=list(a.states),
+                            industries=list(a.industries), competencies=list(a.competencies),
+                            certifications=list(a.certifications), products=list(a.products),
+                            auto_accept=a.auto_accept, ignored_companies=list(a.ignored_companies),
+                            notification_recipients=list(a.notification_recipients), active=a.active,
+                            users=users.get(a.id, 0))
+                for a in accounts]
 
     @staticmethod
     def _user_view(s: Session, u: PartnerUser) -> UserView:

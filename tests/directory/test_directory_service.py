@@ -31,6 +31,21 @@ def refused(call, *args) -> str:  # type: ignore[no-untyped-def]
     return str(caught.value)
 
 
+def test_the_partner_list_shows_each_partners_parent_children_and_users(directory: DirectoryService) -> None:
+    """The list (read for all partners at once) says what each partner's own view says."""
+    for spec in ({"name": "Acme"}, {"name": "Acme West", "parent": "Acme"}, {"name": "Acme East", "parent": "Acme"},
+                 {"name": "Solo"}, {"name": "Acme West Texas", "parent": "Acme West"}):
+        directory.add_partner(parse(PartnerSpec, spec))
+    for email, partner in (("a@acme.example", "Acme"), ("b@acme.example", "Acme"), ("w@west.example", "Acme West")):
+        directory.add_user(parse(UserSpec, {"email": email, "partner": partner}))
+    listed = {p.name: (p.parent, p.children, p.users) for p in directory.partners()}
+    assert listed == {"Acme": (None, ["Acme West", "Acme East"], 2), "Acme West": ("Acme", ["Acme West Texas"], 1),
+                      "Acme East": ("Acme", [], 0), "Solo": (None, [], 0), "Acme West Texas": ("Acme West", [], 0)}
+    for name, shown in listed.items():
+        one = directory.partner(name)
+        assert (one.parent, one.children, one.users) == shown
+
+
 def test_bad_input_is_refused_naming_the_field_and_the_value(directory: DirectoryService) -> None:
     directory.add_partner(parse(PartnerSpec, {"name": "Acme", "countries": ["us", "CA"]}))
     directory.add_partner(parse(PartnerSpec, {"name": "Acme West", "parent": "Acme"}))

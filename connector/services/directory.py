@@ -703,16 +703,17 @@ class DirectoryService:
         dialect = s.get_bind().dialect.name
         ids = [a.id for a in accounts]
         parent_ids = sorted({a.parent_id for a in accounts if a.parent_id is not None})
-        parents = dict(s.execute(select(PartnerAccount.id, PartnerAccount.name)
-                                 .where(one_of(PartnerAccount.id, parent_ids, dialect))).tuples().all()) if parent_ids else {}
+        parents: dict[int, str] = {i: name for i, name in s.execute(
+            select(PartnerAccount.id, PartnerAccount.name).where(one_of(PartnerAccount.id, parent_ids, dialect)))
+        } if parent_ids else {}
         children: dict[int, list[str]] = {}
         for parent_id, name in s.execute(select(PartnerAccount.parent_id, PartnerAccount.name)
                                          .where(one_of(PartnerAccount.parent_id, ids, dialect))
                                          .order_by(PartnerAccount.id)):
             children.setdefault(parent_id, []).append(name)
-        users = dict(s.execute(select(PartnerUser.account_id, func.count())
-                               .where(one_of(PartnerUser.account_id, ids, dialect)).group_by(PartnerUser.account_id))
-                     .tuples().all())
+        users: dict[int, int] = {i: n for i, n in s.execute(
+            select(PartnerUser.account_id, func.count()).where(one_of(PartnerUser.account_id, ids, dialect))
+            .group_by(PartnerUser.account_id))}
         return [PartnerView(id=a.id, name=a.name, account_type=a.account_type, tier=a.tier, parent_id=a.parent_id,
                             parent=parents.get(a.parent_id) if a.parent_id is not None else None,
                             children=children.get(a.id, []), countries=list(a.countries), states=list(a.states),

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, DateTime, Table, TypeDecorator
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -43,10 +44,15 @@ def insert_columns(connection: Connection, table: Table, count: int, columns: Ma
     constants = constants or {}
     chosen, head, row = _plan(table, frozenset(columns) | frozenset(constants), connection.dialect)
     values = [_column_values(connection, c, count, columns, constants) for c in chosen]
-    if connection.dialect.name == "postgresql":
-        _copy(connection, table, list(chosen), list(zip(*values)))
-    else:
-        _insert_values(connection, head, row, count, values)
+    dbapi = connection.dialect.dbapi
+    try:
+        if connection.dialect.name == "postgresql":
+            _copy(connection, table, list(chosen), list(zip(*values)))
+        else:
+            _insert_values(connection, head, row, count, values)
+    except dbapi.Error as exc:  # raised as a Core insert raises it (IntegrityError, ...), parameters left out
+        raise DBAPIError.instance(f"bulk INSERT INTO {table.name}", None, exc, dbapi.Error, hide_parameters=True,
+                                  dialect=connection.dialect) from exc
 
 
 SQLITE_VARIABLES = 32766

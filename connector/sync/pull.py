@@ -20,7 +20,6 @@ from connector.store.bindings import Binding, rebase
 from connector.store.bulk import insert_columns, insert_rows
 from connector.store.conflicts import Conflict
 from connector.store.cursors import SyncCursor
-from connector.store.database import Database
 from connector.store.failures import FailedRecord
 from connector.sync.binder import Binder
 from connector.sync.lane import Lane
@@ -219,9 +218,7 @@ class Puller:
         attempt = Counts()
         try:
             self._apply_once(page, attempt, move_cursor, complete)
-        except Exception as exc:
-            if not _is_integrity_error(exc, self.lane.db):
-                raise
+        except IntegrityError:
             self._pulled = None  # from now on, every record's binding is looked up
             attempt = Counts()
             self._apply_once(page, attempt, move_cursor, complete)
@@ -570,8 +567,3 @@ class Puller:
                 if self.lane.dry_run:
                     counts.changes.append(f"UPM {self.obj.module} {record.id} archived: {self.obj.crm_object} {crm_id} deleted")
 
-
-def _is_integrity_error(exc: BaseException, db: Database) -> bool:
-    """A constraint refused the write: through the ORM (SQLAlchemy's IntegrityError) or from a
-    driver-level bulk insert (the driver's own, e.g. sqlite3's or psycopg's)."""
-    return isinstance(exc, (IntegrityError, db.engine.dialect.dbapi.IntegrityError))

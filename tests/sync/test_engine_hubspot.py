@@ -3,7 +3,9 @@ test_engine_contract.py), in advanced mode (bi-directional)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +17,7 @@ from connector.store.failures import FailedRecord
 from connector.store.outbox import OutboxEntry
 from connector.store.records import Account, Contact
 from connector.runtime import Runtime
+from connector.sync.summary import Counts
 
 from .conftest import HubSpotSetup
 
@@ -169,31 +172,38 @@ def test_a_dry_run_push_shows_each_field_old_and_new_and_counts_per_object(hs: H
     assert sum(part.pushed for part in counts.objects.values()) == counts.pushed
 
 
+def first_load_through(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch, reads: Callable[[Any], Any]) -> Counts:
+    """One first-load cycle in batches of two records, the adapter's `read_changes` replaced by
+    `reads(the real read_changes)` (to stage what happens between the CRM's pages)."""
+    monkeypatch.setattr("connector.sync.pull.APPLY_BATCH", 2)
+    engine = hs.engine()
+    monkeypatch.setattr(engine.adapter, "read_changes", reads(engine.adapter.read_changes))
+    try:
+        return engine.cycle()
+    finally:
+        engine.adapter.close()
+
+
 def test_a_record_bound_elsewhere_during_a_first_load_is_merged_not_created_again(
         hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
     """A first load assumes the records it has not pulled yet are unbound; another writer (the
     Assign to Partner page fetching one lead) may bind one of them meanwhile. The batch that meets
     it looks its bindings up and goes on: the load does not fail, the record is not created twice."""
     ids = seed_crm(hs)
-    monkeypatch.setattr("connector.sync.pull.APPLY_BATCH", 2)
-    engine = hs.engine()
-    read_changes = engine.adapter.read_changes
 
-    def meanwhile(crm_object, since, fields):  # type: ignore[no-untyped-def]
-        for number, page in enumerate(read_changes(crm_object, since, fields)):
-            yield page
-            if crm_object == "contacts" and number == 0:  # another writer binds the last contact
-                with hs.db.session() as s:
-                    contact = Contact(email="person4@example.com", first_name="P", last_name="Bound elsewhere")
-                    s.add(contact)
-                    s.flush()
-                    s.add(Binding(connection="hs", module="contact", record_id=contact.id, crm_object="contacts",
-                                  crm_id=ids["contact4"], synced_values={}))
-    monkeypatch.setattr(engine.adapter, "read_changes", meanwhile)
-    try:
-        counts = engine.cycle()
-    finally:
-        engine.adapter.close()
+    def meanwhile(read_changes):  # type: ignore[no-untyped-def]
+        def reads(crm_object, since, fields):  # type: ignore[no-untyped-def]
+            for number, page in enumerate(read_changes(crm_object, since, fields)):
+                yield page
+                if crm_object == "contacts" and number == 0:  # another writer binds the last contact
+                    with hs.db.session() as s:
+                        contact = Contact(email="person4@example.com", first_name="P", last_name="Bound elsewhere")
+                        s.add(contact)
+                        s.flush()
+                        s.add(Binding(connection="hs", module="contact", record_id=contact.id, crm_object="contacts",
+                                      crm_id=ids["contact4"], synced_values={}))
+        return reads
+    counts = first_load_through(hs, monkeypatch, meanwhile)
     assert counts.failed == 0
     assert count(hs, Contact) == 5
     with hs.db.session() as s:
@@ -207,20 +217,15 @@ def test_a_first_load_that_reads_a_record_twice_binds_it_once(hs: HubSpotSetup, 
     """A first load skips the binding lookups of records it has not pulled yet; a record read again
     in a later batch (HubSpot re-anchoring at its search cap) is still looked up, not created twice."""
     seed_crm(hs)
-    monkeypatch.setattr("connector.sync.pull.APPLY_BATCH", 2)
-    engine = hs.engine()
-    read_changes = engine.adapter.read_changes
 
-    def twice(crm_object, since, fields):  # type: ignore[no-untyped-def]
-        pages = [list(p) for p in read_changes(crm_object, since, fields)]
-        yield from pages
-        if crm_object == "contacts":
-            yield [r for p in pages for r in p]  # every contact again, after the first batches
-    monkeypatch.setattr(engine.adapter, "read_changes", twice)
-    try:
-        counts = engine.cycle()
-    finally:
-        engine.adapter.close()
+    def twice(read_changes):  # type: ignore[no-untyped-def]
+        def reads(crm_object, since, fields):  # type: ignore[no-untyped-def]
+            pages = [list(p) for p in read_changes(crm_object, since, fields)]
+            yield from pages
+            if crm_object == "contacts":
+                yield [r for p in pages for r in p]  # every contact again, after the first batches
+        return reads
+    counts = first_load_through(hs, monkeypatch, twice)
     assert counts.created == 8
     assert count(hs, Contact) == 5
     with hs.db.session() as s:

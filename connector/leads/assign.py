@@ -53,10 +53,12 @@ _ACTIVE_ASSIGNEES = (select(RecordAssignment.assignee_type, RecordAssignment.ass
 
 
 def grant(session: Session, record_id: int, assignees: Iterable[tuple[str, int]], access_type: str, *, actor: str,
-          reason: str, now: datetime, action: str = "assigned", module: str = MODULE) -> None:
+          reason: str, now: datetime, action: str = "assigned", module: str = MODULE,
+          offered_until: datetime | None = None) -> None:
     """Give each (assignee type, assignee id) visibility, recorded in the assignment history under
-    `action`; an active grant of the same assignee is updated, not doubled. New rows go in as one
-    driver-level insert per table (`insert_columns`: a shark tank offers a lead to dozens of
+    `action`; an active grant of the same assignee is updated, not doubled (an offer it was becomes
+    a plain grant, unless `offered_until` makes these grants shark-tank offers). New rows go in as
+    one driver-level insert per table (`insert_columns`: a shark tank offers a lead to dozens of
     partners at once). The active grants are read by Core; only when an assignee already holds one
     are they loaded as objects, to update it."""
     everyone = list(dict.fromkeys(assignees))
@@ -67,14 +69,14 @@ def grant(session: Session, record_id: int, assignees: Iterable[tuple[str, int]]
         for assignee in everyone:
             held = current.get(assignee)
             if held is not None:
-                held.access_type = access_type
+                held.access_type, held.offered_until = access_type, offered_until
             else:
                 fresh.append(assignee)
     shared = {"record_module": module, "record_id": record_id, "access_type": access_type, "reason": reason[:500]}
     connection = session.connection()
     insert_columns(connection, RecordAssignment.__table__, len(fresh),
                    {"assignee_type": [t for t, _ in fresh], "assignee_id": [i for _, i in fresh]},
-                   {**shared, "assigned_at": now, "assigned_by": actor})
+                   {**shared, "assigned_at": now, "assigned_by": actor, "offered_until": offered_until})
     insert_columns(connection, AssignmentHistory.__table__, len(everyone),
                    {"assignee_type": [t for t, _ in everyone], "assignee_id": [i for _, i in everyone]},
                    {**shared, "action": action, "actor": actor, "at": now})

@@ -32,9 +32,10 @@ def queue(
     queued = set() if new_event else set(session.scalars(
         select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys.values()))))
     fresh = [(recipient, key) for recipient, key in keys.items() if key not in queued]
+    batch = uuid.uuid4().hex  # one random part for the batch: unique with each message's number
     insert_columns(session.connection(), Notification.__table__, len(fresh),
                    {"recipient": [recipient for recipient, _ in fresh], "dedupe_key": [key for _, key in fresh],
-                    "message_id": [f"<{uuid.uuid4().hex}@upm-connector>" for _ in fresh]},
+                    "message_id": [f"<{batch}.{n}@upm-connector>" for n in range(len(fresh))]},
                    {"kind": kind, "subject": subject, "body": body, "record_module": record_module,
                     "record_id": record_id, "next_attempt_at": now, "created_at": now})
     return len(fresh)

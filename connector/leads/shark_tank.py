@@ -1,10 +1,10 @@
 """The shark tank: publish a lead to a pool of eligible partners for a window; the first claim wins.
 
-Publishing gives each pool partner a Read-Only grant (they see the lead to decide) and sets the
-lead's state to `pool` until `pool_until`. A claim is ONE conditional UPDATE of the prospect
-(`... WHERE id = :id AND distribution_state = 'pool' AND pool_until > :now AND <offered to the
-claimant>`): the database lets exactly one claimant change the row; every other finds rowcount 0
-and gets AlreadyClaimed.
+Publishing gives each pool partner a Read-Only grant marked as an offer (`offered_until`: they
+see the lead to decide) and sets the lead's state to `pool` until `pool_until`. A claim is ONE
+conditional UPDATE of the prospect (`... WHERE id = :id AND distribution_state = 'pool' AND
+pool_until > :now AND <offered to the claimant>`): the database lets exactly one claimant change
+the row; every other finds rowcount 0 and gets AlreadyClaimed.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def publish(session: Session, prospect: Prospect, account_ids: Collection[int], 
     entry = lifecycle.change_status(session, prospect, lifecycle.STATUS_OPEN, actor=actor, now=now,
                                     reason=f"shark tank for {len(account_ids)} partner(s) until {until}: {reason}")
     assign.grant(session, prospect.id, [("account", a) for a in account_ids], OFFER_ACCESS, actor=actor, now=now,
-                 reason=f"shark tank: {reason}", action="offered")
+                 reason=f"shark tank: {reason}", action="offered", offered_until=prospect.pool_until)
     found = directory.of(session)
     assign.tell(session, prospect, "assignment", [r for a in account_ids for r in found.recipients(a, None)],
                 f"New lead to claim: {assign.lead_label(prospect)}",
@@ -45,10 +45,11 @@ def publish(session: Session, prospect: Prospect, account_ids: Collection[int], 
 
 
 def offered_to(session: Session, prospect_id: int) -> set[int]:
-    """The partner accounts a pooled lead is offered to (its active account grants)."""
+    """The partner accounts a pooled lead is offered to (its active offers)."""
     return set(session.scalars(select(RecordAssignment.assignee_id).where(
         RecordAssignment.record_module == assign.MODULE, RecordAssignment.record_id == prospect_id,
-        RecordAssignment.assignee_type == "account", RecordAssignment.revoked_at.is_(None))))
+        RecordAssignment.assignee_type == "account", RecordAssignment.revoked_at.is_(None),
+        RecordAssignment.offered_until.is_not(None))))
 
 
 def was_offered(session: Session, prospect_id: int, account_id: int) -> bool:
@@ -69,7 +70,7 @@ def take(session: Session, prospect_id: int, account_id: int, user_id: int, now:
     offered = select(RecordAssignment.id).where(
         RecordAssignment.record_module == assign.MODULE, RecordAssignment.record_id == prospect_id,
         RecordAssignment.assignee_type == "account", RecordAssignment.assignee_id == account_id,
-        RecordAssignment.revoked_at.is_(None))
+        RecordAssignment.revoked_at.is_(None), RecordAssignment.offered_until.is_not(None))
     won = session.connection().execute(
         update(Prospect)
         .where(Prospect.id == prospect_id, Prospect.distribution_state == lifecycle.POOL, Prospect.pool_until > now,

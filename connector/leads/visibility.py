@@ -1,7 +1,7 @@
 """Who sees which records: the one place that decides it (listings, inbox actions, the APIs).
 
 A partner user sees a prospect while an active grant (RecordAssignment) names them, a group their
-account belongs to, or their account. A parent account's users also see what its children's
+account belongs to, or their account (a shark-tank offer is such a grant, to the account). A parent account's users also see what its children's
 accounts, users and groups see, all the way down. An inactive or unapproved user, or a user of an
 inactive account, sees nothing.
 
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, false, or_, select, true, union_all
+from sqlalchemy.orm import Session, aliased
 
+from connector.leads.lifecycle import POOL
 from connector.store.assignments import RecordAssignment
 from connector.store.partners import PartnerAccount, PartnerGroupMember, PartnerUser
 from connector.store.records import Campaign, Company, Note, Prospect, Task
@@ -64,9 +65,8 @@ def grants_clause(scope: Scope | None) -> ColumnElement[bool]:
 
 def visible_prospects(session: Session, user_id: int) -> Select[Prospect]:
     """The prospects this user sees (not archived), newest first; add filters to the query as needed."""
-    seen = select(RecordAssignment.record_id).where(RecordAssignment.record_module == PROSPECT,
-                                                    grants_clause(scope_of(session, user_id)))
-    return (select(Prospect).where(Prospect.id.in_(seen), Prospect.archived_at.is_(None))
+    return (select(Prospect).where(Prospect.id.in_(_granted(scope_of(session, user_id), PROSPECT)),
+                                   Prospect.archived_at.is_(None))
             .order_by(Prospect.id.desc()))
 
 
@@ -87,8 +87,28 @@ ATTACHED = (Note, Task)
 """Kinds seen through the record they are attached to (`record_module`, `record_id`)."""
 
 
-def _granted(scope: Scope | None, module: str) -> Select[tuple[int]]:
-    return select(RecordAssignment.record_id).where(RecordAssignment.record_module == module, grants_clause(scope))
+def _granted(scope: Scope | None, module: str) -> Select[tuple[int]] | CompoundSelect:
+    """The ids of the `module` records a scope's active grants name, as a subquery: one SELECT per
+    kind of assignee, each through the assignee index, and for prospects the leads in a shark tank
+    offered to one of the scope's accounts (offers are not in that index: found through the pooled
+    leads, few at any time, and their grants by record)."""
+    if scope is None:
+        return select(RecordAssignment.record_id).where(false())
+    active = (RecordAssignment.record_module == module, RecordAssignment.revoked_at.is_(None))
+    parts: list[Select[tuple[int]]] = [
+        select(RecordAssignment.record_id).where(*active, RecordAssignment.offered_until.is_(None),
+                                                 RecordAssignment.assignee_type == kind,
+                                                 RecordAssignment.assignee_id.in_(ids))
+        for kind, ids in (("user", scope.user_ids), ("account", scope.account_ids), ("group", scope.group_ids)) if ids]
+    if module == PROSPECT and scope.account_ids:
+        pooled = aliased(Prospect, name="pooled")
+        offer = select(RecordAssignment.id).where(
+            *active, RecordAssignment.record_id == pooled.id, RecordAssignment.offered_until.is_not(None),
+            RecordAssignment.assignee_type == "account", RecordAssignment.assignee_id.in_(scope.account_ids))
+        parts.append(select(pooled.id).where(pooled.distribution_state == POOL, offer.exists()))
+    if not parts:
+        return select(RecordAssignment.record_id).where(false())
+    return union_all(*parts) if len(parts) > 1 else parts[0]
 
 
 def record_clause(scope: Scope | None, module: str, model: type, models: dict[str, type] | None = None

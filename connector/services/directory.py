@@ -473,7 +473,7 @@ class DirectoryService:
                 raise InUse(f"group {group.name} is the target of assignment rule '{rule}': change the rule first")
             held = s.scalar(select(func.count()).select_from(RecordAssignment).where(
                 RecordAssignment.assignee_type == "group", RecordAssignment.assignee_id == group.id,
-                RecordAssignment.revoked_at.is_(None)))
+                RecordAssignment.revoked_at.is_(None), RecordAssignment.offered_until.is_(None)))
             if held:
                 raise InUse(f"group {group.name} holds {held} record assignment(s): reassign them first")
             view = self._group_view(s, group)

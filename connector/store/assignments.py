@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.store.base import Base, utcnow
@@ -16,12 +16,19 @@ ACCESS_TYPES = ("Read-Only", "Read-Write")
 
 
 class RecordAssignment(Base):
-    """Visibility of one record for a user, a group or an account. Active while `revoked_at` is null."""
+    """Visibility of one record for a user, a group or an account. Active while `revoked_at` is null.
+
+    A shark-tank offer is an account's grant with `offered_until` set (the pool window's end; the
+    lead's `pool_until` is what a claim is checked against). Offers are left out of the assignee
+    index: a lead is offered to dozens of partners at once, and one index entry per partner put
+    each on another page (a shark-tank lead took twice as long). An offer is found through its lead
+    instead: the pooled leads, then their grants by record (`visibility`)."""
 
     __tablename__ = "record_assignments"
     __table_args__ = (
         Index("ix_record_assignments_record", "record_module", "record_id"),
-        Index("ix_record_assignments_assignee", "assignee_type", "assignee_id"),
+        Index("ix_record_assignments_assignee", "assignee_type", "assignee_id",
+              sqlite_where=text("offered_until IS NULL"), postgresql_where=text("offered_until IS NULL")),
         CheckConstraint("assignee_type IN ('user', 'group', 'account')", name="assignee_type"),
         CheckConstraint("access_type IN ('Read-Only', 'Read-Write')", name="access_type"),
     )
@@ -36,6 +43,7 @@ class RecordAssignment(Base):
     assigned_by: Mapped[str | None] = mapped_column(String(120))
     reason: Mapped[str | None] = mapped_column(String(500))
     revoked_at: Mapped[datetime | None]
+    offered_until: Mapped[datetime | None]
 
 
 class AssignmentHistory(Base):

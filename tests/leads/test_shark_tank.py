@@ -102,3 +102,47 @@ def test_the_open_pool_fallback_leaves_the_lead_unheld(db: Database, make: Make,
     (expired,) = service.expire_pools()
     assert (expired.state, expired.status) == (lifecycle.OPEN, "Open")
     assert [a for a, _, _ in make.assignment_actions(lead)] == ["offered"] * 3 + ["expired"] * 3
+
+
+def test_a_partner_sees_what_it_holds_and_what_it_is_offered_and_not_an_offer_another_won(
+        service: LeadService, make: Make) -> None:
+    """Held leads are found through the assignee index, offers through the pooled leads: one list."""
+    (alpha, beta, gamma, far), offered = _tank(make, service)
+    held = make.lead(country="US")
+    service.assign(held, "account:Alpha", reason="their customer")
+    service.distribute(offered)
+    (alpha_user,), (beta_user,) = make.users_of(alpha), make.users_of(beta)
+    assert [p.id for p in service.visible_prospects(alpha_user)] == [held, offered]
+    assert [p.id for p in service.visible_prospects(beta_user)] == [offered]
+    service.claim(offered, beta_user)
+    assert [p.id for p in service.visible_prospects(alpha_user)] == [held]
+    assert [p.id for p in service.visible_prospects(beta_user)] == [offered], "the winner holds it now"
+
+
+def test_leads_in_a_shark_tank_when_the_datastore_is_upgraded_stay_offered_and_claimable(
+        database_url: str, clock: ManualClock) -> None:
+    """Revision 0022 marks the active offers of the leads pooled at the time (before it, an offer
+    was any active account grant of a pooled lead)."""
+    from alembic import command
+
+    from connector.store.migrate import alembic_config, upgrade
+
+    db = Database(database_url)
+    try:
+        upgrade(db)
+        make = Make(db)
+        service = LeadService(db, LeadSettings(), clock, review_recipients=[CAM])
+        (alpha, beta, gamma, far), lead = _tank(make, service)
+        service.distribute(lead)
+        with db.engine.connect() as connection:
+            command.downgrade(alembic_config(db, connection), "0021")
+            connection.commit()
+        upgrade(db)
+        (alpha_user,), (beta_user,) = make.users_of(alpha), make.users_of(beta)
+        assert [p.id for p in service.visible_prospects(alpha_user)] == [lead]
+        won = service.claim(lead, beta_user)
+        assert (won.state, won.account_id) == (lifecycle.ACCEPTED, beta)
+        assert service.visible_prospects(alpha_user) == []
+        assert make.grants(lead) == {("account", beta, "Read-Write"), ("user", beta_user, "Read-Write")}
+    finally:
+        db.dispose()

@@ -1,9 +1,9 @@
 """Who sees which records: the one place that decides it (listings, inbox actions, the APIs).
 
 A partner user sees a prospect while an active grant (RecordAssignment) names them, a group their
-account belongs to, or their account (a shark-tank offer is such a grant, to the account). A parent account's users also see what its children's
-accounts, users and groups see, all the way down. An inactive or unapproved user, or a user of an
-inactive account, sees nothing.
+account belongs to, or their account (a shark-tank offer is such a grant, to the account). A
+parent account's users also see what its children's accounts, users and groups see, all the way
+down. An inactive or unapproved user, or a user of an inactive account, sees nothing.
 
 Every other record kind (`record_clause`, `record_access`): a record whose `partner_account_id` is
 one of the scope's accounts (the user's own and its children's) is seen Read-Write; an active grant
@@ -106,9 +106,7 @@ def _granted(scope: Scope | None, module: str) -> Select[tuple[int]] | CompoundS
             *active, RecordAssignment.record_id == pooled.id, RecordAssignment.offered_until.is_not(None),
             RecordAssignment.assignee_type == "account", RecordAssignment.assignee_id.in_(scope.account_ids))
         parts.append(select(pooled.id).where(pooled.distribution_state == POOL, offer.exists()))
-    if not parts:
-        return select(RecordAssignment.record_id).where(false())
-    return union_all(*parts) if len(parts) > 1 else parts[0]
+    return union_all(*parts) if len(parts) > 1 else parts[0]  # a scope always holds its user
 
 
 def record_clause(scope: Scope | None, module: str, model: type, models: dict[str, type] | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from connector.leads import assign, directory, lifecycle
@@ -44,12 +44,16 @@ def publish(session: Session, prospect: Prospect, account_ids: Collection[int], 
                 "gets it.", entry, now)
 
 
+def _offers(prospect_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The terms that find a lead's active offers."""
+    return (RecordAssignment.record_module == assign.MODULE, RecordAssignment.record_id == prospect_id,
+            RecordAssignment.assignee_type == "account", RecordAssignment.revoked_at.is_(None),
+            RecordAssignment.offered_until.is_not(None))
+
+
 def offered_to(session: Session, prospect_id: int) -> set[int]:
     """The partner accounts a pooled lead is offered to (its active offers)."""
-    return set(session.scalars(select(RecordAssignment.assignee_id).where(
-        RecordAssignment.record_module == assign.MODULE, RecordAssignment.record_id == prospect_id,
-        RecordAssignment.assignee_type == "account", RecordAssignment.revoked_at.is_(None),
-        RecordAssignment.offered_until.is_not(None))))
+    return set(session.scalars(select(RecordAssignment.assignee_id).where(*_offers(prospect_id))))
 
 
 def was_offered(session: Session, prospect_id: int, account_id: int) -> bool:
@@ -67,10 +71,7 @@ def take(session: Session, prospect_id: int, account_id: int, user_id: int, now:
     row, says why: AlreadyClaimed (someone was first), InvalidTransition (not in a shark tank),
     NotAllowed (not offered to this partner) or WindowClosed. The winner's grants and history are
     the caller's (`award`)."""
-    offered = select(RecordAssignment.id).where(
-        RecordAssignment.record_module == assign.MODULE, RecordAssignment.record_id == prospect_id,
-        RecordAssignment.assignee_type == "account", RecordAssignment.assignee_id == account_id,
-        RecordAssignment.revoked_at.is_(None), RecordAssignment.offered_until.is_not(None))
+    offered = select(RecordAssignment.id).where(*_offers(prospect_id), RecordAssignment.assignee_id == account_id)
     won = session.connection().execute(
         update(Prospect)
         .where(Prospect.id == prospect_id, Prospect.distribution_state == lifecycle.POOL, Prospect.pool_until > now,

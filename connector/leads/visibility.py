@@ -52,15 +52,18 @@ def scope_of(session: Session, user_id: int) -> Scope | None:
     return Scope(frozenset(users), frozenset(accounts), frozenset(groups))
 
 
+def _assignees(scope: Scope) -> tuple[tuple[str, frozenset[int]], ...]:
+    """(assignee type, ids) for each kind of assignee the scope sees through."""
+    return ("user", scope.user_ids), ("account", scope.account_ids), ("group", scope.group_ids)
+
+
 def grants_clause(scope: Scope | None) -> ColumnElement[bool]:
-    """The active grants a scope sees through."""
+    """The active grants a scope sees through (for queries by record: offers included)."""
     if scope is None:
         return false()
-    return and_(RecordAssignment.revoked_at.is_(None), or_(
-        and_(RecordAssignment.assignee_type == "user", RecordAssignment.assignee_id.in_(scope.user_ids)),
-        and_(RecordAssignment.assignee_type == "account", RecordAssignment.assignee_id.in_(scope.account_ids)),
-        and_(RecordAssignment.assignee_type == "group", RecordAssignment.assignee_id.in_(scope.group_ids)),
-    ))
+    return and_(RecordAssignment.revoked_at.is_(None), or_(*(
+        and_(RecordAssignment.assignee_type == kind, RecordAssignment.assignee_id.in_(ids))
+        for kind, ids in _assignees(scope))))
 
 
 def visible_prospects(session: Session, user_id: int) -> Select[Prospect]:
@@ -99,7 +102,7 @@ def _granted(scope: Scope | None, module: str) -> Select[tuple[int]] | CompoundS
         select(RecordAssignment.record_id).where(*active, RecordAssignment.offered_until.is_(None),
                                                  RecordAssignment.assignee_type == kind,
                                                  RecordAssignment.assignee_id.in_(ids))
-        for kind, ids in (("user", scope.user_ids), ("account", scope.account_ids), ("group", scope.group_ids)) if ids]
+        for kind, ids in _assignees(scope) if ids]
     if module == PROSPECT and scope.account_ids:
         pooled = aliased(Prospect, name="pooled")
         offer = select(RecordAssignment.id).where(

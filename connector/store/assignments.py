@@ -22,7 +22,8 @@ class RecordAssignment(Base):
     lead's `pool_until` is what a claim is checked against). Offers are left out of the assignee
     index: a lead is offered to dozens of partners at once, and one index entry per partner put
     each on another page (a shark-tank lead took twice as long). An offer is found through its lead
-    instead: the pooled leads, then their grants by record (`visibility`)."""
+    instead: the pooled leads, then their grants by record (`visibility`). A query by assignee
+    says `offered_until IS NULL` to use that partial index."""
 
     __tablename__ = "record_assignments"
     __table_args__ = (

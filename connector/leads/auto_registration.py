@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
 from connector.clock import Clock
 from connector.leads import lifecycle
@@ -87,9 +88,8 @@ def ignored(partner: PartnerAccount, prospect: Prospect) -> bool:
 
 def partner_before(prospect: Prospect) -> int | None:
     """The partner the lead belonged to before the change being flushed (a new lead: its partner)."""
-    state = inspect(prospect)
-    history = state.attrs.partner_account_id.history
-    if state.persistent and history.has_changes():
+    history = get_history(prospect, "partner_account_id", PASSIVE_NO_INITIALIZE)
+    if inspect(prospect).persistent and history.has_changes():
         return history.deleted[0] if history.deleted else None  # an unloaded value: treat it as a handover
     return prospect.partner_account_id
 

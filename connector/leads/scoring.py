@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
 from connector.clock import Clock
 from connector.leads import notify
@@ -137,8 +138,9 @@ def apply_arrival(session: Session, prospect: Prospect, rules: Rules, now: datet
 
 
 def _fields_changed(prospect: Prospect) -> bool:
-    state = inspect(prospect)
-    return any(state.attrs[column].history.has_changes() for column in FIELD_COLUMNS.values())
+    """A scored field's net change (`get_history` per column: `inspect(...).attrs` would build an
+    AttributeState for each of the lead's attributes first, at every flush of a lead)."""
+    return any(get_history(prospect, column, PASSIVE_NO_INITIALIZE).has_changes() for column in FIELD_COLUMNS.values())
 
 
 def record_event(db: Database, prospect_id: int, kind: str, now: datetime, campaign_id: int | None = None) -> int:

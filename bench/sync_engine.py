@@ -328,7 +328,7 @@ class TimedReads:
 
 
 class Inline:
-    """Stands in for the engine's ReadAhead (`--read-ahead off`): the pages read in the writer's thread."""
+    """Stands in for the engine's ReadAhead (`--read-ahead off`): the batches read in the writer's thread."""
 
     def __init__(self, pages: Any):
         self.pages = pages

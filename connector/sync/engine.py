@@ -150,10 +150,12 @@ class SyncEngine:
         """Read everything, remembering which CRM ids exist."""
         counts = Counts()
         puller.start_delete_token()
-        for batch in puller.batches(self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields)):
-            seen.update(r.id for r in batch.records)
-            puller.apply_page(batch.records, counts, complete=batch.last)
-            puller.lane.progress(f"pull {puller.obj.module}", len(batch.records), None)
+        pages = self.adapter.read_changes(puller.obj.crm_object, None, puller.mapper.crm_read_fields)
+        with puller.batches_ahead(pages) as ahead:
+            for batch in ahead:
+                seen.update(r.id for r in batch.records)
+                puller.apply_page(batch.records, counts, complete=batch.last)
+                puller.lane.progress(f"pull {puller.obj.module}", len(batch.records), None)
         return counts
 
     def _reconcile(self, lane: Lane, puller: Puller, seen: set[str]) -> Counts:

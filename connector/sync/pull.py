@@ -141,8 +141,8 @@ class Puller:
         self._pulled = None if self._bound_before() else set()
         pages = self.lane.adapter.read_changes(self.obj.crm_object, since, self.mapper.crm_read_fields)
         try:
-            with ReadAhead(pages) as ahead:  # the next page is read while a batch is written
-                for batch in self.batches(ahead):
+            with self.batches_ahead(pages) as ahead:
+                for batch in ahead:
                     self.apply_page(batch.records, counts, complete=batch.last)
                     self.lane.progress(f"pull {self.obj.module}", len(batch.records), None)
                     if self.lane.should_stop():
@@ -183,17 +183,32 @@ class Puller:
         smaller), so a load commits once per batch whatever the CRM's page size (HubSpot's is 200).
         A full batch is handed on when the next page arrives, so each batch knows whether it is
         the read's last. Each record is in a batch once: one read twice (changed again while the
-        read went on) keeps its newest version, in the place it was read last."""
+        read went on) keeps its newest version, in the place it was read last. The page iterator
+        is closed when the batches end or are closed."""
+        iterator = iter(pages)
         batch: dict[str, CrmRecord] = {}
-        for page in pages:
-            if len(batch) >= APPLY_BATCH:
-                yield PullBatch(list(batch.values()), last=False)
-                batch = {}
-            for record in page:
-                batch.pop(record.id, None)
-                batch[record.id] = record
-        if batch:
-            yield PullBatch(list(batch.values()), last=True)
+        try:
+            for page in iterator:
+                if len(batch) >= APPLY_BATCH:
+                    yield PullBatch(list(batch.values()), last=False)
+                    batch = {}
+                for record in page:
+                    batch.pop(record.id, None)
+                    batch[record.id] = record
+            if batch:
+                yield PullBatch(list(batch.values()), last=True)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    @staticmethod
+    def batches_ahead(pages: Iterable[list[CrmRecord]]) -> ReadAhead[PullBatch]:
+        """`batches(pages)` gathered in a reader thread, the next batch read while one is written:
+        `with Puller.batches_ahead(pages) as ahead: for batch in ahead: ...`. Whole batches, not
+        pages, so that a CRM with small pages (HubSpot's 200) is read a whole batch ahead, not one
+        page: at most three batches are in memory (one written, one waiting, one being read)."""
+        return ReadAhead(Puller.batches(pages))
 
     def owns(self, key: object) -> bool:
         """Is a CRM record with this key value ours? Alone on its CRM object a module owns every

@@ -1,8 +1,8 @@
-"""Read the CRM's next page while the current batch is written: the page iterator runs in a thread
-of its own, one page ahead of the writer.
+"""Read the CRM's next batch while the current one is written: the iterator runs in a thread of
+its own, one item ahead of the writer (the puller hands it the pages gathered into batches).
 
-Memory stays bounded: besides the batch being written, at most one page waits in the queue and one
-is being read. The reader's errors reach the writer in order, after the pages read before them.
+Memory stays bounded: besides the item being written, at most one waits in the queue and one is
+being read. The reader's errors reach the writer in order, after the items read before them.
 """
 
 from __future__ import annotations

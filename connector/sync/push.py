@@ -1,4 +1,5 @@
-"""Push: the outbox relay. Pending rows are sent in full batches (the adapter's maximum): records
+"""Push: the outbox relay. Pending rows are read, mapped and committed in batches of PUSH_BATCH
+records and sent in full adapter calls (at most the adapter's `max_upsert_batch` each): records
 new to the CRM are upserted by external id, records already bound are updated by CRM id (a record
 created in the CRM may not carry our external id until this first update writes it), and each
 row is marked by its own record's result.
@@ -35,6 +36,11 @@ from connector.sync.summary import Counts, field_changes
 from connector.sync.writeback import KEY as WRITEBACK, fate
 
 _PLAIN = (str, int, bool)
+
+PUSH_BATCH = 1000
+"""Records read, mapped, recorded and committed together, sent in as many adapter calls as the
+adapter's batch limit needs (HubSpot: ten calls of 100; Salesforce: one of 1,000). A datastore
+transaction per CRM call would cost HubSpot's pushes ten times the reading and committing."""
 
 
 def unchanged(value: Any, base: Any) -> bool:
@@ -215,18 +221,24 @@ class Pusher:
                                   .where(OutboxEntry.connection == self.lane.connection,
                                          OutboxEntry.module == self.obj.module, OutboxEntry.status == "pending")) or 0
 
+    def _batch_records(self) -> int:
+        """Distinct records a batch holds: PUSH_BATCH, in whole adapter calls (at least one)."""
+        per_call = self.lane.adapter.max_upsert_batch
+        return max(1, PUSH_BATCH // per_call) * per_call
+
     def _pending(self, session: Session, after_id: int) -> list[Queued]:
-        """Up to one adapter batch of distinct records (later rows for the same record coalesce)."""
+        """Up to one batch of distinct records (later rows for the same record coalesce)."""
+        size = self._batch_records()
         rows = session.execute(
             select(OutboxEntry.id, OutboxEntry.record_id, OutboxEntry.attempts)
             .where(OutboxEntry.connection == self.lane.connection, OutboxEntry.module == self.obj.module,
                    OutboxEntry.status == "pending", OutboxEntry.id > after_id)
             .order_by(OutboxEntry.id)
-            .limit(self.lane.adapter.max_upsert_batch * 2)
+            .limit(size * 2)
         ).all()
         chosen: dict[int, list[Queued]] = {}
         for row_id, record_id, attempts in rows:
-            if record_id in chosen or len(chosen) < self.lane.adapter.max_upsert_batch:
+            if record_id in chosen or len(chosen) < size:
                 chosen.setdefault(record_id, []).append(Queued(row_id, record_id, attempts))
         return [row for group in chosen.values() for row in group]
 
@@ -354,17 +366,21 @@ class Pusher:
         counts.pushed += len(outgoing)
 
     def _send(self, outgoing: list[Outgoing]) -> list[tuple[Outgoing, WriteResult]]:
-        """Creates upserted by external id, updates by CRM id: each record with its own result. Only
-        the adapter is used (this runs in the worker thread while the next batch is mapped)."""
+        """Creates upserted by external id, updates by CRM id, in calls of at most the adapter's
+        batch limit: each record with its own result. Only the adapter is used (this runs in the
+        worker thread while the next batch is mapped)."""
         creates = [o for o in outgoing if o.crm_id is None]
         updates = [o for o in outgoing if o.crm_id is not None]
+        per_call = self.lane.adapter.max_upsert_batch
         answered: list[tuple[Outgoing, WriteResult]] = []
-        if creates:
-            results = self.lane.adapter.upsert(self.obj.crm_object, self.obj.key.crm, [o.payload for o in creates])
-            answered.extend(zip(creates, results))
-        if updates:
-            results = self.lane.adapter.update(self.obj.crm_object, [(o.crm_id, o.payload) for o in updates if o.crm_id])
-            answered.extend(zip(updates, results))
+        for start in range(0, len(creates), per_call):
+            chunk = creates[start:start + per_call]
+            results = self.lane.adapter.upsert(self.obj.crm_object, self.obj.key.crm, [o.payload for o in chunk])
+            answered.extend(zip(chunk, results))
+        for start in range(0, len(updates), per_call):
+            chunk = updates[start:start + per_call]
+            results = self.lane.adapter.update(self.obj.crm_object, [(o.crm_id, o.payload) for o in chunk if o.crm_id])
+            answered.extend(zip(chunk, results))
         return answered
 
     def _finish(self, batch: Prepared, answered: list[tuple[Outgoing, WriteResult]]) -> None:

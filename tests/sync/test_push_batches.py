@@ -1,7 +1,8 @@
 """The push over several batches: the next batch is read and mapped while one is with the CRM and
 sent while that one's results are recorded, results are still recorded batch after batch (a stop
 still records a batch the CRM has), and a record with rows in two batches is mapped in
-the later one from the base the earlier one wrote (so nothing is sent twice)."""
+the later one from the base the earlier one wrote (so nothing is sent twice). Here a batch is one
+HubSpot call (100 records); by default it is ten, the last test's case."""
 
 from __future__ import annotations
 
@@ -14,11 +15,17 @@ from sqlalchemy import func, select
 from connector.store.bindings import Binding
 from connector.store.outbox import OutboxEntry
 from connector.store.records import Contact
+from connector.sync import push
 from connector.sync.push import Pusher
 
 from .conftest import HubSpotSetup
 
 N = 250  # three HubSpot batches of at most 100
+
+
+@pytest.fixture(autouse=True)
+def batches_of_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push, "PUSH_BATCH", 100)
 
 
 def edit(hs: HubSpotSetup, ids: list[int], **values: Any) -> None:
@@ -146,3 +153,41 @@ def test_a_stop_while_the_next_batch_is_with_the_crm_still_records_it(hs: HubSpo
     with hs.db.session() as s:
         statuses = list(s.scalars(select(OutboxEntry.status).where(OutboxEntry.module == "contact").order_by(OutboxEntry.id)))
     assert statuses[-N:] == ["sent"] * 200 + ["pending"] * 50, "both batches the CRM took are recorded"
+
+
+def test_a_batch_spans_several_crm_calls_and_is_recorded_in_one_transaction(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(push, "PUSH_BATCH", 1000)  # the default: ten HubSpot calls a batch
+    with hs.db.session() as s:
+        s.add_all([Contact(email=f"w{n}@p.example", last_name=f"W{n}") for n in range(N)])
+    assert hs.cycle().pushed == N
+    with hs.db.session() as s:
+        ids = list(s.scalars(select(Contact.id).order_by(Contact.id)))
+    edit(hs, ids, title="Wide {id}")
+    edit(hs, [ids[7]], title="Twice {id}")  # coalesces with its first row in the same batch
+    finishes: list[int] = []
+    finish = Pusher._finish
+
+    def recorded(self: Pusher, batch: Any, answered: Any) -> None:
+        finishes.append(len(answered))
+        finish(self, batch, answered)
+
+    monkeypatch.setattr(Pusher, "_finish", recorded)
+    engine = hs.engine()
+    update = engine.adapter.update
+    calls: list[int] = []
+
+    def sending(obj: str, records: Any) -> Any:
+        calls.append(len(records))
+        return update(obj, records)
+
+    engine.adapter.update = sending  # type: ignore[method-assign]
+    try:
+        assert engine.cycle().pushed == N
+    finally:
+        engine.adapter.close()
+    assert calls == [100, 100, 50], "at most HubSpot's 100 records a call, the calls full"
+    assert finishes == [N], "the 250 results recorded and committed together"
+    with hs.db.session() as s:
+        assert set(s.scalars(select(OutboxEntry.status).where(OutboxEntry.module == "contact"))) == {"sent"}
+    assert {c["upm_id"]: c["jobtitle"] for c in hs.crm("contacts")} == {
+        f"upm-contact-{i}": (f"Twice {i}" if i == ids[7] else f"Wide {i}") for i in ids}

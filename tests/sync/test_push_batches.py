@@ -7,6 +7,7 @@ HubSpot call (100 records); by default it is ten, the last test's case."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,6 +29,30 @@ def batches_of_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(push, "PUSH_BATCH", 100)
 
 
+def bound_contacts(hs: HubSpotSetup, prefix: str, **fields: str) -> list[int]:
+    """N contacts created locally and pushed once (so bound); their ids in order."""
+    with hs.db.session() as s:
+        s.add_all([Contact(email=f"{prefix}{n}@p.example", last_name=f"{prefix.upper()}{n}", **fields) for n in range(N)])
+    assert hs.cycle().pushed == N
+    with hs.db.session() as s:
+        return list(s.scalars(select(Contact.id).order_by(Contact.id)))
+
+
+def count_updates(engine: Any, each: Callable[[list[int]], None] = lambda calls: None) -> list[int]:
+    """Wrap the engine adapter's `update`: the list returned gets each call's record count, and
+    `each(calls)` runs before the call goes to the CRM."""
+    update = engine.adapter.update
+    calls: list[int] = []
+
+    def sending(obj: str, records: Any) -> Any:
+        calls.append(len(records))
+        each(calls)
+        return update(obj, records)
+
+    engine.adapter.update = sending
+    return calls
+
+
 def edit(hs: HubSpotSetup, ids: list[int], **values: Any) -> None:
     """One outbox row per contact, in this order."""
     with hs.db.session() as s:
@@ -39,11 +64,7 @@ def edit(hs: HubSpotSetup, ids: list[int], **values: Any) -> None:
 
 
 def test_edits_over_several_batches_reach_the_crm_once_each_and_rows_are_marked(hs: HubSpotSetup) -> None:
-    with hs.db.session() as s:
-        s.add_all([Contact(email=f"b{n}@p.example", last_name=f"B{n}", title="Buyer") for n in range(N)])
-    assert hs.cycle().pushed == N
-    with hs.db.session() as s:
-        ids = list(s.scalars(select(Contact.id).order_by(Contact.id)))
+    ids = bound_contacts(hs, "b", title="Buyer")
     edit(hs, ids, title="Edited {id}")            # rows 1-250
     edit(hs, ids[200:], title="Again {id}")       # rows 251-300: coalesce with batch 3's
     edit(hs, [ids[149]], phone="+1 555 0100")     # row 301: batch 2's contact, in batch 3 too
@@ -83,13 +104,8 @@ def test_edits_over_several_batches_reach_the_crm_once_each_and_rows_are_marked(
 
 
 def test_the_next_batch_goes_to_the_crm_while_the_one_before_is_recorded(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
-    with hs.db.session() as s:
-        s.add_all([Contact(email=f"o{n}@p.example", last_name=f"O{n}") for n in range(N)])
-    assert hs.cycle().pushed == N
-    with hs.db.session() as s:
-        ids = list(s.scalars(select(Contact.id).order_by(Contact.id)))
+    ids = bound_contacts(hs, "o")
     edit(hs, ids, title="Overlap {id}")
-    calls: list[int] = []
     next_sent = threading.Event()
     overlapped: list[bool] = []
     finish = Pusher._finish
@@ -101,15 +117,7 @@ def test_the_next_batch_goes_to_the_crm_while_the_one_before_is_recorded(hs: Hub
 
     monkeypatch.setattr(Pusher, "_finish", recorded)
     engine = hs.engine()
-    update = engine.adapter.update
-
-    def sending(obj: str, records: Any) -> Any:
-        calls.append(len(records))
-        if len(calls) == 2:
-            next_sent.set()
-        return update(obj, records)
-
-    engine.adapter.update = sending  # type: ignore[method-assign]
+    calls = count_updates(engine, lambda calls: next_sent.set() if len(calls) == 2 else None)
     try:
         assert engine.cycle().pushed == N
     finally:
@@ -122,11 +130,7 @@ def test_the_next_batch_goes_to_the_crm_while_the_one_before_is_recorded(hs: Hub
 
 
 def test_a_stop_while_the_next_batch_is_with_the_crm_still_records_it(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
-    with hs.db.session() as s:
-        s.add_all([Contact(email=f"s{n}@p.example", last_name=f"S{n}") for n in range(N)])
-    assert hs.cycle().pushed == N
-    with hs.db.session() as s:
-        ids = list(s.scalars(select(Contact.id).order_by(Contact.id)))
+    ids = bound_contacts(hs, "s")
     edit(hs, ids, title="Stopping {id}")
     stop = threading.Event()
     finish = Pusher._finish
@@ -137,14 +141,7 @@ def test_a_stop_while_the_next_batch_is_with_the_crm_still_records_it(hs: HubSpo
 
     monkeypatch.setattr(Pusher, "_finish", recorded)
     engine = hs.engine()
-    update = engine.adapter.update
-    calls: list[int] = []
-
-    def sending(obj: str, records: Any) -> Any:
-        calls.append(len(records))
-        return update(obj, records)
-
-    engine.adapter.update = sending  # type: ignore[method-assign]
+    calls = count_updates(engine)
     try:
         engine.cycle(should_stop=stop.is_set)
     finally:
@@ -157,11 +154,7 @@ def test_a_stop_while_the_next_batch_is_with_the_crm_still_records_it(hs: HubSpo
 
 def test_a_batch_spans_several_crm_calls_and_is_recorded_in_one_transaction(hs: HubSpotSetup, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(push, "PUSH_BATCH", 1000)  # the default: ten HubSpot calls a batch
-    with hs.db.session() as s:
-        s.add_all([Contact(email=f"w{n}@p.example", last_name=f"W{n}") for n in range(N)])
-    assert hs.cycle().pushed == N
-    with hs.db.session() as s:
-        ids = list(s.scalars(select(Contact.id).order_by(Contact.id)))
+    ids = bound_contacts(hs, "w")
     edit(hs, ids, title="Wide {id}")
     edit(hs, [ids[7]], title="Twice {id}")  # coalesces with its first row in the same batch
     finishes: list[int] = []
@@ -173,14 +166,7 @@ def test_a_batch_spans_several_crm_calls_and_is_recorded_in_one_transaction(hs: 
 
     monkeypatch.setattr(Pusher, "_finish", recorded)
     engine = hs.engine()
-    update = engine.adapter.update
-    calls: list[int] = []
-
-    def sending(obj: str, records: Any) -> Any:
-        calls.append(len(records))
-        return update(obj, records)
-
-    engine.adapter.update = sending  # type: ignore[method-assign]
+    calls = count_updates(engine)
     try:
         assert engine.cycle().pushed == N
     finally:

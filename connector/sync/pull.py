@@ -25,7 +25,7 @@ from connector.sync.binder import Binder
 from connector.sync.lane import Lane
 from connector.sync.merge import merge, plain_values, same, to_plain
 from connector.sync.outbox import ORIGIN
-from connector.sync.read_ahead import ReadAhead
+from connector.sync.read_ahead import ReadAhead, close_iterator
 from connector.sync.scope import OWNED_BY_PARTNER, owners_of_module
 from connector.sync.summary import Counts, field_changes
 
@@ -198,9 +198,7 @@ class Puller:
             if batch:
                 yield PullBatch(list(batch.values()), last=True)
         finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
+            close_iterator(iterator)
 
     @staticmethod
     def batches_ahead(pages: Iterable[list[CrmRecord]]) -> ReadAhead[PullBatch]:

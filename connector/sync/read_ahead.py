@@ -20,6 +20,14 @@ _POLL_SECONDS = 0.1
 """How often a reader blocked on a full queue checks whether the writer has gone."""
 
 
+def close_iterator(iterator: Iterator[object]) -> None:
+    """Close a generator (running its cleanup: an adapter's open query, a reader's session);
+    other iterators have nothing to close."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+
+
 class ReadAhead(Generic[T]):
     """`with ReadAhead(pages) as ahead: for page in ahead: ...`; leaving the block early stops the
     reader (after the request it is waiting on) and closes the page iterator in its thread."""
@@ -64,9 +72,7 @@ class ReadAhead(Generic[T]):
         except BaseException as exc:  # handed to the writer, raised there
             self._put((True, exc))
         finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
+            close_iterator(iterator)
 
     def _put(self, item: tuple[bool, T | BaseException | None]) -> bool:
         """Queue an item; False when the writer has gone (read no further)."""
